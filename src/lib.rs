@@ -1,0 +1,14 @@
+//! hoimat: a research environment for real-time video matting under
+//! human-object interaction, reproducing MAML-RAL and its peers.
+//!
+//! Data flows one way: `world` (synthetic clips) and `data` (files, real
+//! layouts) -> models -> losses -> training -> experiments -> results.
+
+pub mod data;
+pub mod frame;
+pub mod profile;
+pub mod progress;
+pub mod torch_env;
+pub mod world;
+
+pub mod prelude;
