@@ -53,17 +53,21 @@ pub fn load_composited(root: &Path) -> Result<Vec<Clip>> {
     if !root.is_dir() {
         return Err(DataError::invalid(root, "not a folder"));
     }
-    let manifest = super::png::read_manifest(root).ok();
+    // A hoimat-written set lists its clips (in generation order) and their
+    // metadata in its manifest; any other set is read folder by folder.
     let mut clips = Vec::new();
-    for d in subdirs(root)? {
-        if !d.join("com").is_dir() {
-            continue;
+    if let Ok(m) = super::png::read_manifest(root) {
+        for meta in m.clips {
+            let mut clip = load_clip(&root.join(&meta.name))?;
+            clip.meta = meta;
+            clips.push(clip);
         }
-        let mut clip = load_clip(&d)?;
-        if let Some(m) = manifest.as_ref().and_then(|m| m.clips.iter().find(|c| c.name == clip.meta.name)) {
-            clip.meta = m.clone();
+    } else {
+        for d in subdirs(root)? {
+            if d.join("com").is_dir() {
+                clips.push(load_clip(&d)?);
+            }
         }
-        clips.push(clip);
     }
     if clips.is_empty() {
         return Err(DataError::invalid(root, "no clips (expected <clip>/com/*.png and <clip>/pha/*.png)"));

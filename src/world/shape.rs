@@ -96,7 +96,11 @@ impl Sdf {
         match self {
             Sdf::Circle { c, r } => Rect::around(*c, *r),
             Sdf::Ellipse { c, rx, ry, .. } => Rect::around(*c, rx.max(*ry)),
-            Sdf::Box { c, hw, hh, .. } => Rect::around(*c, libm::sqrtf(hw * hw + hh * hh)),
+            Sdf::Box { c, hw, hh, rot, .. } => {
+                let (sn, cs) = (libm::sinf(*rot).abs(), libm::cosf(*rot).abs());
+                let e = v2(cs * hw + sn * hh, sn * hw + cs * hh);
+                Rect { lo: *c - e, hi: *c + e }
+            }
             Sdf::Capsule { a, b, r } => Rect::around(*a, *r).union(Rect::around(*b, *r)),
             Sdf::Cone { a, b, ra, rb } => Rect::around(*a, *ra).union(Rect::around(*b, *rb)),
             Sdf::Polyline { pts, r } => pts.iter().fold(Rect::empty(), |acc, q| acc.union(Rect::around(*q, *r))),
