@@ -42,16 +42,49 @@ pub mod label {
     pub const NAMES: [&str; 5] = ["background", "person", "held_object", "free_object", "interferer"];
 }
 
+/// A buffer whose length does not fit its declared size.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    #[error("buffer of length {got} does not match {w}x{h}x{channels} (= {expected})")]
+    BadLength { w: usize, h: usize, channels: usize, expected: usize, got: usize },
+    #[error("image size {w}x{h}x{channels} overflows usize")]
+    Overflow { w: usize, h: usize, channels: usize },
+}
+
+fn checked_len(w: usize, h: usize, channels: usize, got: usize) -> Result<(), ShapeError> {
+    let expected = w.checked_mul(h).and_then(|n| n.checked_mul(channels)).ok_or(ShapeError::Overflow { w, h, channels })?;
+    if got != expected {
+        return Err(ShapeError::BadLength { w, h, channels, expected, got });
+    }
+    Ok(())
+}
+
 impl Plane {
+    /// Wraps a row-major buffer; fails if `data.len() != w * h`.
+    pub fn try_new(w: usize, h: usize, data: Vec<f32>) -> Result<Self, ShapeError> {
+        checked_len(w, h, 1, data.len())?;
+        Ok(Plane { w, h, data })
+    }
+    /// 8-bit grey to [0, 1], dividing by 255 in f32 exactly like
+    /// `img.astype(np.float32) / 255`, so thresholds compare identically.
+    pub fn from_gray8(img: &image::GrayImage) -> Self {
+        Plane::from_u8(img.width() as usize, img.height() as usize, img.as_raw())
+    }
+    /// Value at column `x`, row `y` (panics when out of range, like indexing).
+    pub fn get(&self, x: usize, y: usize) -> f32 {
+        assert!(x < self.w && y < self.h, "Plane::get({x}, {y}) outside {}x{}", self.w, self.h);
+        self.data[y * self.w + x]
+    }
+    pub fn dims(&self) -> (usize, usize) {
+        (self.w, self.h)
+    }
+    /// Panics on a length mismatch: for buffers built by the library itself.
     pub fn new(w: usize, h: usize, data: Vec<f32>) -> Self {
         assert_eq!(data.len(), w * h, "plane data does not match {w}x{h}");
         Plane { w, h, data }
     }
     pub fn filled(w: usize, h: usize, v: f32) -> Self {
         Plane { w, h, data: vec![v; w * h] }
-    }
-    pub fn at(&self, x: usize, y: usize) -> f32 {
-        self.data[y * self.w + x]
     }
     pub fn to_u8(&self) -> Vec<u8> {
         self.data.iter().map(|v| quantize(*v)).collect()
@@ -62,6 +95,24 @@ impl Plane {
 }
 
 impl Rgb {
+    /// Wraps an interleaved buffer; fails if `data.len() != w * h * 3`.
+    pub fn try_new(w: usize, h: usize, data: Vec<f32>) -> Result<Self, ShapeError> {
+        checked_len(w, h, 3, data.len())?;
+        Ok(Rgb { w, h, data })
+    }
+    /// 8-bit RGB to [0, 1], dividing by 255 in f32.
+    pub fn from_rgb8(img: &image::RgbImage) -> Self {
+        Rgb::from_u8(img.width() as usize, img.height() as usize, img.as_raw())
+    }
+    /// The three channels at column `x`, row `y` (panics when out of range).
+    pub fn get(&self, x: usize, y: usize) -> [f32; 3] {
+        assert!(x < self.w && y < self.h, "Rgb::get({x}, {y}) outside {}x{}", self.w, self.h);
+        self.px(x, y)
+    }
+    pub fn dims(&self) -> (usize, usize) {
+        (self.w, self.h)
+    }
+    /// Panics on a length mismatch: for buffers built by the library itself.
     pub fn new(w: usize, h: usize, data: Vec<f32>) -> Self {
         assert_eq!(data.len(), w * h * 3, "rgb data does not match {w}x{h}x3");
         Rgb { w, h, data }
@@ -144,4 +195,33 @@ pub struct ClipMeta {
 pub struct Clip {
     pub meta: ClipMeta,
     pub frames: Vec<Frame>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn try_new_validates_length() {
+        assert!(Plane::try_new(2, 2, vec![0.0; 4]).is_ok());
+        let e = Plane::try_new(2, 2, vec![0.0; 3]).unwrap_err();
+        assert!(matches!(e, ShapeError::BadLength { expected: 4, got: 3, .. }));
+        assert!(Plane::try_new(usize::MAX, 2, vec![]).is_err());
+        assert!(Rgb::try_new(2, 1, vec![0.0; 6]).is_ok());
+        assert!(Rgb::try_new(2, 1, vec![0.0; 2]).is_err());
+    }
+
+    #[test]
+    fn eight_bit_conversions_divide_by_255() {
+        let img = image::GrayImage::from_raw(3, 2, vec![0, 51, 255, 102, 153, 204]).unwrap();
+        let a = Plane::from_gray8(&img);
+        assert_eq!(a.dims(), (3, 2));
+        assert_eq!(a.get(2, 0), 1.0);
+        assert_eq!(a.get(1, 0), 51.0f32 / 255.0);
+        assert_eq!(a.get(0, 1), 102.0f32 / 255.0);
+        let rgb = image::RgbImage::from_raw(1, 1, vec![0, 255, 51]).unwrap();
+        assert_eq!(Rgb::from_rgb8(&rgb).get(0, 0), [0.0, 1.0, 0.2]);
+        assert_eq!(quantize(0.2), 51);
+        assert_eq!(quantize(1.7), 255);
+    }
 }

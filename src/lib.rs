@@ -4,9 +4,12 @@
 //! Data flows one way: `world` (synthetic clips) and `data` (files, real
 //! layouts) -> models -> losses -> training -> experiments -> results.
 
+pub mod bench;
 pub mod data;
 pub mod frame;
+pub mod metrics;
 pub mod profile;
+pub mod store;
 pub mod progress;
 pub mod torch_env;
 pub mod world;

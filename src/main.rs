@@ -45,6 +45,24 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    /// Score predicted alpha mattes against ground truth (RVM's metrics plus mIoU).
+    Eval {
+        /// Predictions: <dir>/<dataset>/<clip>/pha/<frame>.png (and fgr/).
+        #[arg(long)]
+        pred_dir: PathBuf,
+        /// Ground truth, same layout.
+        #[arg(long)]
+        true_dir: PathBuf,
+        /// Print one JSON object (pha_mad, pha_mse, pha_grad, pha_conn, pha_dtssd, miou[, fgr_mad, fgr_mse]).
+        #[arg(long)]
+        json: bool,
+        /// Also write per-clip means to this Parquet file.
+        #[arg(long)]
+        per_clip: Option<PathBuf>,
+        /// mIoU foreground threshold (alpha >= T).
+        #[arg(long, default_value_t = hoimat::metrics::DEFAULT_MIOU_THRESHOLD)]
+        miou_threshold: f32,
+    },
     /// libtorch version, threads and devices of this process.
     Info,
 }
@@ -90,6 +108,19 @@ enum BenchCmd {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Our evaluator vs the RVM-style Python reference: agreement and speed-up.
+    Eval {
+        #[arg(long, default_value = "quick")]
+        profile: Profile,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Clips of synvbhoi to evaluate (the first N).
+        #[arg(long, default_value_t = 16)]
+        clips: usize,
+        /// Frames per clip at most.
+        #[arg(long, default_value_t = 24)]
+        frames: usize,
+    },
 }
 
 fn sets(arg: &str) -> Result<Vec<SetName>> {
@@ -103,7 +134,9 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Data { cmd } => data(cmd),
-        Cmd::Bench { cmd: BenchCmd::World { seed } } => bench_world(seed),
+        Cmd::Bench { cmd: BenchCmd::World { seed } } => hoimat::bench::world::run(seed),
+        Cmd::Bench { cmd: BenchCmd::Eval { profile, seed, clips, frames } } => hoimat::bench::eval::run(profile, seed, clips, frames),
+        Cmd::Eval { pred_dir, true_dir, json, per_clip, miou_threshold } => eval(&pred_dir, &true_dir, json, per_clip.as_deref(), miou_threshold),
         Cmd::Reproduce { profile, seed, data, results, force } => reproduce(profile, seed, &data, &results, force),
         Cmd::Info => {
             println!("{}", serde_json::to_string_pretty(&hoimat::torch_env::info())?);
@@ -147,31 +180,41 @@ fn pick_spread(plans: &[world::scene::ClipPlan], n: usize) -> Vec<&world::scene:
     plans.iter().take(n).collect()
 }
 
-fn bench_world(seed: u64) -> Result<()> {
-    println!("world generator, {} threads", rayon::current_num_threads());
-    println!("{:<8} {:>9} {:>8} {:>10} {:>12}", "profile", "size", "frames", "seconds", "frames/s");
-    for profile in [Profile::Quick, Profile::Paper] {
-        let (w, h) = profile.frame_size();
-        // A fixed sample of VBHOI clips (all four types), 12 frames each.
-        let mut plans = world::plan(SetName::SynVbhoi, profile, seed);
-        plans.truncate(8);
-        for p in &mut plans {
-            p.meta.n_frames = p.meta.n_frames.min(12);
+fn eval(pred: &std::path::Path, truth: &std::path::Path, json: bool, per_clip: Option<&std::path::Path>, miou_threshold: f32) -> Result<()> {
+    use hoimat::store::{Column, Table};
+    let opts = hoimat::metrics::EvalOptions { miou_threshold, ..Default::default() };
+    let report = hoimat::metrics::evaluate_dirs(pred, truth, &opts)?;
+    if let Some(path) = per_clip {
+        let c = &report.clips;
+        let f = |g: &dyn Fn(&hoimat::metrics::ClipScores) -> Option<f64>| Column::F64(c.iter().map(g).collect());
+        Table::new()
+            .with("dataset", Column::Str(c.iter().map(|x| x.dataset.clone()).collect()))?
+            .with("clip", Column::Str(c.iter().map(|x| x.clip.clone()).collect()))?
+            .with("n_frames", Column::I64(c.iter().map(|x| x.n_frames as i64).collect()))?
+            .with("pha_mad_x1e3", f(&|x| Some(x.pha_mad)))?
+            .with("pha_mse_x1e3", f(&|x| Some(x.pha_mse)))?
+            .with("pha_grad_div1e3", f(&|x| Some(x.pha_grad)))?
+            .with("pha_conn_div1e3", f(&|x| Some(x.pha_conn)))?
+            .with("pha_dtssd_x1e2", f(&|x| Some(x.pha_dtssd)))?
+            .with("miou_fraction", f(&|x| Some(x.miou)))?
+            .with("fgr_mad_x1e3", f(&|x| x.fgr_mad))?
+            .with("fgr_mse_x1e3", f(&|x| x.fgr_mse))?
+            .write_parquet(path)?;
+    }
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{} clips", report.clips.len());
+        println!("MAD  (x1e3)  {:>10.4}", report.pha_mad);
+        println!("MSE  (x1e3)  {:>10.4}", report.pha_mse);
+        println!("Grad (/1e3)  {:>10.4}", report.pha_grad);
+        println!("Conn (/1e3)  {:>10.4}", report.pha_conn);
+        println!("dtSSD (x1e2) {:>10.4}", report.pha_dtssd);
+        println!("mIoU (%)     {:>10.2}", 100.0 * report.miou);
+        if let (Some(a), Some(b)) = (report.fgr_mad, report.fgr_mse) {
+            println!("fgr MAD (x1e3) {a:.4}, fgr MSE (x1e3) {b:.4}");
         }
-        let frames: usize = plans.iter().map(|p| p.meta.n_frames).sum();
-        let t = Instant::now();
-        let clips: Vec<_> = plans.iter().map(world::render).collect();
-        let s = t.elapsed().as_secs_f64();
-        assert_eq!(clips.len(), plans.len());
-        println!("{:<8} {:>9} {:>8} {:>10.2} {:>12.1}", profile.name(), format!("{w}x{h}"), frames, s, frames as f64 / s);
     }
-    let t = Instant::now();
-    let mut total = 0;
-    for set in SetName::ALL {
-        let ds = world::generate(set.name(), Profile::Quick, seed)?;
-        total += ds.clips.iter().map(|c| c.frames.len()).sum::<usize>();
-    }
-    println!("all four sets at quick (in memory): {total} frames in {:.2} s", t.elapsed().as_secs_f64());
     Ok(())
 }
 

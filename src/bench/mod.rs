@@ -1,0 +1,5 @@
+//! Benchmarks behind `hoimat bench ...`: they print numbers and ratios measured
+//! in one run; tests never assert on time.
+
+pub mod eval;
+pub mod world;

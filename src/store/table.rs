@@ -1,0 +1,194 @@
+//! A small columnar table (strings, floats, integers) with atomic Parquet
+//! writes: the file is written beside its target under a temporary name and
+//! renamed into place, so an interrupted write never leaves a corrupt table.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("{path}: {problem}")]
+    File { path: String, problem: String },
+    #[error("column {name}: {problem}")]
+    Column { name: String, problem: String },
+}
+
+fn file_err(path: &Path, e: impl std::fmt::Display) -> TableError {
+    TableError::File { path: path.display().to_string(), problem: e.to_string() }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Column {
+    Str(Vec<String>),
+    F64(Vec<Option<f64>>),
+    I64(Vec<i64>),
+}
+
+impl Column {
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Str(v) => v.len(),
+            Column::F64(v) => v.len(),
+            Column::I64(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn to_arrow(&self) -> (DataType, ArrayRef) {
+        match self {
+            Column::Str(v) => (DataType::Utf8, Arc::new(StringArray::from_iter_values(v))),
+            Column::F64(v) => (DataType::Float64, Arc::new(Float64Array::from(v.clone()))),
+            Column::I64(v) => (DataType::Int64, Arc::new(Int64Array::from(v.clone()))),
+        }
+    }
+}
+
+/// Named columns of equal length.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Table {
+    pub names: Vec<String>,
+    pub columns: Vec<Column>,
+}
+
+impl Table {
+    pub fn new() -> Self {
+        Table::default()
+    }
+
+    /// Add a column; all columns must have the same length.
+    pub fn with(mut self, name: &str, col: Column) -> Result<Self, TableError> {
+        if let Some(first) = self.columns.first() {
+            if first.len() != col.len() {
+                return Err(TableError::Column { name: name.into(), problem: format!("{} rows, the table has {}", col.len(), first.len()) });
+            }
+        }
+        if self.names.iter().any(|n| n == name) {
+            return Err(TableError::Column { name: name.into(), problem: "duplicate name".into() });
+        }
+        self.names.push(name.into());
+        self.columns.push(col);
+        Ok(self)
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.columns.first().map_or(0, Column::len)
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.names.iter().position(|n| n == name).map(|i| &self.columns[i])
+    }
+
+    fn batch(&self) -> Result<RecordBatch, TableError> {
+        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = self
+            .names
+            .iter()
+            .zip(&self.columns)
+            .map(|(n, c)| {
+                let (t, a) = c.to_arrow();
+                (Field::new(n, t, matches!(c, Column::F64(_))), a)
+            })
+            .unzip();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| TableError::Column { name: "*".into(), problem: e.to_string() })
+    }
+
+    /// Write atomically (temporary file in the same folder, then rename).
+    pub fn write_parquet(&self, path: &Path) -> Result<(), TableError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+        }
+        let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let batch = self.batch()?;
+        let result = (|| -> Result<(), TableError> {
+            let f = File::create(&tmp).map_err(|e| file_err(&tmp, e))?;
+            let mut w = ArrowWriter::try_new(f, batch.schema(), None).map_err(|e| file_err(path, e))?;
+            w.write(&batch).map_err(|e| file_err(path, e))?;
+            w.close().map_err(|e| file_err(path, e))?;
+            std::fs::rename(&tmp, path).map_err(|e| file_err(path, e))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    pub fn read_parquet(path: &Path) -> Result<Table, TableError> {
+        let f = File::open(path).map_err(|e| file_err(path, e))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+            .map_err(|e| file_err(path, format!("not a readable Parquet file: {e}")))?
+            .build()
+            .map_err(|e| file_err(path, e))?;
+        let mut table: Option<Table> = None;
+        for batch in reader {
+            let batch = batch.map_err(|e| file_err(path, e))?;
+            let mut part = Table::new();
+            for (field, arr) in batch.schema().fields().iter().zip(batch.columns()) {
+                let col = match field.data_type() {
+                    DataType::Utf8 => {
+                        let a = arr.as_any().downcast_ref::<StringArray>().expect("utf8 array");
+                        Column::Str((0..a.len()).map(|i| a.value(i).to_string()).collect())
+                    }
+                    DataType::Float64 => {
+                        let a = arr.as_any().downcast_ref::<Float64Array>().expect("f64 array");
+                        Column::F64((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i))).collect())
+                    }
+                    DataType::Int64 => {
+                        let a = arr.as_any().downcast_ref::<Int64Array>().expect("i64 array");
+                        Column::I64(a.values().to_vec())
+                    }
+                    t => return Err(file_err(path, format!("column {} has unsupported type {t}", field.name()))),
+                };
+                part = part.with(field.name(), col)?;
+            }
+            table = Some(match table {
+                None => part,
+                Some(mut t) => {
+                    for (c, p) in t.columns.iter_mut().zip(part.columns) {
+                        match (c, p) {
+                            (Column::Str(a), Column::Str(b)) => a.extend(b),
+                            (Column::F64(a), Column::F64(b)) => a.extend(b),
+                            (Column::I64(a), Column::I64(b)) => a.extend(b),
+                            _ => return Err(file_err(path, "column types change between row groups")),
+                        }
+                    }
+                    t
+                }
+            });
+        }
+        Ok(table.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parquet_round_trip_and_no_temp_left() {
+        let dir = std::env::temp_dir().join(format!("hoimat-table-{}", std::process::id()));
+        let path = dir.join("t.parquet");
+        let t = Table::new()
+            .with("clip", Column::Str(vec!["a".into(), "b".into()]))
+            .unwrap()
+            .with("mad", Column::F64(vec![Some(1.5), None]))
+            .unwrap()
+            .with("frames", Column::I64(vec![3, 4]))
+            .unwrap();
+        t.write_parquet(&path).unwrap();
+        assert_eq!(Table::read_parquet(&path).unwrap(), t);
+        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "only the table remains: {names:?}");
+        assert!(Table::new().with("x", Column::I64(vec![1])).unwrap().with("y", Column::I64(vec![])).is_err());
+        std::fs::write(dir.join("bad.parquet"), b"nope").unwrap();
+        let e = Table::read_parquet(&dir.join("bad.parquet")).unwrap_err().to_string();
+        assert!(e.contains("bad.parquet") && e.contains("Parquet"), "{e}");
+    }
+}
