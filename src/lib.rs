@@ -7,11 +7,15 @@
 pub mod bench;
 pub mod data;
 pub mod frame;
+pub mod infer;
 pub mod metrics;
+pub mod loss;
+pub mod model;
 pub mod profile;
 pub mod store;
 pub mod progress;
 pub mod torch_env;
+pub mod train;
 pub mod world;
 
 pub mod prelude;

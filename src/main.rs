@@ -63,8 +63,46 @@ enum Cmd {
         #[arg(long, default_value_t = hoimat::metrics::DEFAULT_MIOU_THRESHOLD)]
         miou_threshold: f32,
     },
+    /// Train models.
+    Train {
+        #[command(subcommand)]
+        cmd: TrainCmd,
+    },
+    /// Run a checkpoint over a clip tree (<dir>/.../<clip>/com/*.png), writing pha/ and fgr/.
+    Infer {
+        #[arg(long)]
+        ckpt: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Stay on the CPU even when CUDA is available.
+        #[arg(long)]
+        cpu: bool,
+    },
     /// libtorch version, threads and devices of this process.
     Info,
+}
+
+#[derive(Subcommand)]
+enum TrainCmd {
+    /// The factory model: human-only video (synvm), the matting loss, Adam.
+    Factory {
+        #[arg(long, default_value = "quick")]
+        profile: Profile,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue from the checkpoint at --out (same configuration).
+        #[arg(long)]
+        resume: bool,
+        /// Override the profile's number of steps.
+        #[arg(long)]
+        steps: Option<u64>,
+        #[arg(long)]
+        cpu: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -108,6 +146,14 @@ enum BenchCmd {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Model inference and training-step speed, against PyTorch eager.
+    Model {
+        #[arg(long)]
+        cpu: bool,
+        /// Skip the PyTorch eager reference.
+        #[arg(long)]
+        no_reference: bool,
+    },
     /// Our evaluator vs the RVM-style Python reference: agreement and speed-up.
     Eval {
         #[arg(long, default_value = "quick")]
@@ -135,9 +181,34 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Data { cmd } => data(cmd),
         Cmd::Bench { cmd: BenchCmd::World { seed } } => hoimat::bench::world::run(seed),
+        Cmd::Bench { cmd: BenchCmd::Model { cpu, no_reference } } => hoimat::bench::model::run(hoimat::torch_env::device(cpu), !no_reference),
         Cmd::Bench { cmd: BenchCmd::Eval { profile, seed, clips, frames } } => hoimat::bench::eval::run(profile, seed, clips, frames),
         Cmd::Eval { pred_dir, true_dir, json, per_clip, miou_threshold } => eval(&pred_dir, &true_dir, json, per_clip.as_deref(), miou_threshold),
         Cmd::Reproduce { profile, seed, data, results, force } => reproduce(profile, seed, &data, &results, force),
+        Cmd::Train { cmd: TrainCmd::Factory { profile, seed, out, resume, steps, cpu } } => {
+            let mut cfg = hoimat::train::factory::FactoryConfig::for_profile(profile, seed);
+            if let Some(s) = steps {
+                cfg.steps = s;
+                cfg.val_every = (s / 5).max(1);
+                cfg.ckpt_every = (s / 10).max(1);
+            }
+            let device = hoimat::torch_env::device(cpu);
+            println!("factory model: profile {profile}, seed {seed}, {} steps, device {device:?}", cfg.steps);
+            let run = hoimat::train::factory::train(&cfg, &out, resume, device)?;
+            println!(
+                "done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}",
+                run.seconds, run.final_val.mad, run.final_val.miou, out.display()
+            );
+            Ok(())
+        }
+        Cmd::Infer { ckpt, input, out, cpu } => {
+            let device = hoimat::torch_env::device(cpu);
+            let (net, _) = hoimat::model::checkpoint::load(&ckpt, device)?;
+            let t = Instant::now();
+            let n = hoimat::infer::infer_tree(&net, &input, &out, device)?;
+            println!("{n} frames in {:.1} s -> {}", t.elapsed().as_secs_f64(), out.display());
+            Ok(())
+        }
         Cmd::Info => {
             println!("{}", serde_json::to_string_pretty(&hoimat::torch_env::info())?);
             Ok(())

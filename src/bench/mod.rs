@@ -2,4 +2,5 @@
 //! in one run; tests never assert on time.
 
 pub mod eval;
+pub mod model;
 pub mod world;

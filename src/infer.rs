@@ -1,0 +1,88 @@
+//! Inference over a clip tree in RVM's layout: every folder holding `com/`
+//! is a clip; its frames run through the model in order with the recurrent
+//! state carried across the clip, and `pha/` and `fgr/` PNGs are written
+//! under the same relative path in the output tree.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use tch::Device;
+
+use crate::data::png::{list_frames, read_rgb, stem};
+use crate::frame::{Clip, ClipMeta, Frame, Interaction, Plane};
+use crate::model::MattingNet;
+use crate::train::batch::{to_plane, to_rgb, ClipTensors};
+use crate::train::validate::predict_clip;
+
+/// Clip folders (those with a `com/` folder) below `root`, sorted.
+pub fn find_clips(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if d.join("com").is_dir() {
+            out.push(d);
+            continue;
+        }
+        for e in std::fs::read_dir(&d).with_context(|| format!("{}: cannot list", d.display()))? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        anyhow::bail!("{}: no clips (expected <clip>/com/*.png below it)", root.display());
+    }
+    Ok(out)
+}
+
+/// Run `net` over every clip below `input`, writing to `out`. Returns the
+/// number of frames processed.
+pub fn infer_tree(net: &MattingNet, input: &Path, out: &Path, device: Device) -> Result<usize> {
+    let clips = find_clips(input)?;
+    let bar = crate::progress::bar(clips.len() as u64, "infer");
+    let mut total = 0;
+    for dir in clips {
+        let files = list_frames(&dir.join("com"))?;
+        let mut frames = Vec::with_capacity(files.len());
+        for f in &files {
+            let com = read_rgb(f)?;
+            if let Some(first) = frames.first().map(|x: &Frame| x.size()) {
+                crate::data::png::check_size(f, (com.w, com.h), first, "the clip's first frame")?;
+            }
+            let pha = Plane::filled(com.w, com.h, 0.0);
+            frames.push(Frame { com, pha, fgr: None, bgr: None, label: None });
+        }
+        let (w, h) = frames[0].size();
+        let meta = ClipMeta {
+            name: stem(&dir),
+            split: String::new(),
+            clip_type: String::new(),
+            background: String::new(),
+            families: vec![],
+            interferer_families: vec![],
+            interaction: Interaction::None,
+            n_frames: frames.len(),
+            width: w,
+            height: h,
+        };
+        let ct = ClipTensors::from_clip(&Clip { meta, frames });
+        let (pha, fgr) = predict_clip(net, &net.params, &ct, 8, device);
+        let rel = dir.strip_prefix(input).unwrap_or(&dir);
+        let od = out.join(rel);
+        std::fs::create_dir_all(od.join("pha"))?;
+        std::fs::create_dir_all(od.join("fgr"))?;
+        for (i, f) in files.iter().enumerate() {
+            let p = to_plane(&pha.get(i as i64));
+            let g = to_rgb(&fgr.get(i as i64));
+            let name = format!("{}.png", stem(f));
+            image::save_buffer(od.join("pha").join(&name), &p.to_u8(), w as u32, h as u32, image::ColorType::L8)?;
+            image::save_buffer(od.join("fgr").join(&name), &g.to_u8(), w as u32, h as u32, image::ColorType::Rgb8)?;
+        }
+        total += files.len();
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(total)
+}

@@ -1,0 +1,114 @@
+//! Checkpoints: parameters and BatchNorm buffers as safetensors (readable by
+//! Python's `safetensors`), plus a JSON sidecar with the model configuration
+//! and how the weights were made. Written to temporary names and renamed, so
+//! a killed run leaves the previous checkpoint intact.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor};
+
+use super::matting_net::{MattingNet, ModelConfig};
+use super::params::ParamSet;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Sidecar {
+    pub format: String,
+    pub config: ModelConfig,
+    /// Free-form provenance: what trained it, profile, seed, steps, git commit...
+    pub provenance: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{path}: {problem}")]
+    File { path: PathBuf, problem: String },
+}
+
+fn err(path: &Path, problem: impl std::fmt::Display) -> CheckpointError {
+    CheckpointError::File { path: path.to_path_buf(), problem: problem.to_string() }
+}
+
+pub fn sidecar_path(path: &Path) -> PathBuf {
+    path.with_extension("json")
+}
+
+fn tmp_of(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Write named tensors atomically.
+pub fn write_tensors(path: &Path, named: &[(String, Tensor)]) -> Result<(), CheckpointError> {
+    if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(d).map_err(|e| err(d, e))?;
+    }
+    let tmp = tmp_of(path);
+    let cpu: Vec<(String, Tensor)> = named.iter().map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu).contiguous())).collect();
+    Tensor::write_safetensors(&cpu, &tmp).map_err(|e| err(path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(path, e))
+}
+
+pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+    if !path.is_file() {
+        return Err(err(path, "no such checkpoint file"));
+    }
+    Tensor::read_safetensors(path).map_err(|e| err(path, format!("not a readable safetensors file: {e}")))
+}
+
+fn named(params: &ParamSet, buffers: &ParamSet) -> Vec<(String, Tensor)> {
+    params
+        .iter()
+        .map(|(n, t)| (format!("param/{n}"), t.shallow_clone()))
+        .chain(buffers.iter().map(|(n, t)| (format!("buffer/{n}"), t.shallow_clone())))
+        .collect()
+}
+
+/// Save a model (`path` = `NAME.safetensors`, sidecar `NAME.json`).
+pub fn save(net: &MattingNet, path: &Path, provenance: serde_json::Value) -> Result<(), CheckpointError> {
+    save_with(net, path, provenance, &[])
+}
+
+/// Save a model with extra tensors (optimizer state) in the same file, so
+/// weights and the state that continues them are replaced together.
+pub fn save_with(net: &MattingNet, path: &Path, provenance: serde_json::Value, extra: &[(String, Tensor)]) -> Result<(), CheckpointError> {
+    let side = Sidecar { format: "hoimat-matting-net/1".into(), config: net.cfg.clone(), provenance };
+    let sp = sidecar_path(path);
+    let tmp = tmp_of(&sp);
+    let mut all = named(&net.params, &net.buffers);
+    all.extend(extra.iter().map(|(n, t)| (n.clone(), t.shallow_clone())));
+    write_tensors(path, &all)?;
+    std::fs::write(&tmp, serde_json::to_string_pretty(&side).expect("sidecar serialises") + "\n").map_err(|e| err(&sp, e))?;
+    std::fs::rename(&tmp, &sp).map_err(|e| err(&sp, e))
+}
+
+pub fn read_sidecar(path: &Path) -> Result<Sidecar, CheckpointError> {
+    let sp = sidecar_path(path);
+    let text = std::fs::read_to_string(&sp).map_err(|e| err(&sp, e))?;
+    serde_json::from_str(&text).map_err(|e| err(&sp, format!("not a hoimat checkpoint sidecar: {e}")))
+}
+
+/// Load a model saved by [`save`] onto `device`.
+pub fn load(path: &Path, device: Device) -> Result<(MattingNet, Sidecar), CheckpointError> {
+    let side = read_sidecar(path)?;
+    let mut net = MattingNet::new(&side.config, device, 0);
+    let tensors = read_tensors(path)?;
+    let find = |key: String| -> Result<Tensor, CheckpointError> {
+        tensors.iter().find(|(n, _)| *n == key).map(|(_, t)| t.shallow_clone()).ok_or_else(|| err(path, format!("missing tensor {key}")))
+    };
+    let mut params = Vec::new();
+    for (n, t) in net.params.iter() {
+        let v = find(format!("param/{n}"))?;
+        if v.size() != t.size() {
+            return Err(err(path, format!("tensor param/{n} has shape {:?}, the config needs {:?}", v.size(), t.size())));
+        }
+        params.push((n.clone(), v.to_device(device).set_requires_grad(true)));
+    }
+    let mut buffers = Vec::new();
+    for (n, _) in net.buffers.iter() {
+        buffers.push((n.clone(), find(format!("buffer/{n}"))?.to_device(device)));
+    }
+    net.params = ParamSet::from_pairs(params);
+    net.buffers = ParamSet::from_pairs(buffers);
+    Ok((net, side))
+}

@@ -1,0 +1,89 @@
+//! Functional layers over a [`ParamSet`]: each takes the parameters by name,
+//! so the same code runs at theta, at adapted theta', or at an average.
+//! Convolutions also count their FLOPs when asked (for `bench model`).
+
+use std::cell::Cell;
+
+use tch::Tensor;
+
+use super::params::ParamSet;
+
+/// What a forward pass needs besides the input: parameters, BatchNorm
+/// buffers, and whether BatchNorm uses batch statistics (training) or the
+/// running ones (inference).
+pub struct Ctx<'a> {
+    pub p: &'a ParamSet,
+    pub buffers: &'a ParamSet,
+    pub train: bool,
+}
+
+thread_local! {
+    static FLOPS: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Count multiply-adds x 2 of every convolution run inside `f`.
+pub fn count_flops<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    FLOPS.with(|c| c.set(Some(0)));
+    let out = f();
+    let n = FLOPS.with(|c| c.replace(None)).unwrap_or(0);
+    (out, n)
+}
+
+pub struct ConvSpec {
+    pub stride: i64,
+    pub padding: i64,
+    pub dilation: i64,
+    pub groups: i64,
+}
+
+impl ConvSpec {
+    /// "Same" padding for a k x k kernel at stride `stride` and dilation 1.
+    pub fn same(k: i64, stride: i64) -> Self {
+        ConvSpec { stride, padding: k / 2, dilation: 1, groups: 1 }
+    }
+    pub fn depthwise(k: i64, stride: i64, dilation: i64, channels: i64) -> Self {
+        ConvSpec { stride, padding: dilation * (k / 2), dilation, groups: channels }
+    }
+}
+
+pub fn conv(ctx: &Ctx, name: &str, x: &Tensor, s: &ConvSpec) -> Tensor {
+    let w = ctx.p.get(&format!("{name}.w"));
+    let b = ctx.p.try_get(&format!("{name}.b"));
+    let y = x.conv2d(w, b, [s.stride, s.stride], [s.padding, s.padding], [s.dilation, s.dilation], s.groups);
+    FLOPS.with(|c| {
+        if let Some(n) = c.get() {
+            let ws = w.size();
+            let ys = y.size();
+            let per_out = 2 * ws[1] * ws[2] * ws[3];
+            c.set(Some(n + (per_out * ys.iter().product::<i64>()) as u64));
+        }
+    });
+    y
+}
+
+pub fn bn(ctx: &Ctx, name: &str, x: &Tensor) -> Tensor {
+    let g = ctx.p.get(&format!("{name}.gamma"));
+    let b = ctx.p.get(&format!("{name}.beta"));
+    let m = ctx.buffers.get(&format!("{name}.mean"));
+    let v = ctx.buffers.get(&format!("{name}.var"));
+    Tensor::batch_norm(x, Some(g), Some(b), Some(m), Some(v), ctx.train, 0.1, 1e-5, false)
+}
+
+pub fn hardswish(x: &Tensor) -> Tensor {
+    x * (x + 3.0).clamp(0.0, 6.0) / 6.0
+}
+
+pub fn hardsigmoid(x: &Tensor) -> Tensor {
+    (x + 3.0).clamp(0.0, 6.0) / 6.0
+}
+
+/// Bilinear resize to an exact size (align_corners = false).
+pub fn resize(x: &Tensor, h: i64, w: i64) -> Tensor {
+    x.upsample_bilinear2d([h, w], false, None, None)
+}
+
+/// 2x2 average pooling with ceil mode: halves odd sizes the way stride-2
+/// convolutions with padding do, so skips line up with encoder features.
+pub fn avg_down(x: &Tensor) -> Tensor {
+    x.avg_pool2d([2, 2], [2, 2], [0, 0], true, false, None::<i64>)
+}

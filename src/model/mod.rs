@@ -1,0 +1,15 @@
+//! Models. The target model of MAML-RAL is the RVM-style recurrent matting
+//! network in `matting_net`; one file per block, over a small functional
+//! parameter API (`params`, `layers`) that the meta-learner relies on.
+
+pub mod checkpoint;
+pub mod convgru;
+pub mod encoder;
+pub mod layers;
+pub mod lraspp;
+pub mod matting_net;
+pub mod params;
+pub mod recurrent_decoder;
+
+pub use matting_net::{Depth, MattingNet, ModelConfig, Output};
+pub use params::ParamSet;

@@ -1,0 +1,141 @@
+//! Clips as tensors, and batches of T-frame sequences drawn from them with a
+//! seeded stream (so a resumed run draws the same batches).
+
+use tch::{Device, Kind, Tensor};
+
+use crate::frame::{Clip, Plane, Rgb};
+use crate::world::rng::Rand;
+
+/// One clip as tensors: [N, C, H, W] per stream, on the CPU.
+pub struct ClipTensors {
+    pub name: String,
+    pub com: Tensor,
+    pub pha: Tensor,
+    pub fgr: Tensor,
+    pub bgr: Option<Tensor>,
+    /// Held-object mask from the world's labels ([N, 1, H, W]), when known.
+    pub object: Option<Tensor>,
+}
+
+fn rgb_tensor(frames: &[&Rgb]) -> Tensor {
+    let (w, h) = (frames[0].w as i64, frames[0].h as i64);
+    let data: Vec<f32> = frames.iter().flat_map(|f| f.data.iter().copied()).collect();
+    Tensor::from_slice(&data).reshape([frames.len() as i64, h, w, 3]).permute([0, 3, 1, 2]).contiguous()
+}
+
+fn plane_tensor(frames: &[&Plane]) -> Tensor {
+    let (w, h) = (frames[0].w as i64, frames[0].h as i64);
+    let data: Vec<f32> = frames.iter().flat_map(|f| f.data.iter().copied()).collect();
+    Tensor::from_slice(&data).reshape([frames.len() as i64, 1, h, w])
+}
+
+/// Back from a [1, H, W] or [H, W] tensor to a plane.
+pub fn to_plane(t: &Tensor) -> Plane {
+    let t = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+    let s = t.size();
+    let (h, w) = (s[s.len() - 2] as usize, s[s.len() - 1] as usize);
+    Plane::new(w, h, Vec::<f32>::try_from(t.reshape([-1])).expect("float tensor"))
+}
+
+/// Back from a [3, H, W] tensor to RGB.
+pub fn to_rgb(t: &Tensor) -> Rgb {
+    let t = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).permute([1, 2, 0]).contiguous();
+    let s = t.size();
+    Rgb::new(s[1] as usize, s[0] as usize, Vec::<f32>::try_from(t.reshape([-1])).expect("float tensor"))
+}
+
+impl ClipTensors {
+    pub fn from_clip(clip: &Clip) -> ClipTensors {
+        let com = rgb_tensor(&clip.frames.iter().map(|f| &f.com).collect::<Vec<_>>());
+        let pha = plane_tensor(&clip.frames.iter().map(|f| &f.pha).collect::<Vec<_>>());
+        let fgr = match clip.frames.iter().map(|f| f.fgr.as_ref()).collect::<Option<Vec<_>>>() {
+            Some(v) => rgb_tensor(&v),
+            None => com.shallow_clone(),
+        };
+        let bgr = clip.frames.iter().map(|f| f.bgr.as_ref()).collect::<Option<Vec<_>>>().map(|v| rgb_tensor(&v));
+        let object = clip.frames.iter().map(|f| f.label.as_ref()).collect::<Option<Vec<_>>>().map(|ls| {
+            let planes: Vec<Plane> = ls
+                .iter()
+                .map(|l| Plane::new(l.w, l.h, l.data.iter().map(|v| (*v == crate::frame::label::HELD_OBJECT) as u8 as f32).collect()))
+                .collect();
+            plane_tensor(&planes.iter().collect::<Vec<_>>())
+        });
+        ClipTensors { name: clip.meta.name.clone(), com, pha, fgr, bgr, object }
+    }
+
+    pub fn len(&self) -> i64 {
+        self.com.size()[0]
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A batch of sequences: [B, T, C, H, W] each.
+pub struct Batch {
+    pub src: Tensor,
+    pub pha: Tensor,
+    pub fgr: Tensor,
+}
+
+impl Batch {
+    pub fn to_device(&self, d: Device) -> Batch {
+        Batch { src: self.src.to_device(d), pha: self.pha.to_device(d), fgr: self.fgr.to_device(d) }
+    }
+}
+
+/// How sequences are drawn.
+#[derive(Clone, Copy, Debug)]
+pub struct Sampling {
+    pub batch: i64,
+    pub seq_len: i64,
+    /// Probability of compositing the foreground over another clip's
+    /// background (RVM trains on foregrounds composited at load time).
+    pub swap_background: f32,
+    pub flip: f32,
+}
+
+/// A T-frame window of one clip starting at `start` (clamped), optionally
+/// flipped and re-composited over `bg` (a [T, 3, H, W] background).
+pub fn window(c: &ClipTensors, start: i64, t: i64, flip: bool, bg: Option<&Tensor>) -> (Tensor, Tensor, Tensor) {
+    let t = t.min(c.len());
+    let start = start.clamp(0, c.len() - t);
+    let mut pha = c.pha.narrow(0, start, t);
+    let mut fgr = c.fgr.narrow(0, start, t);
+    let mut src = match bg {
+        Some(b) => &pha * &fgr + (1.0 - &pha) * b,
+        None => c.com.narrow(0, start, t),
+    };
+    if flip {
+        src = src.flip([3]);
+        pha = pha.flip([3]);
+        fgr = fgr.flip([3]);
+    }
+    (src, pha, fgr)
+}
+
+/// Draw a batch from `clips` with the stream `r`.
+pub fn sample(clips: &[ClipTensors], s: &Sampling, r: &mut Rand) -> Batch {
+    let (mut src, mut pha, mut fgr) = (vec![], vec![], vec![]);
+    for _ in 0..s.batch {
+        let c = &clips[r.int(0, clips.len())];
+        let t = s.seq_len.min(c.len());
+        let start = r.int(0, (c.len() - t + 1) as usize) as i64;
+        let flip = r.chance(s.flip);
+        let bg = if r.chance(s.swap_background) {
+            let other = &clips[r.int(0, clips.len())];
+            other.bgr.as_ref().map(|b| {
+                let bs = r.int(0, (other.len() - t + 1).max(1) as usize) as i64;
+                b.narrow(0, bs.min(other.len() - t).max(0), t.min(other.len()))
+            })
+        } else {
+            None
+        };
+        let bg = bg.filter(|b| b.size()[0] == t);
+        let (a, b, c2) = window(c, start, t, flip, bg.as_ref());
+        src.push(a);
+        pha.push(b);
+        fgr.push(c2);
+    }
+    Batch { src: Tensor::stack(&src, 0), pha: Tensor::stack(&pha, 0), fgr: Tensor::stack(&fgr, 0) }
+}

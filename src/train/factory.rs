@@ -1,0 +1,189 @@
+//! Training the factory model: the target network trained on human-only
+//! video (`synvm` train clips, foregrounds re-composited over other clips'
+//! backgrounds half the time), T-frame sequences, Adam, the matting loss
+//! (paper Eq. 4-9), periodic validation on `synvm` test clips, and
+//! checkpoints a killed run resumes from exactly (batches are drawn from a
+//! stream keyed by the step number).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor};
+
+use super::adam::Adam;
+use super::batch::{sample, ClipTensors, Sampling};
+use super::validate::{validate, ValScores};
+use crate::loss::matting_loss;
+use crate::model::{checkpoint, MattingNet, ModelConfig};
+use crate::profile::Profile;
+use crate::world::{self, rng::Rand};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FactoryConfig {
+    pub profile: Profile,
+    /// Seed of initialisation and batch sampling.
+    pub seed: u64,
+    /// Seed of the synthetic data (the same data across training seeds).
+    pub data_seed: u64,
+    pub model: ModelConfig,
+    pub steps: u64,
+    pub lr: f64,
+    pub batch: i64,
+    pub seq_len: i64,
+    pub swap_background: f32,
+    pub val_every: u64,
+    pub ckpt_every: u64,
+    /// libtorch intra-op threads; results are reproducible for a fixed count.
+    pub threads: i32,
+}
+
+impl FactoryConfig {
+    pub fn for_profile(profile: Profile, seed: u64) -> Self {
+        let (steps, batch, seq_len) = match profile {
+            Profile::Smoke => (16, 2, 3),
+            Profile::Quick => (700, 4, 4),
+            Profile::Paper => (20_000, 4, 8),
+        };
+        FactoryConfig {
+            profile,
+            seed,
+            data_seed: 0,
+            model: ModelConfig::for_profile(profile),
+            steps,
+            lr: 2e-3,
+            batch,
+            seq_len,
+            swap_background: 0.5,
+            val_every: (steps / 5).max(1),
+            ckpt_every: (steps / 10).max(1),
+            threads: std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1),
+        }
+    }
+}
+
+/// Learning rate at `step`: 5% linear warm-up, then cosine decay to 10%.
+pub fn lr_at(cfg: &FactoryConfig, step: u64) -> f64 {
+    let warm = (cfg.steps as f64 * 0.05).max(1.0);
+    let s = step as f64;
+    if s < warm {
+        return cfg.lr * (s + 1.0) / warm;
+    }
+    let p = (s - warm) / (cfg.steps as f64 - warm).max(1.0);
+    cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()))
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LogLine {
+    pub step: u64,
+    pub loss: f64,
+    pub lr: f64,
+    pub seconds: f64,
+    pub val_mad: Option<f64>,
+    pub val_miou: Option<f64>,
+}
+
+pub struct FactoryRun {
+    pub net: MattingNet,
+    pub log: Vec<LogLine>,
+    pub final_val: ValScores,
+    pub seconds: f64,
+}
+
+pub fn log_path(out: &Path) -> PathBuf {
+    out.with_extension("log.jsonl")
+}
+
+/// Render `synvm` and split it into train and test tensors.
+pub fn synvm_tensors(profile: Profile, data_seed: u64) -> Result<(Vec<ClipTensors>, Vec<ClipTensors>)> {
+    let ds = world::generate("synvm", profile, data_seed)?;
+    let (train, test): (Vec<_>, Vec<_>) = ds.clips.iter().partition(|c| c.meta.split == "train");
+    Ok((train.into_iter().map(ClipTensors::from_clip).collect(), test.into_iter().map(ClipTensors::from_clip).collect()))
+}
+
+/// Train (or resume) the factory model, writing checkpoints to `out`.
+pub fn train(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device) -> Result<FactoryRun> {
+    train_until(cfg, out, resume, device, None)
+}
+
+/// As [`train`], but stop after step `until` (as a kill would, though only
+/// at a checkpoint boundary if `until` is one): used to test resumption.
+pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device, until: Option<u64>) -> Result<FactoryRun> {
+    tch::set_num_threads(cfg.threads);
+    let start = Instant::now();
+    let (train_clips, test_clips) = synvm_tensors(cfg.profile, cfg.data_seed)?;
+    let mut net = MattingNet::new(&cfg.model, device, cfg.seed);
+    let mut opt = Adam::new(&net.params, cfg.lr);
+    let mut log: Vec<LogLine> = Vec::new();
+    let mut first = 0u64;
+    if resume && out.is_file() {
+        let (loaded, side) = checkpoint::load(out, device).with_context(|| format!("resuming from {}", out.display()))?;
+        let saved: FactoryConfig = serde_json::from_value(side.provenance["config"].clone())
+            .with_context(|| format!("{}: not a factory checkpoint", out.display()))?;
+        if &saved != cfg {
+            anyhow::bail!("{}: was trained with another configuration; remove it or drop --resume", out.display());
+        }
+        net = loaded;
+        opt = Adam::new(&net.params, cfg.lr);
+        let state = checkpoint::read_tensors(out)?;
+        opt.load_state(&state).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+        first = opt.step as u64;
+        if let Ok(text) = std::fs::read_to_string(log_path(out)) {
+            log = text.lines().filter_map(|l| serde_json::from_str(l).ok()).filter(|l: &LogLine| l.step < first).collect();
+        }
+    }
+    let sampling = Sampling { batch: cfg.batch, seq_len: cfg.seq_len, swap_background: cfg.swap_background, flip: 0.5 };
+    let bar = crate::progress::bar(cfg.steps, "factory");
+    bar.set_position(first);
+    let mut frames = 0i64;
+    let t0 = Instant::now();
+    let last = until.unwrap_or(cfg.steps).min(cfg.steps);
+    for step in first..last {
+        let lr = lr_at(cfg, step);
+        opt.lr = lr;
+        let mut r = Rand::keyed(&format!("factory/step/{step}"), cfg.seed);
+        let b = sample(&train_clips, &sampling, &mut r).to_device(device);
+        let o = net.forward(&b.src, None, true);
+        let loss = matting_loss(&o.pha, &o.fgr, &b.pha, &b.fgr).total;
+        let grads = Tensor::run_backward(&[&loss], &net.params.tensors().iter().collect::<Vec<_>>(), false, false);
+        opt.update(&net.params, &grads);
+        frames += b.src.size()[0] * b.src.size()[1];
+        let loss_v = loss.double_value(&[]);
+        let done = step + 1;
+        let mut line = LogLine { step: done, loss: loss_v, lr, seconds: start.elapsed().as_secs_f64(), val_mad: None, val_miou: None };
+        if done % cfg.val_every == 0 || done == cfg.steps {
+            let v = validate(&net, &net.params, &test_clips, device);
+            line.val_mad = Some(v.mad);
+            line.val_miou = Some(v.miou);
+            bar.println(format!("step {done}: loss {loss_v:.4}, val MAD {:.2} (x1e3), val mIoU {:.4}", v.mad, v.miou));
+        }
+        log.push(line);
+        bar.set_message(format!("loss {loss_v:.4} {:.1} frames/s", frames as f64 / t0.elapsed().as_secs_f64()));
+        bar.inc(1);
+        if done % cfg.ckpt_every == 0 || done == cfg.steps {
+            save(&net, &opt, cfg, &log, out, done == cfg.steps)?;
+        }
+    }
+    bar.finish_and_clear();
+    let final_val = validate(&net, &net.params, &test_clips, device);
+    Ok(FactoryRun { net, log, final_val, seconds: start.elapsed().as_secs_f64() })
+}
+
+fn save(net: &MattingNet, opt: &Adam, cfg: &FactoryConfig, log: &[LogLine], out: &Path, done: bool) -> Result<()> {
+    let prov = serde_json::json!({
+        "trainer": "factory",
+        "config": cfg,
+        "step": opt.step,
+        "done": done,
+        "hoimat_version": env!("CARGO_PKG_VERSION"),
+    });
+    let text: String = log.iter().map(|l| serde_json::to_string(l).expect("log line") + "\n").collect();
+    let lp = log_path(out);
+    let tmp = lp.with_extension("jsonl.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &lp)?;
+    // Weights and optimizer state go in one file, replaced atomically.
+    checkpoint::save_with(net, out, prov, &opt.state())?;
+    Ok(())
+}
