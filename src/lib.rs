@@ -8,6 +8,7 @@ pub mod bench;
 pub mod data;
 pub mod frame;
 pub mod infer;
+pub mod meta;
 pub mod metrics;
 pub mod loss;
 pub mod model;

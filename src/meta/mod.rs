@@ -1,0 +1,8 @@
+//! The meta-learner of MAML-RAL (paper Sec. IV-A to IV-D): the continual-
+//! learning constraint (CC, Eq. 2), the feature-aware constraint (FC,
+//! Eq. 3), the HOI loss (Eq. 10), the MAML meta-gradient with its exact
+//! second-order term, and the training loops of MAML-RAL and RVM-F.
+
+pub mod constraints;
+pub mod hoi_loss;
+pub mod maml;
