@@ -103,6 +103,52 @@ enum TrainCmd {
         #[arg(long)]
         cpu: bool,
     },
+    /// RVM-F: the factory model fine-tuned on every synmeta clip (the paper's baseline).
+    Finetune {
+        #[arg(long)]
+        factory: PathBuf,
+        #[arg(long, default_value = "quick")]
+        profile: Profile,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        resume: bool,
+        #[arg(long)]
+        steps: Option<u64>,
+        #[arg(long)]
+        cpu: bool,
+    },
+    /// MAML-RAL (paper Alg. 1) from a factory checkpoint.
+    MamlRal {
+        #[arg(long)]
+        factory: PathBuf,
+        #[arg(long, default_value = "quick")]
+        profile: Profile,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        /// Without the continual-learning constraint (g3 = 0).
+        #[arg(long)]
+        no_cc: bool,
+        /// Without the feature-aware constraint (g2 = 0).
+        #[arg(long)]
+        no_fc: bool,
+        /// Weights g1,g2,g3 of Eq. 10 (default 0.7,0.1,0.2).
+        #[arg(long)]
+        gamma: Option<String>,
+        /// First-order MAML instead of the exact second-order meta-gradient.
+        #[arg(long)]
+        first_order: bool,
+        #[arg(long)]
+        iterations: Option<u64>,
+        #[arg(long)]
+        resume: bool,
+        #[arg(long)]
+        cpu: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -186,7 +232,7 @@ fn main() -> Result<()> {
         Cmd::Eval { pred_dir, true_dir, json, per_clip, miou_threshold } => eval(&pred_dir, &true_dir, json, per_clip.as_deref(), miou_threshold),
         Cmd::Reproduce { profile, seed, data, results, force } => reproduce(profile, seed, &data, &results, force),
         Cmd::Train { cmd: TrainCmd::Factory { profile, seed, out, resume, steps, cpu } } => {
-            let mut cfg = hoimat::train::factory::FactoryConfig::for_profile(profile, seed);
+            let mut cfg = hoimat::train::supervised::FactoryConfig::for_profile(profile, seed);
             if let Some(s) = steps {
                 cfg.steps = s;
                 cfg.val_every = (s / 5).max(1);
@@ -194,10 +240,57 @@ fn main() -> Result<()> {
             }
             let device = hoimat::torch_env::device(cpu);
             println!("factory model: profile {profile}, seed {seed}, {} steps, device {device:?}", cfg.steps);
-            let run = hoimat::train::factory::train(&cfg, &out, resume, device)?;
+            let run = hoimat::train::supervised::train(&cfg, &out, resume, device)?;
             println!(
                 "done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}",
                 run.seconds, run.final_val.mad, run.final_val.miou, out.display()
+            );
+            Ok(())
+        }
+        Cmd::Train { cmd: TrainCmd::Finetune { factory, profile, seed, out, resume, steps, cpu } } => {
+            let mut cfg = hoimat::train::supervised::finetune_config(profile, seed, &factory);
+            if let Some(s) = steps {
+                cfg.steps = s;
+                cfg.val_every = (s / 5).max(1);
+                cfg.ckpt_every = (s / 10).max(1);
+            }
+            let device = hoimat::torch_env::device(cpu);
+            println!("RVM-F: fine-tuning {} on synmeta, profile {profile}, seed {seed}, {} steps", factory.display(), cfg.steps);
+            let run = hoimat::train::supervised::train(&cfg, &out, resume, device)?;
+            println!("done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}", run.seconds, run.final_val.mad, run.final_val.miou, out.display());
+            Ok(())
+        }
+        Cmd::Train { cmd: TrainCmd::MamlRal { factory, profile, seed, out, no_cc, no_fc, gamma, first_order, iterations, resume, cpu } } => {
+            let mut cfg = hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
+            if let Some(g) = gamma {
+                let v: Vec<f64> = g.split(',').map(|x| x.trim().parse::<f64>()).collect::<std::result::Result<_, _>>().context("--gamma takes three numbers: g1,g2,g3")?;
+                anyhow::ensure!(v.len() == 3, "--gamma takes three numbers: g1,g2,g3");
+                cfg.weights = hoimat::meta::hoi_loss::HoiWeights { g1: v[0], g2: v[1], g3: v[2] };
+            }
+            if no_cc {
+                cfg.weights.g3 = 0.0;
+            }
+            if no_fc {
+                cfg.weights.g2 = 0.0;
+            }
+            cfg.first_order = first_order;
+            if let Some(n) = iterations {
+                cfg.iterations = n;
+                cfg.ckpt_every = (n / 10).max(1);
+            }
+            let device = hoimat::torch_env::device(cpu);
+            println!(
+                "MAML-RAL: profile {profile}, seed {seed}, {} iterations x {} tasks, gamma ({}, {}, {}), {} order",
+                cfg.iterations, cfg.tasks_per_iteration, cfg.weights.g1, cfg.weights.g2, cfg.weights.g3, if first_order { "first" } else { "second" }
+            );
+            let run = hoimat::meta::maml_ral::train(&cfg, &out, resume, device)?;
+            let last = run.log.last();
+            println!(
+                "done in {:.1} s: last inner loss {:.4}, outer loss {:.4} -> {}",
+                run.seconds,
+                last.map_or(f64::NAN, |l| l.inner_loss),
+                last.map_or(f64::NAN, |l| l.outer_loss),
+                out.display()
             );
             Ok(())
         }

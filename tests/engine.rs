@@ -9,7 +9,7 @@ use hoimat::model::{checkpoint, MattingNet, ModelConfig};
 use hoimat::prelude::*;
 use hoimat::train::adam::Adam;
 use hoimat::train::batch::{sample, ClipTensors, Sampling};
-use hoimat::train::factory::{train, train_until, FactoryConfig};
+use hoimat::train::supervised::{train, train_until, FactoryConfig};
 use tch::{Device, Tensor};
 
 fn scratch(name: &str) -> std::path::PathBuf {

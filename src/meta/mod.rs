@@ -6,3 +6,4 @@
 pub mod constraints;
 pub mod hoi_loss;
 pub mod maml;
+pub mod maml_ral;

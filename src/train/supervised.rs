@@ -1,9 +1,14 @@
-//! Training the factory model: the target network trained on human-only
-//! video (`synvm` train clips, foregrounds re-composited over other clips'
-//! backgrounds half the time), T-frame sequences, Adam, the matting loss
-//! (paper Eq. 4-9), periodic validation on `synvm` test clips, and
+//! Supervised training with the matting loss (paper Eq. 4-9): T-frame
+//! sequences, Adam, periodic validation on `synvm` test clips, and
 //! checkpoints a killed run resumes from exactly (batches are drawn from a
-//! stream keyed by the step number).
+//! stream keyed by the step number). Two uses:
+//!
+//! - the factory model: from scratch on human-only video (`synvm` train
+//!   clips, foregrounds re-composited over other clips' backgrounds half the
+//!   time);
+//! - RVM-F, the paper's fine-tuning baseline: the factory model fine-tuned
+//!   on all `synmeta` clips with Adam (Sec. V: "1000 epochs", scaled by
+//!   profile).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -18,10 +23,16 @@ use super::validate::{validate, ValScores};
 use crate::loss::matting_loss;
 use crate::model::{checkpoint, MattingNet, ModelConfig};
 use crate::profile::Profile;
-use crate::world::{self, rng::Rand};
+use crate::world::{self, rng::Rand, SetName};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FactoryConfig {
+    /// "factory" or "rvm_f".
+    pub trainer: String,
+    /// The set trained on: synvm (train split) or synmeta.
+    pub data: SetName,
+    /// Checkpoint to start from (RVM-F starts from the factory model).
+    pub init: Option<PathBuf>,
     pub profile: Profile,
     /// Seed of initialisation and batch sampling.
     pub seed: u64,
@@ -47,6 +58,9 @@ impl FactoryConfig {
             Profile::Paper => (20_000, 4, 8),
         };
         FactoryConfig {
+            trainer: "factory".into(),
+            data: SetName::SynVm,
+            init: None,
             profile,
             seed,
             data_seed: 0,
@@ -61,6 +75,25 @@ impl FactoryConfig {
             threads: std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1),
         }
     }
+}
+
+/// RVM-F: the factory model fine-tuned on every `synmeta` clip, plain
+/// matting loss, Adam at a tenth of the factory's rate.
+pub fn finetune_config(profile: Profile, seed: u64, factory: &Path) -> FactoryConfig {
+    let mut c = FactoryConfig::for_profile(profile, seed);
+    c.trainer = "rvm_f".into();
+    c.data = SetName::SynMeta;
+    c.init = Some(factory.to_path_buf());
+    c.swap_background = 0.0;
+    c.lr = 2e-4;
+    c.steps = match profile {
+        Profile::Smoke => 8,
+        Profile::Quick => 300,
+        Profile::Paper => 10_000,
+    };
+    c.val_every = (c.steps / 5).max(1);
+    c.ckpt_every = (c.steps / 10).max(1);
+    c
 }
 
 /// Learning rate at `step`: 5% linear warm-up, then cosine decay to 10%.
@@ -112,8 +145,15 @@ pub fn train(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device) -> R
 pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device, until: Option<u64>) -> Result<FactoryRun> {
     tch::set_num_threads(cfg.threads);
     let start = Instant::now();
-    let (train_clips, test_clips) = synvm_tensors(cfg.profile, cfg.data_seed)?;
-    let mut net = MattingNet::new(&cfg.model, device, cfg.seed);
+    let (vm_train, test_clips) = synvm_tensors(cfg.profile, cfg.data_seed)?;
+    let train_clips = match cfg.data {
+        SetName::SynVm => vm_train,
+        other => world::generate(other.name(), cfg.profile, cfg.data_seed)?.clips.iter().map(ClipTensors::from_clip).collect(),
+    };
+    let mut net = match &cfg.init {
+        Some(p) => checkpoint::load(p, device).with_context(|| format!("loading the initial model {}", p.display()))?.0,
+        None => MattingNet::new(&cfg.model, device, cfg.seed),
+    };
     let mut opt = Adam::new(&net.params, cfg.lr);
     let mut log: Vec<LogLine> = Vec::new();
     let mut first = 0u64;
@@ -134,7 +174,7 @@ pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device
         }
     }
     let sampling = Sampling { batch: cfg.batch, seq_len: cfg.seq_len, swap_background: cfg.swap_background, flip: 0.5 };
-    let bar = crate::progress::bar(cfg.steps, "factory");
+    let bar = crate::progress::bar(cfg.steps, &cfg.trainer);
     bar.set_position(first);
     let mut frames = 0i64;
     let t0 = Instant::now();
@@ -172,7 +212,7 @@ pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device
 
 fn save(net: &MattingNet, opt: &Adam, cfg: &FactoryConfig, log: &[LogLine], out: &Path, done: bool) -> Result<()> {
     let prov = serde_json::json!({
-        "trainer": "factory",
+        "trainer": cfg.trainer,
         "config": cfg,
         "step": opt.step,
         "done": done,

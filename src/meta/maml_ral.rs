@@ -1,0 +1,171 @@
+//! MAML-RAL training (paper Alg. 1). theta starts at the factory model's
+//! theta_f; each meta-iteration samples a batch of tasks from the 90 ordered
+//! (train clip, test clip) pairs of `synmeta`; per task, the inner step
+//! adapts theta on a T-frame window of the train clip with the HOI loss
+//! (Eq. 10, step alpha), the outer loss is the matting loss of a window of
+//! the test clip at the adapted parameters, and theta moves by Adam (step
+//! beta) along the mean meta-gradient, exact second order by default.
+//!
+//! BatchNorm policy: batch statistics in the inner and the outer pass (as
+//! the reference MAML code does), and the running statistics keep updating
+//! from those passes, so the adapted model is evaluated with statistics of
+//! the data it meta-trained on.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor};
+
+use super::constraints::FcConfig;
+use super::hoi_loss::{hoi_loss, HoiWeights};
+use super::maml::meta_gradient;
+use crate::loss::matting_loss;
+use crate::model::{checkpoint, MattingNet};
+use crate::profile::Profile;
+use crate::train::adam::Adam;
+use crate::train::batch::{window, Batch, ClipTensors};
+use crate::world::{self, rng::Rand};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MamlRalConfig {
+    pub profile: Profile,
+    pub seed: u64,
+    pub data_seed: u64,
+    pub factory: PathBuf,
+    pub iterations: u64,
+    pub tasks_per_iteration: usize,
+    /// Inner step size (alpha).
+    pub alpha: f64,
+    pub inner_steps: usize,
+    /// Outer (Adam) step size (beta).
+    pub beta: f64,
+    pub seq_len: i64,
+    pub weights: HoiWeights,
+    pub fc: FcConfig,
+    pub first_order: bool,
+    pub ckpt_every: u64,
+    pub threads: i32,
+}
+
+impl MamlRalConfig {
+    pub fn for_profile(profile: Profile, seed: u64, factory: &Path) -> Self {
+        let (iterations, tasks, seq_len) = match profile {
+            Profile::Smoke => (3, 2, 2),
+            Profile::Quick => (120, 4, 3),
+            Profile::Paper => (3000, 8, 8),
+        };
+        MamlRalConfig {
+            profile,
+            seed,
+            data_seed: 0,
+            factory: factory.to_path_buf(),
+            iterations,
+            tasks_per_iteration: tasks,
+            alpha: 0.05,
+            inner_steps: 1,
+            beta: 5e-4,
+            seq_len,
+            weights: HoiWeights::default(),
+            fc: FcConfig::default(),
+            first_order: false,
+            ckpt_every: (iterations / 10).max(1),
+            threads: std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MetaLogLine {
+    pub iteration: u64,
+    pub inner_loss: f64,
+    pub outer_loss: f64,
+    pub seconds: f64,
+}
+
+pub struct MamlRalRun {
+    pub net: MattingNet,
+    pub log: Vec<MetaLogLine>,
+    pub seconds: f64,
+}
+
+fn task_batch(c: &ClipTensors, t: i64, r: &mut Rand, device: Device) -> Batch {
+    let t = t.min(c.len());
+    let start = r.int(0, (c.len() - t + 1) as usize) as i64;
+    let (src, pha, fgr) = window(c, start, t, r.chance(0.5), None);
+    Batch { src: src.unsqueeze(0), pha: pha.unsqueeze(0), fgr: fgr.unsqueeze(0) }.to_device(device)
+}
+
+pub fn log_path(out: &Path) -> PathBuf {
+    out.with_extension("log.jsonl")
+}
+
+/// Train MAML-RAL, writing (and resuming from) checkpoints at `out`.
+pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> Result<MamlRalRun> {
+    tch::set_num_threads(cfg.threads);
+    let start = Instant::now();
+    let (factory, _) = checkpoint::load(&cfg.factory, device).with_context(|| format!("loading the factory model {}", cfg.factory.display()))?;
+    let meta = world::generate("synmeta", cfg.profile, cfg.data_seed)?;
+    let clips: Vec<ClipTensors> = meta.clips.iter().map(ClipTensors::from_clip).collect();
+    let tasks = world::meta_tasks(clips.len());
+    let mut net = factory.duplicate();
+    let mut opt = Adam::new(&net.params, cfg.beta);
+    let mut log = Vec::new();
+    let mut first = 0;
+    if resume && out.is_file() {
+        let (loaded, side) = checkpoint::load(out, device)?;
+        let saved: MamlRalConfig = serde_json::from_value(side.provenance["config"].clone()).with_context(|| format!("{}: not a MAML-RAL checkpoint", out.display()))?;
+        if &saved != cfg {
+            anyhow::bail!("{}: was trained with another configuration; remove it or drop --resume", out.display());
+        }
+        net = loaded;
+        opt = Adam::new(&net.params, cfg.beta);
+        opt.load_state(&checkpoint::read_tensors(out)?).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+        first = opt.step as u64;
+        if let Ok(text) = std::fs::read_to_string(log_path(out)) {
+            log = text.lines().filter_map(|l| serde_json::from_str(l).ok()).filter(|l: &MetaLogLine| l.iteration <= first).collect();
+        }
+    }
+    let bar = crate::progress::bar(cfg.iterations, if cfg.first_order { "fomaml-ral" } else { "maml-ral" });
+    bar.set_position(first);
+    for it in first..cfg.iterations {
+        let mut r = Rand::keyed(&format!("maml-ral/iteration/{it}"), cfg.seed);
+        let mut sum: Option<Vec<Tensor>> = None;
+        let (mut inner_l, mut outer_l) = (0.0, 0.0);
+        for _ in 0..cfg.tasks_per_iteration {
+            let (a, b) = *r.pick(&tasks);
+            let train_b = task_batch(&clips[a], cfg.seq_len, &mut r, device);
+            let test_b = task_batch(&clips[b], cfg.seq_len, &mut r, device);
+            let inner = |p: &crate::model::ParamSet| hoi_loss(&net, p, &factory, &train_b, &cfg.weights, &cfg.fc).total;
+            let outer = |p: &crate::model::ParamSet| {
+                let o = net.forward_with(p, &test_b.src, None, true);
+                matting_loss(&o.pha, &o.fgr, &test_b.pha, &test_b.fgr).total
+            };
+            let step = meta_gradient(&net.params, &inner, &outer, cfg.alpha, cfg.inner_steps, cfg.first_order);
+            inner_l += step.inner_loss;
+            outer_l += step.outer_loss;
+            sum = Some(match sum {
+                None => step.grads,
+                Some(acc) => acc.iter().zip(&step.grads).map(|(x, y)| x + y).collect(),
+            });
+        }
+        let n = cfg.tasks_per_iteration as f64;
+        let grads: Vec<Tensor> = sum.expect("at least one task").iter().map(|g| g / n).collect();
+        opt.update(&net.params, &grads);
+        let done = it + 1;
+        log.push(MetaLogLine { iteration: done, inner_loss: inner_l / n, outer_loss: outer_l / n, seconds: start.elapsed().as_secs_f64() });
+        bar.set_message(format!("inner {:.4} outer {:.4}", inner_l / n, outer_l / n));
+        bar.inc(1);
+        if done % cfg.ckpt_every == 0 || done == cfg.iterations {
+            let prov = serde_json::json!({"trainer": "maml_ral", "config": cfg, "step": done, "done": done == cfg.iterations, "hoimat_version": env!("CARGO_PKG_VERSION")});
+            let text: String = log.iter().map(|l| serde_json::to_string(l).expect("log") + "\n").collect();
+            let lp = log_path(out);
+            std::fs::write(lp.with_extension("jsonl.tmp"), text)?;
+            std::fs::rename(lp.with_extension("jsonl.tmp"), &lp)?;
+            checkpoint::save_with(&net, out, prov, &opt.state())?;
+        }
+    }
+    bar.finish_and_clear();
+    Ok(MamlRalRun { net, log, seconds: start.elapsed().as_secs_f64() })
+}
