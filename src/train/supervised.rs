@@ -145,6 +145,9 @@ pub fn train(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device) -> R
 pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device, until: Option<u64>) -> Result<FactoryRun> {
     tch::set_num_threads(cfg.threads);
     let start = Instant::now();
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
+    }
     let (vm_train, test_clips) = synvm_tensors(cfg.profile, cfg.data_seed)?;
     let train_clips = match cfg.data {
         SetName::SynVm => vm_train,
@@ -221,8 +224,8 @@ fn save(net: &MattingNet, opt: &Adam, cfg: &FactoryConfig, log: &[LogLine], out:
     let text: String = log.iter().map(|l| serde_json::to_string(l).expect("log line") + "\n").collect();
     let lp = log_path(out);
     let tmp = lp.with_extension("jsonl.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, &lp)?;
+    std::fs::write(&tmp, text).with_context(|| format!("{}: cannot write the training log", tmp.display()))?;
+    std::fs::rename(&tmp, &lp).with_context(|| format!("{}: cannot write the training log", lp.display()))?;
     // Weights and optimizer state go in one file, replaced atomically.
     checkpoint::save_with(net, out, prov, &opt.state())?;
     Ok(())
