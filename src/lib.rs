@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod data;
+pub mod experiments;
 pub mod frame;
 pub mod infer;
 pub mod meta;

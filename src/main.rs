@@ -29,19 +29,26 @@ enum Cmd {
         #[command(subcommand)]
         cmd: BenchCmd,
     },
-    /// The paper end to end at a profile (so far: the four datasets and their previews).
+    /// The paper end to end at a profile: datasets, training, tables, REPORT.md.
     Reproduce {
         #[arg(long, default_value = "quick")]
         profile: Profile,
+        /// Seed of the synthetic world (training seeds are in each experiment's definition).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Only these experiments (comma-separated ids, e.g. table2,table4).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Stay on the CPU even when CUDA is available.
+        #[arg(long)]
+        cpu: bool,
         /// Where datasets go (a folder per profile is made inside).
         #[arg(long, default_value = "data")]
         data: PathBuf,
         /// Where figures and reports go.
         #[arg(long, default_value = "results")]
         results: PathBuf,
-        /// Regenerate even if a matching dataset exists.
+        /// Regenerate datasets and re-run experiment runs even when stored (trained models are kept).
         #[arg(long)]
         force: bool,
     },
@@ -192,6 +199,11 @@ enum BenchCmd {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Time and peak memory of one MAML-RAL meta-iteration, second vs first order.
+    Meta {
+        #[arg(long)]
+        cpu: bool,
+    },
     /// Model inference and training-step speed, against PyTorch eager.
     Model {
         #[arg(long)]
@@ -227,10 +239,14 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Data { cmd } => data(cmd),
         Cmd::Bench { cmd: BenchCmd::World { seed } } => hoimat::bench::world::run(seed),
+        Cmd::Bench { cmd: BenchCmd::Meta { cpu } } => hoimat::bench::meta::run(hoimat::torch_env::device(cpu)),
         Cmd::Bench { cmd: BenchCmd::Model { cpu, no_reference } } => hoimat::bench::model::run(hoimat::torch_env::device(cpu), !no_reference),
         Cmd::Bench { cmd: BenchCmd::Eval { profile, seed, clips, frames } } => hoimat::bench::eval::run(profile, seed, clips, frames),
         Cmd::Eval { pred_dir, true_dir, json, per_clip, miou_threshold } => eval(&pred_dir, &true_dir, json, per_clip.as_deref(), miou_threshold),
-        Cmd::Reproduce { profile, seed, data, results, force } => reproduce(profile, seed, &data, &results, force),
+        Cmd::Reproduce { profile, seed, only, cpu, data, results, force } => {
+            let o = hoimat::experiments::pipeline::ReproduceOptions { profile, only, force, results, data, data_seed: seed, device: hoimat::torch_env::device(cpu) };
+            hoimat::experiments::pipeline::reproduce(&o).map(|_| ())
+        }
         Cmd::Train { cmd: TrainCmd::Factory { profile, seed, out, resume, steps, cpu } } => {
             let mut cfg = hoimat::train::supervised::FactoryConfig::for_profile(profile, seed);
             if let Some(s) = steps {
@@ -382,29 +398,3 @@ fn eval(pred: &std::path::Path, truth: &std::path::Path, json: bool, per_clip: O
     Ok(())
 }
 
-fn reproduce(profile: Profile, seed: u64, data_root: &std::path::Path, results: &std::path::Path, force: bool) -> Result<()> {
-    let start = Instant::now();
-    println!("hoimat reproduce: profile {profile}, seed {seed}, device {:?}", hoimat::torch_env::device(false));
-    println!("All data are synthetic stand-ins for the paper's private datasets (hoimat's procedural HOI world).");
-    let out = data_root.join(profile.name());
-    for set in SetName::ALL {
-        let dir = out.join(set.name());
-        let current = hoimat::data::png::read_manifest(&dir)
-            .map(|m| m.seed == seed && m.generator_version == world::GENERATOR_VERSION && m.profile == profile.name())
-            .unwrap_or(false);
-        if current && !force {
-            println!("{set}: up to date in {}", dir.display());
-        } else {
-            let g = export::generate(set, profile, seed, &out, Format::Png).with_context(|| format!("generating {set}"))?;
-            println!("{set} ({}): {} clips, {} frames in {:.1} s -> {}", set.stands_for(), g.clips, g.frames, g.seconds, g.path.display());
-        }
-        let plans = world::plan(set, profile, seed);
-        let picked: Vec<_> = pick_spread(&plans, 4).into_iter().map(world::render).collect();
-        let fig = results.join("figures").join(format!("world_{set}_{profile}.png"));
-        hoimat::data::preview::write_contact_sheet(&picked, 4, &fig)?;
-    }
-    println!("previews in {}", results.join("figures").display());
-    println!("Not yet part of this pipeline: training, evaluation, tables and figures (see the open issues).");
-    println!("total: {:.1} s", start.elapsed().as_secs_f64());
-    Ok(())
-}

@@ -2,5 +2,6 @@
 //! in one run; tests never assert on time.
 
 pub mod eval;
+pub mod meta;
 pub mod model;
 pub mod world;

@@ -3,6 +3,10 @@
 //! (which matters twice, since the notebook kernel compiles the library
 //! again), and pandas, pyarrow and polars all read what it writes.
 
+pub mod query;
+pub mod results;
 pub mod table;
 
+pub use query::{summarize, Summary};
+pub use results::{Provenance, ResultRow, Store, StoredRow};
 pub use table::{Column, Table};

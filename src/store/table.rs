@@ -23,11 +23,34 @@ fn file_err(path: &Path, e: impl std::fmt::Display) -> TableError {
     TableError::File { path: path.display().to_string(), problem: e.to_string() }
 }
 
+/// Remove temporary files (`.<name>.tmp-<pid>`) left in `dir` by writers
+/// that were killed: those whose process no longer runs. A live writer's
+/// file is kept. (Liveness is read from /proc; elsewhere nothing is removed.)
+pub fn sweep_stale_temporaries(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') {
+            continue;
+        }
+        if let Some(pid) = name.rsplit_once(".tmp-").and_then(|(_, p)| p.parse::<u32>().ok()) {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Column {
     Str(Vec<String>),
     F64(Vec<Option<f64>>),
     I64(Vec<i64>),
+    /// Integers that may be absent (an epoch or a repeat index on some rows only).
+    OptI64(Vec<Option<i64>>),
 }
 
 impl Column {
@@ -36,6 +59,7 @@ impl Column {
             Column::Str(v) => v.len(),
             Column::F64(v) => v.len(),
             Column::I64(v) => v.len(),
+            Column::OptI64(v) => v.len(),
         }
     }
     pub fn is_empty(&self) -> bool {
@@ -46,6 +70,7 @@ impl Column {
             Column::Str(v) => (DataType::Utf8, Arc::new(StringArray::from_iter_values(v))),
             Column::F64(v) => (DataType::Float64, Arc::new(Float64Array::from(v.clone()))),
             Column::I64(v) => (DataType::Int64, Arc::new(Int64Array::from(v.clone()))),
+            Column::OptI64(v) => (DataType::Int64, Arc::new(Int64Array::from(v.clone()))),
         }
     }
 }
@@ -92,7 +117,7 @@ impl Table {
             .zip(&self.columns)
             .map(|(n, c)| {
                 let (t, a) = c.to_arrow();
-                (Field::new(n, t, matches!(c, Column::F64(_))), a)
+                (Field::new(n, t, matches!(c, Column::F64(_) | Column::OptI64(_))), a)
             })
             .unzip();
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
@@ -140,6 +165,10 @@ impl Table {
                         let a = arr.as_any().downcast_ref::<Float64Array>().expect("f64 array");
                         Column::F64((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i))).collect())
                     }
+                    DataType::Int64 if field.is_nullable() => {
+                        let a = arr.as_any().downcast_ref::<Int64Array>().expect("i64 array");
+                        Column::OptI64((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i))).collect())
+                    }
                     DataType::Int64 => {
                         let a = arr.as_any().downcast_ref::<Int64Array>().expect("i64 array");
                         Column::I64(a.values().to_vec())
@@ -156,6 +185,7 @@ impl Table {
                             (Column::Str(a), Column::Str(b)) => a.extend(b),
                             (Column::F64(a), Column::F64(b)) => a.extend(b),
                             (Column::I64(a), Column::I64(b)) => a.extend(b),
+                            (Column::OptI64(a), Column::OptI64(b)) => a.extend(b),
                             _ => return Err(file_err(path, "column types change between row groups")),
                         }
                     }
@@ -181,6 +211,8 @@ mod tests {
             .with("mad", Column::F64(vec![Some(1.5), None]))
             .unwrap()
             .with("frames", Column::I64(vec![3, 4]))
+            .unwrap()
+            .with("epoch", Column::OptI64(vec![None, Some(7)]))
             .unwrap();
         t.write_parquet(&path).unwrap();
         assert_eq!(Table::read_parquet(&path).unwrap(), t);

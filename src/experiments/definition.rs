@@ -1,0 +1,208 @@
+//! Experiment definitions: one TOML file per paper table or figure
+//! (`experiments/*.toml`), naming its datasets, methods, seeds, metrics and
+//! the paper's claims to check, with per-profile overrides. The files are
+//! compiled in (so the library works from any folder, the notebook kernel
+//! included) and can be overridden by a folder of edited copies.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::models::ModelSpec;
+use crate::profile::Profile;
+
+/// What a definition measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExperimentKind {
+    /// Score trained models on datasets (Tables II, III, IV, VII).
+    Scores,
+    /// Frames per second of each model (Table VI).
+    Speed,
+}
+
+/// A method: a named model recipe plus how tables label it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MethodDef {
+    pub name: String,
+    /// As printed in our tables.
+    pub label: String,
+    /// The method's key in `paper_numbers.toml`, when the paper has it.
+    pub paper: Option<String>,
+    pub spec: ModelSpec,
+}
+
+/// A claim of the paper, checked on the means over seeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    /// In words, as the report prints it.
+    pub text: String,
+    pub metric: String,
+    pub dataset: String,
+    pub left: String,
+    /// `better` (higher for mIoU/recall/fps, lower for errors), `not_worse`
+    /// (within `tolerance`, relative), or `worse`.
+    pub relation: String,
+    pub right: String,
+    #[serde(default)]
+    pub tolerance: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Override {
+    pub seeds: Option<Vec<u64>>,
+    pub methods: Option<Vec<String>>,
+    pub datasets: Option<Vec<String>>,
+}
+
+/// A table or figure as data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Definition {
+    pub id: String,
+    pub title: String,
+    pub kind: ExperimentKind,
+    /// Key of the paper's numbers in `paper_numbers.toml` (e.g. `table2`).
+    pub paper: Option<String>,
+    #[serde(default)]
+    pub datasets: Vec<String>,
+    pub methods: Vec<String>,
+    #[serde(default)]
+    pub metrics: Vec<String>,
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// Extra methods defined here (e.g. MAML-RAL with other constraint weights).
+    #[serde(default)]
+    pub variants: BTreeMap<String, MethodDef>,
+    #[serde(default)]
+    pub claims: Vec<Claim>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Override>,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![0, 1, 2]
+}
+
+/// The definitions shipped with hoimat, in report order.
+pub const BUILTIN: [(&str, &str); 5] = [
+    ("table2", include_str!("../../experiments/table2.toml")),
+    ("table3", include_str!("../../experiments/table3.toml")),
+    ("table4", include_str!("../../experiments/table4.toml")),
+    ("table6", include_str!("../../experiments/table6.toml")),
+    ("table7", include_str!("../../experiments/table7.toml")),
+];
+
+/// The methods every definition may name without defining them.
+pub fn builtin_method(name: &str) -> Option<MethodDef> {
+    let m = |label: &str, paper: &str, spec: ModelSpec| Some(MethodDef { name: name.into(), label: label.into(), paper: Some(paper.into()), spec });
+    match name {
+        "rvm" => m("RVM (factory)", "RVM", ModelSpec::Factory),
+        "rvm_f" => m("RVM-F", "RVM_F", ModelSpec::RvmF),
+        "maml_ral" => m("MAML-RAL", "MAML_RAL", ModelSpec::maml_ral(0.7, 0.1, 0.2)),
+        "maml_ral_wo_cc" => m("w/o CC", "wo_CC", ModelSpec::maml_ral(0.7, 0.1, 0.0)),
+        "maml_ral_wo_fc" => m("w/o FC", "wo_FC", ModelSpec::maml_ral(0.7, 0.0, 0.2)),
+        "fomaml_ral" => Some(MethodDef {
+            name: name.into(),
+            label: "MAML-RAL (first order)".into(),
+            paper: None,
+            spec: ModelSpec::MamlRal { g1: 0.7, g2: 0.1, g3: 0.2, first_order: true },
+        }),
+        _ => None,
+    }
+}
+
+impl Definition {
+    pub fn parse(text: &str, origin: &str) -> Result<Definition> {
+        let d: Definition = toml::from_str(text).with_context(|| format!("{origin}: not a valid experiment definition"))?;
+        d.check().with_context(|| format!("{origin}: invalid experiment definition"))?;
+        Ok(d)
+    }
+
+    pub fn load(path: &Path) -> Result<Definition> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        Definition::parse(&text, &path.display().to_string())
+    }
+
+    /// A shipped definition by id, or from `dir/<id>.toml` when given and present.
+    pub fn named(id: &str, dir: Option<&Path>) -> Result<Definition> {
+        if let Some(p) = dir.map(|d| d.join(format!("{id}.toml"))).filter(|p| p.is_file()) {
+            return Definition::load(&p);
+        }
+        match BUILTIN.iter().find(|(k, _)| *k == id) {
+            Some((k, text)) => Definition::parse(text, &format!("experiments/{k}.toml")),
+            None => bail!("unknown experiment '{id}' (known: {})", BUILTIN.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        for m in self.methods.iter().chain(self.profiles.values().flat_map(|o| o.methods.iter().flatten())) {
+            self.method(m)?;
+        }
+        for d in self.datasets.iter().chain(self.profiles.values().flat_map(|o| o.datasets.iter().flatten())) {
+            d.split(':').next().unwrap_or_default().parse::<crate::world::SetName>().map_err(anyhow::Error::msg)?;
+        }
+        for p in self.profiles.keys() {
+            p.parse::<Profile>().map_err(anyhow::Error::msg)?;
+        }
+        for c in &self.claims {
+            if !["better", "not_worse", "worse"].contains(&c.relation.as_str()) {
+                bail!("claim '{}': relation must be better, not_worse or worse", c.text);
+            }
+        }
+        if self.seeds.is_empty() {
+            bail!("no seeds");
+        }
+        Ok(())
+    }
+
+    /// Resolve a method name: a variant defined here, else a built-in.
+    pub fn method(&self, name: &str) -> Result<MethodDef> {
+        if let Some(v) = self.variants.get(name) {
+            let mut v = v.clone();
+            v.name = name.into();
+            return Ok(v);
+        }
+        builtin_method(name).with_context(|| format!("unknown method '{name}' (define it under [variants.{name}])"))
+    }
+
+    /// This definition with the profile's overrides applied.
+    pub fn at_profile(&self, p: Profile) -> Definition {
+        let mut d = self.clone();
+        if let Some(o) = self.profiles.get(p.name()) {
+            if let Some(s) = &o.seeds {
+                d.seeds = s.clone();
+            }
+            if let Some(m) = &o.methods {
+                d.methods = m.clone();
+            }
+            if let Some(ds) = &o.datasets {
+                d.datasets = ds.clone();
+            }
+        }
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_parse_and_errors_name_the_file() {
+        for (id, _) in BUILTIN {
+            let d = Definition::named(id, None).unwrap();
+            assert_eq!(d.id, id);
+        }
+        let e = Definition::parse("id = 'x'\ntitle='t'\nkind='scores'\nmethods=['nope']", "mine.toml").unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("mine.toml") && msg.contains("nope"), "{msg}");
+        let e = Definition::parse("id = 3", "bad.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("bad.toml"));
+        let d = Definition::named("table2", None).unwrap();
+        assert!(d.at_profile(Profile::Smoke).seeds.len() <= d.seeds.len());
+    }
+}

@@ -1,0 +1,95 @@
+//! The lab: where an experiment session keeps its models, datasets and
+//! results, at one profile, on one device. Notebooks and the CLI both work
+//! through a `Lab`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use tch::Device;
+
+use crate::profile::Profile;
+use crate::store::results::Store;
+use crate::world::{self, Dataset};
+
+/// Where progress lines go: stdout by default; a notebook can capture them.
+pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
+
+pub struct Lab {
+    pub profile: Profile,
+    /// `results/<profile>`: models/, store/, figures/ live under it.
+    pub root: PathBuf,
+    pub device: Device,
+    /// Re-run experiment runs even when the store has them (models are kept).
+    pub force: bool,
+    /// Seed of the synthetic world (the same data for every training seed).
+    pub data_seed: u64,
+    /// A folder of edited experiment definitions overriding the shipped ones.
+    pub definitions: Option<PathBuf>,
+    sets: Mutex<HashMap<String, Arc<Dataset>>>,
+    sink: Sink,
+}
+
+impl Lab {
+    /// A lab under `results` (a folder per profile is made inside).
+    pub fn new(results: impl Into<PathBuf>, profile: Profile, device: Device) -> Lab {
+        Lab {
+            profile,
+            root: results.into().join(profile.name()),
+            device,
+            force: false,
+            data_seed: 0,
+            definitions: None,
+            sets: Mutex::new(HashMap::new()),
+            sink: Arc::new(|s: &str| println!("{s}")),
+        }
+    }
+
+    pub fn with_sink(mut self, sink: Sink) -> Lab {
+        self.sink = sink;
+        self
+    }
+
+    pub fn say(&self, line: &str) {
+        (self.sink)(line)
+    }
+
+    pub fn store(&self) -> Store {
+        Store::new(self.root.join("store"))
+    }
+
+    pub fn figures(&self) -> PathBuf {
+        self.root.join("figures")
+    }
+
+    /// A synthetic set at the lab's profile and data seed, rendered once per
+    /// lab. `set:split` keeps the clips of one split (e.g. `synvm:test`).
+    pub fn dataset(&self, set: &str) -> Result<Arc<Dataset>> {
+        if let Some(d) = self.sets.lock().expect("dataset cache").get(set) {
+            return Ok(d.clone());
+        }
+        let (name, split) = match set.split_once(':') {
+            Some((n, s)) => (n, Some(s)),
+            None => (set, None),
+        };
+        let mut d = world::generate(name, self.profile, self.data_seed)?;
+        if let Some(split) = split {
+            let keep: Vec<bool> = d.clips.iter().map(|c| c.meta.split == split).collect();
+            anyhow::ensure!(keep.iter().any(|k| *k), "{set}: {name} has no clips in split '{split}'");
+            d.clips = d.clips.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect();
+            d.manifest.clips = d.manifest.clips.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect();
+        }
+        let d = Arc::new(d);
+        self.sets.lock().expect("dataset cache").insert(set.to_string(), d.clone());
+        Ok(d)
+    }
+
+    pub fn device_name(&self) -> String {
+        match self.device {
+            Device::Cpu => format!("cpu ({} threads)", tch::get_num_threads()),
+            Device::Cuda(i) => format!("cuda:{i}"),
+            d => format!("{d:?}"),
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The paper as experiments. A [`Lab`] holds a profile, a device and a
+//! results folder; a [`Definition`] (one TOML file per table or figure)
+//! says what to run; [`Lab::run`] trains what is missing (models are shared
+//! and cached by configuration hash), scores, and writes Parquet rows with
+//! provenance to the store; [`report`] renders the paper-shaped tables with
+//! the paper's numbers beside ours and checks the paper's claims.
+
+pub mod definition;
+pub mod lab;
+pub mod models;
+pub mod pipeline;
+pub mod provenance;
+pub mod report;
+pub mod runner;
+pub mod score;
+
+pub use definition::{Definition, ExperimentKind, MethodDef};
+pub use lab::Lab;
+pub use models::ModelSpec;
+pub use report::{PaperNumbers, Verdict};
+pub use runner::Outcome;

@@ -1,0 +1,127 @@
+//! Trained models shared by every experiment. A model is named by its recipe
+//! (factory, RVM-F, MAML-RAL with given weights), the seed and the profile;
+//! its checkpoint lives at `<lab>/models/<name>-s<seed>-<hash>.safetensors`,
+//! where the hash covers everything that determines the weights (the full
+//! training configuration, with the starting model replaced by its own
+//! hash). So Tables II, III, IV and VII train each model once, and a killed
+//! training run resumes where it stopped.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::lab::Lab;
+use super::provenance::config_hash;
+use crate::meta::hoi_loss::HoiWeights;
+use crate::meta::maml_ral::{self, MamlRalConfig};
+use crate::model::checkpoint;
+use crate::train::supervised::{self, FactoryConfig};
+
+/// How a model is made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelSpec {
+    /// RVM trained on human-only video: the paper's factory model theta_f.
+    Factory,
+    /// The factory model fine-tuned on all synmeta clips (the paper's RVM-F).
+    RvmF,
+    /// Meta-learned from the factory model (Alg. 1) with HOI-loss weights (Eq. 10).
+    MamlRal { g1: f64, g2: f64, g3: f64, #[serde(default)] first_order: bool },
+}
+
+impl ModelSpec {
+    pub fn maml_ral(g1: f64, g2: f64, g3: f64) -> Self {
+        ModelSpec::MamlRal { g1, g2, g3, first_order: false }
+    }
+
+    fn stem(&self) -> &'static str {
+        match self {
+            ModelSpec::Factory => "factory",
+            ModelSpec::RvmF => "rvm_f",
+            ModelSpec::MamlRal { first_order: false, .. } => "maml_ral",
+            ModelSpec::MamlRal { first_order: true, .. } => "fomaml_ral",
+        }
+    }
+}
+
+/// A recipe resolved to a configuration, its hash and where it lives.
+pub struct Planned {
+    pub key: String,
+    pub path: PathBuf,
+    recipe: Recipe,
+}
+
+enum Recipe {
+    Supervised(Box<FactoryConfig>),
+    Meta(Box<MamlRalConfig>),
+}
+
+/// True when `path` holds a finished training run.
+pub fn is_complete(path: &Path) -> bool {
+    path.is_file() && checkpoint::read_sidecar(path).is_ok_and(|s| s.provenance["done"] == serde_json::Value::Bool(true))
+}
+
+impl Lab {
+    /// Resolve a recipe (training nothing): the configuration, its hash and path.
+    /// The starting model of RVM-F and MAML-RAL is planned first, recursively.
+    pub fn plan_model(&self, spec: &ModelSpec, seed: u64) -> Result<Planned> {
+        let dir = self.root.join("models");
+        let (recipe, key_json) = match spec {
+            ModelSpec::Factory => {
+                let mut cfg = FactoryConfig::for_profile(self.profile, seed);
+                cfg.data_seed = self.data_seed;
+                let j = serde_json::json!({"recipe": spec, "config": cfg});
+                (Recipe::Supervised(Box::new(cfg)), j)
+            }
+            ModelSpec::RvmF => {
+                let f = self.plan_model(&ModelSpec::Factory, seed)?;
+                let mut cfg = supervised::finetune_config(self.profile, seed, &f.path);
+                cfg.data_seed = self.data_seed;
+                let mut j = serde_json::json!({"recipe": spec, "config": cfg});
+                j["config"]["init"] = serde_json::Value::String(f.key.clone());
+                (Recipe::Supervised(Box::new(cfg)), j)
+            }
+            ModelSpec::MamlRal { g1, g2, g3, first_order } => {
+                let f = self.plan_model(&ModelSpec::Factory, seed)?;
+                let mut cfg = MamlRalConfig::for_profile(self.profile, seed, &f.path);
+                cfg.data_seed = self.data_seed;
+                cfg.weights = HoiWeights { g1: *g1, g2: *g2, g3: *g3 };
+                cfg.first_order = *first_order;
+                let mut j = serde_json::json!({"recipe": spec, "config": cfg});
+                j["config"]["factory"] = serde_json::Value::String(f.key.clone());
+                (Recipe::Meta(Box::new(cfg)), j)
+            }
+        };
+        let key = format!("{}-s{seed}-{}", spec.stem(), config_hash(&key_json));
+        Ok(Planned { path: dir.join(format!("{key}.safetensors")), key, recipe })
+    }
+
+    /// The checkpoint of a recipe at a seed, trained (or resumed) if missing.
+    pub fn model(&self, spec: &ModelSpec, seed: u64) -> Result<PathBuf> {
+        let plan = self.plan_model(spec, seed)?;
+        if let Some(dir) = plan.path.parent() {
+            crate::store::table::sweep_stale_temporaries(dir);
+        }
+        if is_complete(&plan.path) {
+            return Ok(plan.path);
+        }
+        // Starting models first (a no-op when they exist).
+        if !matches!(spec, ModelSpec::Factory) {
+            self.model(&ModelSpec::Factory, seed)?;
+        }
+        self.say(&format!("training {} ({})", plan.key, self.profile));
+        match &plan.recipe {
+            Recipe::Supervised(cfg) => {
+                let run = supervised::train(cfg, &plan.path, true, self.device).with_context(|| format!("training {}", plan.key))?;
+                self.say(&format!("  {} done in {:.0} s: synvm test MAD {:.2}, mIoU {:.4}", plan.key, run.seconds, run.final_val.mad, run.final_val.miou));
+            }
+            Recipe::Meta(cfg) => {
+                let run = maml_ral::train(cfg, &plan.path, true, self.device).with_context(|| format!("training {}", plan.key))?;
+                let last = run.log.last();
+                self.say(&format!("  {} done in {:.0} s: outer loss {:.4}", plan.key, run.seconds, last.map_or(f64::NAN, |l| l.outer_loss)));
+            }
+        }
+        Ok(plan.path)
+    }
+}

@@ -1,0 +1,96 @@
+//! `hoimat reproduce`: the datasets (written to disk for inspection), then
+//! every experiment in report order, printed in the paper's shape and
+//! collected in `REPORT.md`, with the time each took.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use tch::Device;
+
+use super::definition::BUILTIN;
+use super::lab::Lab;
+use super::report::{render, write_report, PaperNumbers, Verdict};
+use crate::data::export::{self, Format};
+use crate::profile::Profile;
+use crate::world::{self, SetName};
+
+pub struct ReproduceOptions {
+    pub profile: Profile,
+    /// Experiment ids to run (all when empty).
+    pub only: Vec<String>,
+    pub force: bool,
+    pub results: PathBuf,
+    pub data: PathBuf,
+    pub data_seed: u64,
+    pub device: Device,
+}
+
+pub struct Reproduced {
+    pub report: PathBuf,
+    pub verdicts: Vec<(String, Verdict)>,
+    pub seconds: f64,
+}
+
+/// Write the four datasets (skipped when an up-to-date copy exists) and
+/// their contact sheets.
+pub fn export_datasets(profile: Profile, seed: u64, data_root: &std::path::Path, figures: &std::path::Path, force: bool) -> Result<()> {
+    let out = data_root.join(profile.name());
+    for set in SetName::ALL {
+        let dir = out.join(set.name());
+        let current = crate::data::png::read_manifest(&dir)
+            .map(|m| m.seed == seed && m.generator_version == world::GENERATOR_VERSION && m.profile == profile.name())
+            .unwrap_or(false);
+        if current && !force {
+            println!("{set}: up to date in {}", dir.display());
+        } else {
+            let g = export::generate(set, profile, seed, &out, Format::Png).with_context(|| format!("generating {set}"))?;
+            println!("{set} ({}): {} clips, {} frames in {:.1} s -> {}", set.stands_for(), g.clips, g.frames, g.seconds, g.path.display());
+        }
+        let plans = world::plan(set, profile, seed);
+        let picked: Vec<_> = plans.iter().take(4).map(world::render).collect();
+        crate::data::preview::write_contact_sheet(&picked, 4, &figures.join(format!("world_{set}_{profile}.png")))?;
+    }
+    Ok(())
+}
+
+pub fn reproduce(o: &ReproduceOptions) -> Result<Reproduced> {
+    let start = Instant::now();
+    let mut lab = Lab::new(&o.results, o.profile, o.device);
+    lab.force = o.force;
+    lab.data_seed = o.data_seed;
+    println!("hoimat reproduce: profile {}, device {}, results in {}", o.profile, lab.device_name(), lab.root.display());
+    println!("All data are synthetic stand-ins for the paper's private datasets (hoimat's procedural HOI world).");
+    export_datasets(o.profile, o.data_seed, &o.data, &lab.figures(), o.force)?;
+    let ids: Vec<String> = if o.only.is_empty() { BUILTIN.iter().map(|(k, _)| k.to_string()).collect() } else { o.only.clone() };
+    let paper = PaperNumbers::builtin();
+    let (mut parts, mut verdicts, mut timing) = (vec![], vec![], vec![]);
+    for id in &ids {
+        let t = Instant::now();
+        let def = lab.definition(id)?;
+        println!("\n== {}: {}", def.id, def.title);
+        let outcome = lab.run(&def).with_context(|| format!("experiment {id}"))?;
+        let (md, v) = render(&outcome, &paper);
+        println!("{md}");
+        parts.push(md);
+        verdicts.extend(v.into_iter().map(|v| (id.clone(), v)));
+        timing.push((id.clone(), t.elapsed().as_secs_f64()));
+    }
+    let total = start.elapsed().as_secs_f64();
+    let mut summary = String::from("## Time per experiment\n\n| experiment | seconds |\n|---|---|\n");
+    for (id, s) in &timing {
+        summary.push_str(&format!("| {id} | {s:.0} |\n"));
+        println!("{id}: {s:.0} s");
+    }
+    summary.push_str("\nModels are trained once and shared; the first experiment that needs one pays for its training.\n");
+    parts.push(summary);
+    let report = lab.root.join("REPORT.md");
+    write_report(&report, o.profile.name(), &parts, total, &lab.device_name())?;
+    // The latest full reproduction is also the top-level report.
+    if o.only.is_empty() {
+        std::fs::copy(&report, o.results.join("REPORT.md")).with_context(|| format!("{}: cannot write", o.results.join("REPORT.md").display()))?;
+    }
+    let held = verdicts.iter().filter(|(_, v)| v.held == Some(true)).count();
+    println!("claims held: {held} of {}; report: {}; total {:.0} s", verdicts.len(), report.display(), total);
+    Ok(Reproduced { report, verdicts, seconds: total })
+}

@@ -1,0 +1,73 @@
+//! Provenance helpers: a stable configuration hash (the cache key of
+//! models and runs), the git commit of the source, and a UTC timestamp.
+
+use std::path::Path;
+
+/// FNV-1a 64 of a JSON value's canonical text, as 16 hex digits. serde_json
+/// writes struct fields in declaration order and maps sorted (BTreeMap), so
+/// the same configuration always gives the same text and hash.
+pub fn config_hash(v: &serde_json::Value) -> String {
+    let text = serde_json::to_string(v).expect("JSON value serialises");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.as_bytes() {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The commit the library was built from, with `-dirty` when tracked files
+/// differ from it; "unknown" outside a git checkout.
+pub fn git_commit() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = |args: &[&str]| {
+        std::process::Command::new("git").arg("-C").arg(dir).args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match run(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(c) => {
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            if dirty { format!("{c}-dirty") } else { c }
+        }
+        None => "unknown".into(),
+    }
+}
+
+/// Now, as RFC 3339 UTC with seconds.
+pub fn timestamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    format_utc(secs)
+}
+
+/// Seconds since 1970 as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days).
+pub fn format_utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + (m <= 2) as i64;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates_and_hash_stability() {
+        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_utc(1_798_761_599), "2026-12-31T23:59:59Z");
+        let a = config_hash(&serde_json::json!({"lr": 0.1, "steps": 3}));
+        assert_eq!(a, config_hash(&serde_json::json!({"lr": 0.1, "steps": 3})));
+        assert_ne!(a, config_hash(&serde_json::json!({"lr": 0.1, "steps": 4})));
+        assert_eq!(a.len(), 16);
+        // FNV-1a 64 of the two bytes "{}", computed independently.
+        assert_eq!(config_hash(&serde_json::json!({})), "08f44b07b5901a25");
+    }
+}

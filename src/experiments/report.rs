@@ -1,0 +1,159 @@
+//! Tables in the paper's shape with the paper's numbers beside ours, the
+//! paper's claims checked on our numbers, and `REPORT.md`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::definition::{Claim, ExperimentKind};
+use super::runner::Outcome;
+use super::score::{higher_is_better, METRICS};
+use crate::store::query::{cell, summarize, Summary};
+
+/// The paper's published numbers (`experiments/paper_numbers.toml`).
+pub struct PaperNumbers(toml::Table);
+
+impl PaperNumbers {
+    pub fn builtin() -> PaperNumbers {
+        PaperNumbers(toml::from_str(include_str!("../../experiments/paper_numbers.toml")).expect("paper_numbers.toml parses"))
+    }
+
+    /// A number of `table` (e.g. "table2"), method key (e.g. "RVM_F"), metric.
+    pub fn get(&self, table: &str, method: &str, metric: &str) -> Option<f64> {
+        let v = self.0.get(table)?.get("methods")?.get(method)?.get(metric)?;
+        v.as_float().or_else(|| v.as_integer().map(|i| i as f64))
+    }
+
+    pub fn dataset(&self, table: &str) -> Option<String> {
+        self.0.get(table)?.get("dataset")?.as_str().map(String::from)
+    }
+}
+
+/// A claim with its verdict on our numbers.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    pub claim: Claim,
+    /// None when a number is missing.
+    pub held: Option<bool>,
+    pub left: Option<Summary>,
+    pub right: Option<Summary>,
+}
+
+impl Verdict {
+    pub fn line(&self) -> String {
+        let num = |s: &Option<Summary>, name: &str| s.as_ref().map_or(format!("{name} n/a"), |s| format!("{name} {:.4} ± {:.4}", s.mean, s.std));
+        let word = match self.held {
+            Some(true) => "HELD",
+            Some(false) => "NOT HELD",
+            None => "NOT CHECKED",
+        };
+        format!("{word}: {} ({} {}: {}, {})", self.claim.text, self.claim.metric, self.claim.dataset, num(&self.left, &self.claim.left), num(&self.right, &self.claim.right))
+    }
+}
+
+pub fn check(claim: &Claim, s: &[Summary]) -> Verdict {
+    let left = cell(s, &claim.left, &claim.dataset, &claim.metric).cloned();
+    let right = cell(s, &claim.right, &claim.dataset, &claim.metric).cloned();
+    let held = match (&left, &right) {
+        (Some(l), Some(r)) => {
+            // Orient so that larger `gain` is better.
+            let sign = if higher_is_better(&claim.metric) { 1.0 } else { -1.0 };
+            let gain = sign * (l.mean - r.mean);
+            Some(match claim.relation.as_str() {
+                "better" => gain > 0.0,
+                "worse" => gain < 0.0,
+                _ => gain >= -claim.tolerance * r.mean.abs(),
+            })
+        }
+        _ => None,
+    };
+    Verdict { claim: claim.clone(), held, left, right }
+}
+
+fn metric_label(m: &str) -> String {
+    METRICS.iter().find(|(k, _)| *k == m).map_or(m.to_string(), |(_, l)| l.to_string())
+}
+
+/// An experiment rendered as Markdown (tables and verdicts).
+pub fn render(o: &Outcome, paper: &PaperNumbers) -> (String, Vec<Verdict>) {
+    let d = &o.definition;
+    let s = summarize(&o.rows);
+    let mut md = String::new();
+    let _ = writeln!(md, "## {}: {}\n", d.id, d.title);
+    let datasets: Vec<String> = if d.kind == ExperimentKind::Speed { vec!["*".into()] } else { d.datasets.clone() };
+    let metrics: Vec<String> = if d.kind == ExperimentKind::Speed {
+        // Profile's size first, then 512x288 (the order the runner measures).
+        let mut m: Vec<String> = vec![];
+        for r in &o.rows {
+            if !m.contains(&r.row.metric) {
+                m.push(r.row.metric.clone());
+            }
+        }
+        m
+    } else {
+        d.metrics.clone()
+    };
+    for ds in &datasets {
+        if d.kind == ExperimentKind::Scores {
+            let theirs = d.paper.as_deref().and_then(|t| paper.dataset(t)).unwrap_or_else(|| "-".into());
+            let _ = writeln!(md, "Synthetic `{ds}` (stands in for the paper's {theirs}); ours: mean ± std over {} seed(s); [paper's number on its real data].\n", d.seeds.len());
+        } else {
+            let _ = writeln!(md, "Frames per second on {}, one frame per call with the recurrent state carried; [paper's FPS on its RTX 3060 GPU, resolution not stated].\n", o.rows.first().map_or("?", |r| r.prov.device.as_str()));
+        }
+        let _ = writeln!(md, "| method | {} |", metrics.iter().map(|m| metric_label(m)).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(md, "|---|{}", "---|".repeat(metrics.len()));
+        for name in &d.methods {
+            let Ok(m) = d.method(name) else { continue };
+            let cells: Vec<String> = metrics
+                .iter()
+                .map(|metric| {
+                    let ours = cell(&s, name, ds, metric).map_or("n/a".to_string(), |c| if c.n_seeds > 1 { format!("{:.4} ± {:.4}", c.mean, c.std) } else { format!("{:.4}", c.mean) });
+                    let pm = if metric.starts_with("fps") { "fps" } else { metric.as_str() };
+                    match (d.paper.as_deref(), m.paper.as_deref()) {
+                        (Some(t), Some(k)) => match paper.get(t, k, pm) {
+                            Some(v) => format!("{ours} [{v}]"),
+                            None => ours,
+                        },
+                        _ => ours,
+                    }
+                })
+                .collect();
+            let _ = writeln!(md, "| {} | {} |", m.label, cells.join(" | "));
+        }
+        md.push('\n');
+    }
+    let verdicts: Vec<Verdict> = d.claims.iter().map(|c| check(c, &s)).collect();
+    if !verdicts.is_empty() {
+        let _ = writeln!(md, "Claims of the paper, checked on our numbers:\n");
+        for v in &verdicts {
+            let _ = writeln!(md, "- {}", v.line());
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(md, "_{} run(s) computed, {} taken from the store, {:.1} s._\n", o.runs_done, o.runs_cached, o.seconds);
+    (md, verdicts)
+}
+
+/// Write `REPORT.md`: every experiment, its tables, verdicts and timing.
+pub fn write_report(path: &Path, profile: &str, parts: &[String], total_s: f64, device: &str) -> Result<()> {
+    let mut md = String::new();
+    let _ = writeln!(md, "# hoimat: the MAML-RAL paper reproduced (profile `{profile}`)\n");
+    let _ = writeln!(
+        md,
+        "All data here is **synthetic**: hoimat's procedural HOI world stands in for the paper's private sets \
+         (VideoMatte240K, VBHOI, IBHOI), so our numbers are comparable with each other, not with the paper's. \
+         The paper's numbers are shown in [brackets] for orientation only.\n"
+    );
+    let _ = writeln!(md, "Device: {device}. Total time: {total_s:.0} s. Every number comes from the Parquet store beside this file.\n");
+    for p in parts {
+        md.push_str(p);
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    }
+    let tmp = path.with_extension("md.tmp");
+    std::fs::write(&tmp, md).with_context(|| format!("{}: cannot write", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Turning a definition into runs. A run is one (method, seed) of an
+//! experiment; its key hashes everything that determines its numbers, and a
+//! run already in the store is not repeated unless the lab is forced. Models
+//! come from [`Lab::model`], so they are trained once and shared.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use super::definition::{Definition, ExperimentKind, MethodDef};
+use super::lab::Lab;
+use super::provenance::{config_hash, git_commit, timestamp};
+use super::score::score;
+use crate::bench::model::time_infer;
+use crate::model::{checkpoint, MattingNet, ModelConfig};
+use crate::store::results::{run_key, Provenance, ResultRow, StoredRow};
+
+/// Bump when scoring changes in a way that changes numbers (invalidates runs).
+pub const SCORER_VERSION: u32 = 1;
+
+/// What running a definition did.
+pub struct Outcome {
+    pub definition: Definition,
+    pub rows: Vec<StoredRow>,
+    pub runs_done: usize,
+    pub runs_cached: usize,
+    pub seconds: f64,
+}
+
+impl Lab {
+    /// A definition by id (shipped, or from the lab's definitions folder), at the lab's profile.
+    pub fn definition(&self, id: &str) -> Result<Definition> {
+        Ok(Definition::named(id, self.definitions.as_deref())?.at_profile(self.profile))
+    }
+
+    /// Run every missing run of `def`, then compact and return its rows.
+    pub fn run(&self, def: &Definition) -> Result<Outcome> {
+        let t0 = Instant::now();
+        let store = self.store();
+        let (mut done, mut cached) = (0, 0);
+        let methods: Vec<MethodDef> = def.methods.iter().map(|m| def.method(m)).collect::<Result<_>>()?;
+        let seeds: Vec<u64> = if def.kind == ExperimentKind::Speed { vec![0] } else { def.seeds.clone() };
+        for m in &methods {
+            for &seed in &seeds {
+                let config = self.run_config(def, m, seed)?;
+                let hash = config_hash(&config);
+                let key = run_key(&m.name, seed as i64, &hash);
+                if store.has_run(&def.id, &key) && !self.force {
+                    cached += 1;
+                    continue;
+                }
+                let t = Instant::now();
+                let rows = match def.kind {
+                    ExperimentKind::Scores => self.score_rows(def, m, seed)?,
+                    ExperimentKind::Speed => self.speed_rows(def, m)?,
+                };
+                let prov = Provenance {
+                    config: serde_json::to_string(&config)?,
+                    config_hash: hash,
+                    seed: seed as i64,
+                    profile: self.profile.name().into(),
+                    device: self.device_name(),
+                    git_commit: git_commit(),
+                    hoimat_version: env!("CARGO_PKG_VERSION").into(),
+                    wall_s: t.elapsed().as_secs_f64(),
+                    timestamp: timestamp(),
+                };
+                store.write_run(&def.id, &key, &rows, &prov)?;
+                self.say(&format!("{}: {} seed {seed}: {} rows in {:.1} s", def.id, m.name, rows.len(), prov.wall_s));
+                done += 1;
+            }
+        }
+        let rows = store.compact(&def.id).with_context(|| format!("compacting the {} table", def.id))?;
+        // Only rows of this definition's current runs (an edited definition
+        // leaves older runs in the store, which stay queryable there).
+        let keys: Vec<String> = methods
+            .iter()
+            .flat_map(|m| seeds.iter().map(move |&s| (m, s)))
+            .map(|(m, s)| self.run_config(def, m, s).map(|c| config_hash(&c)))
+            .collect::<Result<_>>()?;
+        let rows = rows.into_iter().filter(|r| keys.contains(&r.prov.config_hash)).collect();
+        Ok(Outcome { definition: def.clone(), rows, runs_done: done, runs_cached: cached, seconds: t0.elapsed().as_secs_f64() })
+    }
+
+    /// Everything that determines a run's numbers.
+    fn run_config(&self, def: &Definition, m: &MethodDef, seed: u64) -> Result<serde_json::Value> {
+        Ok(match def.kind {
+            ExperimentKind::Scores => serde_json::json!({
+                "experiment": def.id,
+                "kind": def.kind,
+                "method": m.spec,
+                "model": self.plan_model(&m.spec, seed)?.key,
+                "datasets": def.datasets,
+                "metrics": def.metrics,
+                "profile": self.profile,
+                "data_seed": self.data_seed,
+                "scorer": SCORER_VERSION,
+            }),
+            ExperimentKind::Speed => serde_json::json!({
+                "experiment": def.id,
+                "kind": def.kind,
+                "method": m.spec,
+                "profile": self.profile,
+                "device": self.device_name(),
+            }),
+        })
+    }
+
+    fn score_rows(&self, def: &Definition, m: &MethodDef, seed: u64) -> Result<Vec<ResultRow>> {
+        let ckpt = self.model(&m.spec, seed)?;
+        let (net, _) = checkpoint::load(&ckpt, self.device)?;
+        let mut rows = vec![];
+        for ds in &def.datasets {
+            let set = self.dataset(ds)?;
+            for c in score(&net, &set, self.device)? {
+                for (metric, v) in c.values {
+                    if def.metrics.iter().any(|x| x == metric) {
+                        if let Some(v) = v {
+                            rows.push(ResultRow::new(&def.id, &m.name, ds, &c.clip, metric, v));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Frames per second of one-frame recurrent inference at the profile's
+    /// frame size and at the paper's 512x288 (weights do not change speed,
+    /// so an untrained network of the method's architecture is timed).
+    fn speed_rows(&self, def: &Definition, m: &MethodDef) -> Result<Vec<ResultRow>> {
+        let net = MattingNet::new(&ModelConfig::for_profile(self.profile), self.device, 0);
+        let (pw, ph) = self.profile.frame_size();
+        let mut sizes = vec![(pw as i64, ph as i64)];
+        if (pw, ph) != (512, 288) {
+            sizes.push((512, 288));
+        }
+        let mut rows = vec![];
+        for (w, h) in sizes {
+            let iters = if w >= 512 { 5 } else { 20 };
+            let ms = time_infer(&net, 1, 1, h, w, iters, self.device);
+            rows.push(ResultRow::new(&def.id, &m.name, "*", "*", &format!("fps_{w}x{h}"), 1e3 / ms));
+        }
+        Ok(rows)
+    }
+}

@@ -1,0 +1,84 @@
+//! Scoring a model on a synthetic set: every clip is run through the model
+//! with its recurrent state carried, the predicted alpha is quantised to 8
+//! bits (as if written to PNG, so the numbers equal `hoimat eval` on the
+//! written files), and scored with the library's metrics.
+
+use anyhow::Result;
+use tch::{Device, Kind};
+
+use crate::metrics::{self, Plane, DEFAULT_MIOU_THRESHOLD};
+use crate::model::MattingNet;
+use crate::train::batch::{to_plane, ClipTensors};
+use crate::train::validate::predict_clip;
+use crate::world::Dataset;
+
+/// The metrics a scores experiment can ask for, with their scalings.
+pub const METRICS: [(&str, &str); 7] = [
+    ("mad", "MAD x1e3"),
+    ("mse", "MSE x1e3"),
+    ("grad", "Grad /1e3"),
+    ("conn", "Conn /1e3"),
+    ("dtssd", "dtSSD x1e2"),
+    ("miou", "mIoU"),
+    ("object_recall", "held-object pixel recall"),
+];
+
+/// Higher is better for these; lower for every other metric.
+pub fn higher_is_better(metric: &str) -> bool {
+    matches!(metric, "miou" | "object_recall") || metric.starts_with("fps")
+}
+
+/// Per-clip means of every metric (`object_recall` is None on clips
+/// without a held object).
+#[derive(Clone, Debug)]
+pub struct ClipResult {
+    pub clip: String,
+    pub values: Vec<(&'static str, Option<f64>)>,
+}
+
+fn quantised(p: &Plane) -> Plane {
+    Plane::from_u8(p.w, p.h, &p.to_u8())
+}
+
+/// Score `net` on every clip of `set`.
+pub fn score(net: &MattingNet, set: &Dataset, device: Device) -> Result<Vec<ClipResult>> {
+    let mut out = Vec::with_capacity(set.clips.len());
+    for clip in &set.clips {
+        let ct = ClipTensors::from_clip(clip);
+        let (pha, _) = predict_clip(net, &net.params, &ct, 8, device);
+        let preds: Vec<Plane> = (0..ct.len()).map(|i| quantised(&to_plane(&pha.get(i)))).collect();
+        let truths: Vec<Plane> = clip.frames.iter().map(|f| quantised(&f.pha)).collect();
+        let n = preds.len() as f64;
+        let mean = |f: &dyn Fn(&Plane, &Plane) -> Result<f64, metrics::MetricError>| -> Result<f64> {
+            let mut s = 0.0;
+            for (p, t) in preds.iter().zip(&truths) {
+                s += f(p, t)?;
+            }
+            Ok(s / n)
+        };
+        let dts = metrics::dtssd_clip(&preds, &truths)?;
+        let mut recall = (0.0, 0usize);
+        if let Some(obj) = &ct.object {
+            for (i, p) in preds.iter().enumerate() {
+                let m: Vec<bool> = Vec::<f32>::try_from(obj.get(i as i64).reshape([-1]).to_kind(Kind::Float))?.iter().map(|v| *v > 0.5).collect();
+                if let Some(r) = metrics::object_recall(p, &m, DEFAULT_MIOU_THRESHOLD)? {
+                    recall.0 += r;
+                    recall.1 += 1;
+                }
+            }
+        }
+        out.push(ClipResult {
+            clip: clip.meta.name.clone(),
+            values: vec![
+                ("mad", Some(mean(&metrics::mad)?)),
+                ("mse", Some(mean(&metrics::mse)?)),
+                ("grad", Some(mean(&metrics::grad)?)),
+                ("conn", Some(mean(&metrics::conn)?)),
+                ("dtssd", Some(dts.iter().sum::<f64>() / n)),
+                ("miou", Some(mean(&|p, t| metrics::miou(p, t, DEFAULT_MIOU_THRESHOLD))?)),
+                ("object_recall", (recall.1 > 0).then(|| recall.0 / recall.1 as f64)),
+            ],
+        });
+    }
+    Ok(out)
+}
