@@ -4,6 +4,7 @@
 //! Data flows one way: `world` (synthetic clips) and `data` (files, real
 //! layouts) -> models -> losses -> training -> experiments -> results.
 
+pub mod adapt;
 pub mod bench;
 pub mod data;
 pub mod experiments;

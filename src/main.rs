@@ -87,6 +87,52 @@ enum Cmd {
         #[arg(long)]
         cpu: bool,
     },
+    /// Local adaptation of a model to one clip (paper Sec. IV-E): annotate a
+    /// few frames, train with SGT or normally, score the held-out frames.
+    Adapt {
+        /// The model to adapt (e.g. a MAML-RAL checkpoint).
+        #[arg(long)]
+        ckpt: PathBuf,
+        /// The factory model theta_f for CC and FC (default: the one the
+        /// checkpoint was meta-trained from, per its sidecar).
+        #[arg(long)]
+        factory: Option<PathBuf>,
+        /// A clip folder with com/ and pha/ (pha is the truth the simulated
+        /// annotator degrades and the held-out frames are scored against).
+        #[arg(long)]
+        clip: PathBuf,
+        /// Profile for the defaults and the background pool.
+        #[arg(long, default_value = "quick")]
+        profile: Profile,
+        #[arg(long)]
+        frames: Option<usize>,
+        #[arg(long)]
+        strategy: Option<hoimat::adapt::Strategy>,
+        #[arg(long)]
+        sampling: Option<hoimat::adapt::SamplingKind>,
+        #[arg(long)]
+        epochs: Option<usize>,
+        #[arg(long)]
+        groups: Option<usize>,
+        /// Frames per sequence (k).
+        #[arg(long)]
+        seq_len: Option<usize>,
+        #[arg(long)]
+        lr: Option<f64>,
+        /// Label noise of the simulated annotator (0 = perfect).
+        #[arg(long, default_value_t = 0.3)]
+        noise: f32,
+        #[arg(long)]
+        no_cc: bool,
+        #[arg(long)]
+        no_fc: bool,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        cpu: bool,
+    },
     /// libtorch version, threads and devices of this process.
     Info,
 }
@@ -318,6 +364,24 @@ fn main() -> Result<()> {
             println!("{n} frames in {:.1} s -> {}", t.elapsed().as_secs_f64(), out.display());
             Ok(())
         }
+        Cmd::Adapt { ckpt, factory, clip, profile, frames, strategy, sampling, epochs, groups, seq_len, lr, noise, no_cc, no_fc, seed, out, cpu } => {
+            let mut cfg = hoimat::adapt::AdaptConfig::for_profile(profile);
+            cfg.frames = frames.unwrap_or(cfg.frames);
+            cfg.strategy = strategy.unwrap_or(cfg.strategy);
+            cfg.sampling = sampling.unwrap_or(cfg.sampling);
+            cfg.epochs = epochs.unwrap_or(cfg.epochs);
+            cfg.groups = groups.unwrap_or(cfg.groups);
+            cfg.seq_len = seq_len.unwrap_or(cfg.seq_len);
+            cfg.lr = lr.unwrap_or(cfg.lr);
+            cfg.seed = seed;
+            if no_cc {
+                cfg.weights.g3 = 0.0;
+            }
+            if no_fc {
+                cfg.weights.g2 = 0.0;
+            }
+            adapt_cmd(&ckpt, factory.as_deref(), &clip, profile, noise, &cfg, &out, hoimat::torch_env::device(cpu))
+        }
         Cmd::Info => {
             println!("{}", serde_json::to_string_pretty(&hoimat::torch_env::info())?);
             Ok(())
@@ -398,3 +462,51 @@ fn eval(pred: &std::path::Path, truth: &std::path::Path, json: bool, per_clip: O
     Ok(())
 }
 
+
+#[allow(clippy::too_many_arguments)]
+fn adapt_cmd(
+    ckpt: &std::path::Path,
+    factory: Option<&std::path::Path>,
+    clip_dir: &std::path::Path,
+    profile: Profile,
+    noise: f32,
+    cfg: &hoimat::adapt::AdaptConfig,
+    out: &std::path::Path,
+    device: tch::Device,
+) -> Result<()> {
+    use hoimat::model::checkpoint;
+    let (model, side) = checkpoint::load(ckpt, device)?;
+    let factory_path = match factory {
+        Some(p) => p.to_path_buf(),
+        None => side.provenance["config"]["factory"]
+            .as_str()
+            .or_else(|| side.provenance["config"]["init"].as_str())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| ckpt.to_path_buf()),
+    };
+    let (factory_net, _) = checkpoint::load(&factory_path, device).with_context(|| format!("loading the factory model {}", factory_path.display()))?;
+    let clip = hoimat::data::loaders::load_clip(clip_dir)?;
+    let (w, h) = clip.frames[0].size();
+    // Background pool: the synvm training clips' backgrounds, when their size matches.
+    let backgrounds: Vec<tch::Tensor> = if profile.frame_size() == (w, h) {
+        world::generate("synvm", profile, 0)?.clips.iter().filter(|c| c.meta.split == "train").filter_map(|c| hoimat::train::batch::ClipTensors::from_clip(c).bgr).collect()
+    } else {
+        eprintln!("note: {}x{} differs from the {profile} profile's size; background replacement is off", w, h);
+        vec![]
+    };
+    let annotator = hoimat::adapt::NoisyAnnotator { noise };
+    println!(
+        "adapting {} to {} ({} frames): {} captured, {:?} / {:?}, {} epochs, lr {}, factory {}",
+        ckpt.display(), clip_dir.display(), clip.frames.len(), cfg.frames, cfg.strategy, cfg.sampling, cfg.epochs, cfg.lr, factory_path.display()
+    );
+    let run = hoimat::adapt::adapt(&model, &factory_net, &clip, &annotator, &backgrounds, cfg, None, |l| {
+        println!("epoch {:>3}: held-out mIoU {:.4}, MAD {:.2} (x1e3), train {:.1} s", l.epoch, l.miou, l.mad, l.train_s);
+    });
+    let mut adapted = model.duplicate();
+    adapted.params = run.params.detached(false);
+    let prov = serde_json::json!({"trainer": "local_adaptation", "config": cfg, "from": ckpt, "factory": factory_path, "clip": clip_dir, "annotator": hoimat::adapt::Annotator::name(&annotator), "captured": run.captured, "log": run.log, "done": true});
+    checkpoint::save(&adapted, out, prov)?;
+    let last = run.log.last().expect("epoch 0 is always logged");
+    println!("held-out mIoU {:.4} -> {:.4} in {:.1} s of training -> {}", run.log[0].miou, last.miou, last.train_s, out.display());
+    Ok(())
+}

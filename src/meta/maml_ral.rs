@@ -25,7 +25,7 @@ use crate::loss::matting_loss;
 use crate::model::{checkpoint, MattingNet};
 use crate::profile::Profile;
 use crate::train::adam::Adam;
-use crate::train::batch::{window, Batch, ClipTensors};
+use crate::train::batch::{background_window, window, Batch, ClipTensors};
 use crate::world::{self, rng::Rand};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,6 +42,9 @@ pub struct MamlRalConfig {
     /// Outer (Adam) step size (beta).
     pub beta: f64,
     pub seq_len: i64,
+    /// Probability of re-compositing a task's foreground over a `synvm`
+    /// background (synmeta is all green screen; see RVM-F's note).
+    pub swap_background: f32,
     pub weights: HoiWeights,
     pub fc: FcConfig,
     pub first_order: bool,
@@ -67,6 +70,7 @@ impl MamlRalConfig {
             inner_steps: 1,
             beta: 5e-4,
             seq_len,
+            swap_background: 0.5,
             weights: HoiWeights::default(),
             fc: FcConfig::default(),
             first_order: false,
@@ -90,10 +94,12 @@ pub struct MamlRalRun {
     pub seconds: f64,
 }
 
-fn task_batch(c: &ClipTensors, t: i64, r: &mut Rand, device: Device) -> Batch {
+fn task_batch(c: &ClipTensors, t: i64, pool: &[ClipTensors], swap: f32, r: &mut Rand, device: Device) -> Batch {
     let t = t.min(c.len());
     let start = r.int(0, (c.len() - t + 1) as usize) as i64;
-    let (src, pha, fgr) = window(c, start, t, r.chance(0.5), None);
+    let flip = r.chance(0.5);
+    let bg = if !pool.is_empty() && r.chance(swap) { background_window(pool, t, r) } else { None };
+    let (src, pha, fgr) = window(c, start, t, flip, bg.as_ref());
     Batch { src: src.unsqueeze(0), pha: pha.unsqueeze(0), fgr: fgr.unsqueeze(0) }.to_device(device)
 }
 
@@ -112,6 +118,7 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
     let meta = world::generate("synmeta", cfg.profile, cfg.data_seed)?;
     let clips: Vec<ClipTensors> = meta.clips.iter().map(ClipTensors::from_clip).collect();
     let tasks = world::meta_tasks(clips.len());
+    let pool = if cfg.swap_background > 0.0 { crate::train::supervised::synvm_tensors(cfg.profile, cfg.data_seed)?.0 } else { vec![] };
     let mut net = factory.duplicate();
     let mut opt = Adam::new(&net.params, cfg.beta);
     let mut log = Vec::new();
@@ -138,8 +145,8 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
         let (mut inner_l, mut outer_l) = (0.0, 0.0);
         for _ in 0..cfg.tasks_per_iteration {
             let (a, b) = *r.pick(&tasks);
-            let train_b = task_batch(&clips[a], cfg.seq_len, &mut r, device);
-            let test_b = task_batch(&clips[b], cfg.seq_len, &mut r, device);
+            let train_b = task_batch(&clips[a], cfg.seq_len, &pool, cfg.swap_background, &mut r, device);
+            let test_b = task_batch(&clips[b], cfg.seq_len, &pool, cfg.swap_background, &mut r, device);
             let inner = |p: &crate::model::ParamSet| hoi_loss(&net, p, &factory, &train_b, &cfg.weights, &cfg.fc).total;
             let outer = |p: &crate::model::ParamSet| {
                 let o = net.forward_with(p, &test_b.src, None, true);

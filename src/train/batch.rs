@@ -114,8 +114,16 @@ pub fn window(c: &ClipTensors, start: i64, t: i64, flip: bool, bg: Option<&Tenso
     (src, pha, fgr)
 }
 
-/// Draw a batch from `clips` with the stream `r`.
+/// Draw a batch from `clips` with the stream `r`; swapped backgrounds come
+/// from the clips themselves.
 pub fn sample(clips: &[ClipTensors], s: &Sampling, r: &mut Rand) -> Batch {
+    sample_with(clips, clips, s, r)
+}
+
+/// As [`sample`], with swapped backgrounds drawn from `pool` (e.g. varied
+/// `synvm` backgrounds for green-screen `synmeta` foregrounds, as RVM
+/// composites its foregrounds over random backgrounds).
+pub fn sample_with(clips: &[ClipTensors], pool: &[ClipTensors], s: &Sampling, r: &mut Rand) -> Batch {
     let (mut src, mut pha, mut fgr) = (vec![], vec![], vec![]);
     for _ in 0..s.batch {
         let c = &clips[r.int(0, clips.len())];
@@ -123,7 +131,7 @@ pub fn sample(clips: &[ClipTensors], s: &Sampling, r: &mut Rand) -> Batch {
         let start = r.int(0, (c.len() - t + 1) as usize) as i64;
         let flip = r.chance(s.flip);
         let bg = if r.chance(s.swap_background) {
-            let other = &clips[r.int(0, clips.len())];
+            let other = &pool[r.int(0, pool.len())];
             other.bgr.as_ref().map(|b| {
                 let bs = r.int(0, (other.len() - t + 1).max(1) as usize) as i64;
                 b.narrow(0, bs.min(other.len() - t).max(0), t.min(other.len()))
@@ -138,4 +146,13 @@ pub fn sample(clips: &[ClipTensors], s: &Sampling, r: &mut Rand) -> Batch {
         fgr.push(c2);
     }
     Batch { src: Tensor::stack(&src, 0), pha: Tensor::stack(&pha, 0), fgr: Tensor::stack(&fgr, 0) }
+}
+
+/// A `t`-frame background window from a random clip of `pool` that has
+/// backgrounds and at least `t` frames.
+pub fn background_window(pool: &[ClipTensors], t: i64, r: &mut Rand) -> Option<Tensor> {
+    let other = &pool[r.int(0, pool.len())];
+    let b = other.bgr.as_ref().filter(|_| other.len() >= t)?;
+    let start = r.int(0, (other.len() - t + 1) as usize) as i64;
+    Some(b.narrow(0, start, t))
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
 use super::adam::Adam;
-use super::batch::{sample, ClipTensors, Sampling};
+use super::batch::{sample_with, ClipTensors, Sampling};
 use super::validate::{validate, ValScores};
 use crate::loss::matting_loss;
 use crate::model::{checkpoint, MattingNet, ModelConfig};
@@ -44,6 +44,10 @@ pub struct FactoryConfig {
     pub batch: i64,
     pub seq_len: i64,
     pub swap_background: f32,
+    /// Where swapped backgrounds come from: the training clips' own (None),
+    /// or another set's (RVM-F: `synvm`, since `synmeta` is all green screen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backgrounds: Option<SetName>,
     pub val_every: u64,
     pub ckpt_every: u64,
     /// libtorch intra-op threads; results are reproducible for a fixed count.
@@ -70,6 +74,7 @@ impl FactoryConfig {
             batch,
             seq_len,
             swap_background: 0.5,
+            backgrounds: None,
             val_every: (steps / 5).max(1),
             ckpt_every: (steps / 10).max(1),
             threads: std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1),
@@ -78,13 +83,17 @@ impl FactoryConfig {
 }
 
 /// RVM-F: the factory model fine-tuned on every `synmeta` clip, plain
-/// matting loss, Adam at a tenth of the factory's rate.
+/// matting loss, Adam at a tenth of the factory's rate. As in RVM's own
+/// training, foregrounds are re-composited over varied backgrounds (half the
+/// time, from `synvm`): fine-tuning on green-screen composites alone teaches
+/// the model that "not green" means foreground.
 pub fn finetune_config(profile: Profile, seed: u64, factory: &Path) -> FactoryConfig {
     let mut c = FactoryConfig::for_profile(profile, seed);
     c.trainer = "rvm_f".into();
     c.data = SetName::SynMeta;
     c.init = Some(factory.to_path_buf());
-    c.swap_background = 0.0;
+    c.swap_background = 0.5;
+    c.backgrounds = Some(SetName::SynVm);
     c.lr = 2e-4;
     c.steps = match profile {
         Profile::Smoke => 8,
@@ -149,9 +158,15 @@ pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device
         std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
     }
     let (vm_train, test_clips) = synvm_tensors(cfg.profile, cfg.data_seed)?;
-    let train_clips = match cfg.data {
-        SetName::SynVm => vm_train,
+    let other_clips: Vec<ClipTensors> = match cfg.data {
+        SetName::SynVm => vec![],
         other => world::generate(other.name(), cfg.profile, cfg.data_seed)?.clips.iter().map(ClipTensors::from_clip).collect(),
+    };
+    let train_clips: &[ClipTensors] = if cfg.data == SetName::SynVm { &vm_train } else { &other_clips };
+    let pool: &[ClipTensors] = match cfg.backgrounds {
+        None => train_clips,
+        Some(SetName::SynVm) => &vm_train,
+        Some(other) => anyhow::bail!("backgrounds from {other} are not supported (use synvm)"),
     };
     let mut net = match &cfg.init {
         Some(p) => checkpoint::load(p, device).with_context(|| format!("loading the initial model {}", p.display()))?.0,
@@ -186,7 +201,7 @@ pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device
         let lr = lr_at(cfg, step);
         opt.lr = lr;
         let mut r = Rand::keyed(&format!("factory/step/{step}"), cfg.seed);
-        let b = sample(&train_clips, &sampling, &mut r).to_device(device);
+        let b = sample_with(train_clips, pool, &sampling, &mut r).to_device(device);
         let o = net.forward(&b.src, None, true);
         let loss = matting_loss(&o.pha, &o.fgr, &b.pha, &b.fgr).total;
         let grads = Tensor::run_backward(&[&loss], &net.params.tensors().iter().collect::<Vec<_>>(), false, false);

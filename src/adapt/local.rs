@@ -1,0 +1,182 @@
+//! Local adaptation of one clip, end to end (paper Sec. IV-E): capture and
+//! annotate a few frames, then train epoch by epoch (SGT or normal, random
+//! or sequential sampling, augmented) with the HOI loss against the factory
+//! model, scoring the clip's held-out frames after every epoch.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor};
+
+use super::annotate::{pick_frames, Annotator, FramePolicy};
+use super::augment::{augment, AugmentConfig, Seq};
+use super::sampling::{epoch_windows, SamplingKind};
+use super::sgt::{epoch, Strategy};
+use crate::frame::{Clip, Plane};
+use crate::meta::constraints::FcConfig;
+use crate::meta::hoi_loss::HoiWeights;
+use crate::metrics::{self, DEFAULT_MIOU_THRESHOLD};
+use crate::model::{MattingNet, ParamSet};
+use crate::profile::Profile;
+use crate::train::batch::{to_plane, Batch, ClipTensors};
+use crate::train::validate::predict_clip;
+use crate::world::rng::Rand;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdaptConfig {
+    /// Captured (annotated) frames.
+    pub frames: usize,
+    pub policy: FramePolicy,
+    /// k: frames per training sequence.
+    pub seq_len: usize,
+    pub sampling: SamplingKind,
+    pub strategy: Strategy,
+    /// G: groups per SGT round (normal training sees as much data per epoch).
+    pub groups: usize,
+    pub epochs: usize,
+    /// SGD step (the paper's default 0.1).
+    pub lr: f64,
+    pub weights: HoiWeights,
+    pub fc: FcConfig,
+    pub augment: AugmentConfig,
+    pub seed: u64,
+}
+
+impl AdaptConfig {
+    pub fn for_profile(p: Profile) -> AdaptConfig {
+        let (frames, k, groups, epochs) = match p {
+            Profile::Smoke => (6, 3, 2, 3),
+            Profile::Quick => (12, 6, 4, 12),
+            Profile::Paper => (40, 10, 10, 50),
+        };
+        AdaptConfig {
+            frames,
+            policy: FramePolicy::Spread,
+            seq_len: k,
+            sampling: SamplingKind::Random,
+            strategy: Strategy::Sgt,
+            groups,
+            epochs,
+            lr: 0.1,
+            weights: HoiWeights::default(),
+            fc: FcConfig::default(),
+            augment: AugmentConfig::default(),
+            seed: 0,
+        }
+    }
+}
+
+/// Scores after an epoch (epoch 0 = before adaptation).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    /// Mean over held-out frames, against the true alpha.
+    pub miou: f64,
+    /// MAD x1e3 on held-out frames.
+    pub mad: f64,
+    pub loss: Option<f64>,
+    /// Seconds of training so far (evaluation excluded).
+    pub train_s: f64,
+    /// The caller's extra measurement (the forgetting test's MAD on a
+    /// human-only clip), when asked for.
+    pub probe: Option<f64>,
+}
+
+pub struct AdaptRun {
+    pub params: ParamSet,
+    pub log: Vec<EpochLog>,
+    pub captured: Vec<usize>,
+}
+
+/// Held-out mIoU and MAD of `params` on `clip` (recurrent state carried
+/// through the whole clip; only frames not in `captured` are scored).
+pub fn held_out_scores(net: &MattingNet, params: &ParamSet, clip: &ClipTensors, truth: &[Plane], captured: &[usize], device: Device) -> (f64, f64) {
+    let (pha, _) = predict_clip(net, params, clip, 8, device);
+    let (mut miou, mut mad, mut n) = (0.0, 0.0, 0);
+    for (i, t) in truth.iter().enumerate() {
+        if captured.contains(&i) {
+            continue;
+        }
+        let p = to_plane(&pha.get(i as i64));
+        let p = Plane::from_u8(p.w, p.h, &p.to_u8());
+        miou += metrics::miou(&p, t, DEFAULT_MIOU_THRESHOLD).expect("same size");
+        mad += metrics::mad(&p, t).expect("same size");
+        n += 1;
+    }
+    (miou / n.max(1) as f64, mad / n.max(1) as f64)
+}
+
+/// Adapt `model` to `clip`. `backgrounds` feed background replacement
+/// ([N, 3, H, W] clips of the clip's size); `probe` is measured after
+/// every epoch when given.
+#[allow(clippy::too_many_arguments)]
+pub fn adapt(
+    model: &MattingNet,
+    factory: &MattingNet,
+    clip: &Clip,
+    annotator: &dyn Annotator,
+    backgrounds: &[Tensor],
+    cfg: &AdaptConfig,
+    probe: Option<&dyn Fn(&MattingNet, &ParamSet) -> f64>,
+    mut on_epoch: impl FnMut(&EpochLog),
+) -> AdaptRun {
+    let device = model.device();
+    let net = model.duplicate();
+    let ct = ClipTensors::from_clip(clip);
+    let truth: Vec<Plane> = clip.frames.iter().map(|f| Plane::from_u8(f.pha.w, f.pha.h, &f.pha.to_u8())).collect();
+    let captured = pick_frames(clip.frames.len(), cfg.frames, cfg.policy);
+    // Annotate the captured frames once, as a user would.
+    let mut ar = Rand::keyed(&format!("adapt/annotate/{}", clip.meta.name), cfg.seed);
+    let labels: Vec<Plane> = captured.iter().map(|&i| annotator.annotate(&clip.frames[i].com, &clip.frames[i].pha, &mut ar)).collect();
+    let ix = Tensor::from_slice(&captured.iter().map(|&i| i as i64).collect::<Vec<_>>());
+    let com = ct.com.index_select(0, &ix);
+    let (h, w) = (com.size()[2], com.size()[3]);
+    let pha = Tensor::stack(&labels.iter().map(|l| Tensor::from_slice(&l.data).view([1, h, w])).collect::<Vec<_>>(), 0);
+    let n = captured.len();
+
+    let mut params = net.params.detached(true);
+    let (miou, mad) = held_out_scores(&net, &params, &ct, &truth, &captured, device);
+    let mut log = vec![EpochLog { epoch: 0, miou, mad, loss: None, train_s: 0.0, probe: probe.map(|f| f(&net, &params)) }];
+    on_epoch(&log[0]);
+    let mut train_s = 0.0;
+    for e in 1..=cfg.epochs {
+        let t0 = Instant::now();
+        let mut r = Rand::keyed(&format!("adapt/epoch/{}/{e}", clip.meta.name), cfg.seed);
+        let groups: Vec<Vec<Batch>> = (0..cfg.groups.max(1))
+            .map(|_| {
+                epoch_windows(n, cfg.seq_len, cfg.sampling, &mut r)
+                    .into_iter()
+                    .map(|s| {
+                        let k = cfg.seq_len.min(n) as i64;
+                        let seq = Seq { com: com.narrow(0, s as i64, k), pha: pha.narrow(0, s as i64, k), fgr: com.narrow(0, s as i64, k) };
+                        let a = augment(seq, &cfg.augment, backgrounds, &mut r);
+                        Batch { src: a.com.unsqueeze(0), pha: a.pha.unsqueeze(0), fgr: a.fgr.unsqueeze(0) }.to_device(device)
+                    })
+                    .collect()
+            })
+            .collect();
+        let (next, loss) = epoch(&net, &params, factory, &groups, cfg.strategy, &cfg.weights, &cfg.fc, cfg.lr);
+        params = next;
+        train_s += t0.elapsed().as_secs_f64();
+        let (miou, mad) = held_out_scores(&net, &params, &ct, &truth, &captured, device);
+        let line = EpochLog { epoch: e, miou, mad, loss: Some(loss), train_s, probe: probe.map(|f| f(&net, &params)) };
+        on_epoch(&line);
+        log.push(line);
+    }
+    AdaptRun { params, log, captured }
+}
+
+/// Epochs until held-out mIoU first reaches `threshold` (None if never).
+pub fn epochs_to(log: &[EpochLog], threshold: f64) -> Option<usize> {
+    log.iter().find(|l| l.miou >= threshold).map(|l| l.epoch)
+}
+
+/// Mean absolute epoch-to-epoch change of mIoU over the second half of the
+/// epochs (after convergence): the fluctuation SGT is meant to damp.
+pub fn fluctuation(log: &[EpochLog]) -> f64 {
+    let tail: Vec<f64> = log.iter().skip(1 + log.len().saturating_sub(1) / 2).map(|l| l.miou).collect();
+    if tail.len() < 2 {
+        return 0.0;
+    }
+    tail.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / (tail.len() - 1) as f64
+}
