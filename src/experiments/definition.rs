@@ -26,6 +26,8 @@ pub enum ExperimentKind {
 /// A method: a named model recipe plus how tables label it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MethodDef {
+    /// Filled from the variant's key when defined in a file.
+    #[serde(default)]
     pub name: String,
     /// As printed in our tables.
     pub label: String,
@@ -204,5 +206,13 @@ mod tests {
         assert!(format!("{e:#}").contains("bad.toml"));
         let d = Definition::named("table2", None).unwrap();
         assert!(d.at_profile(Profile::Smoke).seeds.len() <= d.seeds.len());
+        // A user-defined variant: MAML-RAL with other constraint weights.
+        let text = "id='abl'\ntitle='t'\nkind='scores'\ndatasets=['synvm:test']\nmethods=['rvm','strong_cc']\n\
+                    [variants.strong_cc]\nlabel='CC x2'\nspec={kind='maml_ral', g1=0.7, g2=0.1, g3=0.4}\n";
+        let d = Definition::parse(text, "abl.toml").unwrap();
+        let m = d.method("strong_cc").unwrap();
+        assert_eq!(m.name, "strong_cc");
+        assert_eq!(m.spec, ModelSpec::MamlRal { g1: 0.7, g2: 0.1, g3: 0.4, first_order: false });
+        assert!(Definition::parse(&text.replace("synvm:test", "nope"), "abl.toml").is_err());
     }
 }
