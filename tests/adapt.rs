@@ -46,7 +46,8 @@ fn adaptation_learns_the_clip_and_is_deterministic() {
     assert_eq!(run.log.len(), 9);
     assert!(last.mad < first.mad * 0.9, "held-out MAD x1e3 {} -> {}", first.mad, last.mad);
     assert!(last.miou > first.miou, "held-out mIoU {} -> {}", first.miou, last.miou);
-    assert!(run.captured.iter().all(|&i| i < clip.frames.len()) && run.captured.len() == 10);
+    assert!(run.captured.iter().all(|&i| i < clip.frames.len()));
+    assert_eq!(run.captured.len(), 10.min(clip.frames.len() - 1), "one frame at least is held out");
     // Same seed, same numbers (SGT with augmentation on, too).
     cfg.strategy = Strategy::Sgt;
     cfg.epochs = 2;

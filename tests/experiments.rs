@@ -37,7 +37,7 @@ fn smoke_pipeline_end_to_end_then_fully_cached() {
     let dir = scratch("e2e");
     let first = reproduce(&opts(&dir, &[])).unwrap();
     let report = std::fs::read_to_string(&first.report).unwrap();
-    for id in ["table2", "table3", "table4", "table6", "table7"] {
+    for id in ["table2", "table3", "table4", "table5", "table6", "table7", "fig7", "fig8", "fig9"] {
         assert!(report.contains(&format!("## {id}:")), "{id} missing from the report");
     }
     assert!(report.contains("synthetic"), "the report says the data are synthetic");
@@ -64,6 +64,13 @@ fn smoke_pipeline_end_to_end_then_fully_cached() {
     assert_eq!(miou_rows, 3 * clips);
 
     // Python reads the compacted table and the run files.
+    // Adaptation rows: a curve per clip (step = epoch) and derived numbers.
+    let t5 = lab.store().load("table5").unwrap();
+    assert!(t5.iter().any(|r| r.row.metric == "miou" && r.row.step == Some(0)));
+    assert!(t5.iter().any(|r| r.row.metric == "miou_after" && r.row.method == "maml_ral+la"));
+    let f9 = lab.store().load("fig9").unwrap();
+    assert!(f9.iter().any(|r| r.row.metric == "probe_mad" && r.row.repeat == Some(1)), "fig9 has repeats and probe curves");
+
     let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let table = dir.join("results/smoke/store/table2.parquet");
     let code = "import sys, pandas, pyarrow.parquet as pq, polars as pl\n\

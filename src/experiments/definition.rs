@@ -21,6 +21,65 @@ pub enum ExperimentKind {
     Scores,
     /// Frames per second of each model (Table VI).
     Speed,
+    /// Local adaptation of each model to each clip (Table V, Figs 7-9).
+    Adaptation,
+}
+
+/// One way of adapting (an "arm" of an adaptation experiment).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arm {
+    pub name: String,
+    #[serde(default = "default_strategy")]
+    pub strategy: crate::adapt::Strategy,
+    #[serde(default = "default_sampling")]
+    pub sampling: crate::adapt::SamplingKind,
+    /// Override of the profile's epoch count (0 = no adaptation: the baseline).
+    pub epochs: Option<usize>,
+    /// Keep CC and FC in the loss (Eq. 10); false drops both (Fig. 9).
+    #[serde(default = "yes")]
+    pub constraints: bool,
+    /// The row's key in the paper's numbers, when it has one.
+    pub paper: Option<String>,
+}
+
+fn default_strategy() -> crate::adapt::Strategy {
+    crate::adapt::Strategy::Sgt
+}
+fn default_sampling() -> crate::adapt::SamplingKind {
+    crate::adapt::SamplingKind::Random
+}
+fn yes() -> bool {
+    true
+}
+
+/// The adaptation part of a definition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptationDef {
+    /// The first N clips of each dataset (0 = all).
+    #[serde(default)]
+    pub clips: usize,
+    /// Label noise of the simulated annotator.
+    #[serde(default)]
+    pub noise: f32,
+    /// Repeats of every (arm, clip), with different sampling seeds.
+    #[serde(default = "one")]
+    pub repeats: usize,
+    /// A human-only set whose first clip's MAD is measured after every epoch
+    /// (the forgetting test, Fig. 9).
+    pub probe: Option<String>,
+    /// mIoU threshold for `epochs_to` (Fig. 7).
+    #[serde(default = "threshold")]
+    pub threshold: f64,
+    pub arms: Vec<Arm>,
+}
+
+fn one() -> usize {
+    1
+}
+fn threshold() -> f64 {
+    0.9
 }
 
 /// A method: a named model recipe plus how tables label it.
@@ -56,6 +115,11 @@ pub struct Claim {
 #[serde(deny_unknown_fields)]
 pub struct Override {
     pub seeds: Option<Vec<u64>>,
+    /// Adaptation: clips per dataset, and repeats.
+    pub clips: Option<usize>,
+    pub repeats: Option<usize>,
+    /// Adaptation: epochs of every arm that adapts (arms with 0 stay 0).
+    pub epochs: Option<usize>,
     pub methods: Option<Vec<String>>,
     pub datasets: Option<Vec<String>>,
 }
@@ -81,6 +145,8 @@ pub struct Definition {
     pub variants: BTreeMap<String, MethodDef>,
     #[serde(default)]
     pub claims: Vec<Claim>,
+    /// For `kind = "adaptation"`.
+    pub adaptation: Option<AdaptationDef>,
     #[serde(default)]
     pub profiles: BTreeMap<String, Override>,
 }
@@ -90,12 +156,16 @@ fn default_seeds() -> Vec<u64> {
 }
 
 /// The definitions shipped with hoimat, in report order.
-pub const BUILTIN: [(&str, &str); 5] = [
+pub const BUILTIN: [(&str, &str); 9] = [
     ("table2", include_str!("../../experiments/table2.toml")),
     ("table3", include_str!("../../experiments/table3.toml")),
     ("table4", include_str!("../../experiments/table4.toml")),
+    ("table5", include_str!("../../experiments/table5.toml")),
     ("table6", include_str!("../../experiments/table6.toml")),
     ("table7", include_str!("../../experiments/table7.toml")),
+    ("fig7", include_str!("../../experiments/fig7.toml")),
+    ("fig8", include_str!("../../experiments/fig8.toml")),
+    ("fig9", include_str!("../../experiments/fig9.toml")),
 ];
 
 /// The methods every definition may name without defining them.
@@ -158,6 +228,9 @@ impl Definition {
         if self.seeds.is_empty() {
             bail!("no seeds");
         }
+        if (self.kind == ExperimentKind::Adaptation) != self.adaptation.is_some() {
+            bail!("an [adaptation] table is needed exactly when kind = \"adaptation\"");
+        }
         Ok(())
     }
 
@@ -169,6 +242,18 @@ impl Definition {
             return Ok(v);
         }
         builtin_method(name).with_context(|| format!("unknown method '{name}' (define it under [variants.{name}])"))
+    }
+
+    /// The rows of this definition's tables: (key, label, paper key). For
+    /// adaptation, one per (method, arm), keyed `method+arm`.
+    pub fn rows(&self) -> Vec<(String, String, Option<String>)> {
+        let ms = self.methods.iter().filter_map(|m| self.method(m).ok());
+        match &self.adaptation {
+            Some(a) => ms
+                .flat_map(|m| a.arms.iter().map(move |arm| (format!("{}+{}", m.name, arm.name), format!("{} + {}", m.label, arm.name), arm.paper.clone())))
+                .collect(),
+            None => ms.map(|m| (m.name.clone(), m.label.clone(), m.paper.clone())).collect(),
+        }
     }
 
     /// This definition with the profile's overrides applied.
@@ -183,6 +268,15 @@ impl Definition {
             }
             if let Some(ds) = &o.datasets {
                 d.datasets = ds.clone();
+            }
+            if let Some(a) = d.adaptation.as_mut() {
+                a.clips = o.clips.unwrap_or(a.clips);
+                a.repeats = o.repeats.unwrap_or(a.repeats);
+                if let Some(e) = o.epochs {
+                    for arm in a.arms.iter_mut().filter(|arm| arm.epochs != Some(0)) {
+                        arm.epochs = Some(e);
+                    }
+                }
             }
         }
         d

@@ -5,6 +5,7 @@
 //! provenance to the store; [`report`] renders the paper-shaped tables with
 //! the paper's numbers beside ours and checks the paper's claims.
 
+pub mod adaptation;
 pub mod definition;
 pub mod lab;
 pub mod models;

@@ -53,6 +53,7 @@ impl Lab {
                 let rows = match def.kind {
                     ExperimentKind::Scores => self.score_rows(def, m, seed)?,
                     ExperimentKind::Speed => self.speed_rows(def, m)?,
+                    ExperimentKind::Adaptation => self.adaptation_rows(def, m, seed)?,
                 };
                 let prov = Provenance {
                     config: serde_json::to_string(&config)?,
@@ -85,6 +86,19 @@ impl Lab {
     /// Everything that determines a run's numbers.
     fn run_config(&self, def: &Definition, m: &MethodDef, seed: u64) -> Result<serde_json::Value> {
         Ok(match def.kind {
+            ExperimentKind::Adaptation => serde_json::json!({
+                "experiment": def.id,
+                "kind": def.kind,
+                "method": m.spec,
+                "model": self.plan_model(&m.spec, seed)?.key,
+                "factory": self.plan_model(&super::ModelSpec::Factory, seed)?.key,
+                "datasets": def.datasets,
+                "adaptation": def.adaptation,
+                "arms": def.adaptation.as_ref().map(|a| a.arms.iter().map(|arm| self.arm_config(arm, 0)).collect::<Vec<_>>()),
+                "profile": self.profile,
+                "data_seed": self.data_seed,
+                "scorer": SCORER_VERSION,
+            }),
             ExperimentKind::Scores => serde_json::json!({
                 "experiment": def.id,
                 "kind": def.kind,

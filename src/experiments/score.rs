@@ -25,7 +25,7 @@ pub const METRICS: [(&str, &str); 7] = [
 
 /// Higher is better for these; lower for every other metric.
 pub fn higher_is_better(metric: &str) -> bool {
-    matches!(metric, "miou" | "object_recall") || metric.starts_with("fps")
+    matches!(metric, "object_recall" | "reached") || metric.starts_with("fps") || metric.starts_with("miou")
 }
 
 /// Per-clip means of every metric (`object_recall` is None on clips
