@@ -245,6 +245,11 @@ enum BenchCmd {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Time of one local-adaptation step and per clip, at the quick and paper widths.
+    Adapt {
+        #[arg(long)]
+        cpu: bool,
+    },
     /// Time and peak memory of one MAML-RAL meta-iteration, second vs first order.
     Meta {
         #[arg(long)]
@@ -285,6 +290,7 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Data { cmd } => data(cmd),
         Cmd::Bench { cmd: BenchCmd::World { seed } } => hoimat::bench::world::run(seed),
+        Cmd::Bench { cmd: BenchCmd::Adapt { cpu } } => hoimat::bench::adapt::run(hoimat::torch_env::device(cpu)),
         Cmd::Bench { cmd: BenchCmd::Meta { cpu } } => hoimat::bench::meta::run(hoimat::torch_env::device(cpu)),
         Cmd::Bench { cmd: BenchCmd::Model { cpu, no_reference } } => hoimat::bench::model::run(hoimat::torch_env::device(cpu), !no_reference),
         Cmd::Bench { cmd: BenchCmd::Eval { profile, seed, clips, frames } } => hoimat::bench::eval::run(profile, seed, clips, frames),

@@ -1,6 +1,7 @@
 //! Benchmarks behind `hoimat bench ...`: they print numbers and ratios measured
 //! in one run; tests never assert on time.
 
+pub mod adapt;
 pub mod eval;
 pub mod meta;
 pub mod model;
