@@ -39,6 +39,9 @@ enum Cmd {
         /// Only these experiments (comma-separated ids, e.g. table2,table4).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// A folder of experiment definitions (<id>.toml) that override or add to the shipped ones.
+        #[arg(long)]
+        definitions: Option<PathBuf>,
         /// Stay on the CPU even when CUDA is available.
         #[arg(long)]
         cpu: bool,
@@ -295,8 +298,8 @@ fn main() -> Result<()> {
         Cmd::Bench { cmd: BenchCmd::Model { cpu, no_reference } } => hoimat::bench::model::run(hoimat::torch_env::device(cpu), !no_reference),
         Cmd::Bench { cmd: BenchCmd::Eval { profile, seed, clips, frames } } => hoimat::bench::eval::run(profile, seed, clips, frames),
         Cmd::Eval { pred_dir, true_dir, json, per_clip, miou_threshold } => eval(&pred_dir, &true_dir, json, per_clip.as_deref(), miou_threshold),
-        Cmd::Reproduce { profile, seed, only, cpu, data, results, force } => {
-            let o = hoimat::experiments::pipeline::ReproduceOptions { profile, only, force, results, data, data_seed: seed, device: hoimat::torch_env::device(cpu) };
+        Cmd::Reproduce { profile, seed, only, definitions, cpu, data, results, force } => {
+            let o = hoimat::experiments::pipeline::ReproduceOptions { profile, only, definitions, force, results, data, data_seed: seed, device: hoimat::torch_env::device(cpu) };
             hoimat::experiments::pipeline::reproduce(&o).map(|_| ())
         }
         Cmd::Train { cmd: TrainCmd::Factory { profile, seed, out, resume, steps, cpu } } => {

@@ -24,6 +24,7 @@ fn opts(dir: &Path, only: &[&str]) -> ReproduceOptions {
     ReproduceOptions {
         profile: Profile::Smoke,
         only: only.iter().map(|s| s.to_string()).collect(),
+        definitions: None,
         force: false,
         results: dir.join("results"),
         data: dir.join("data"),

@@ -308,5 +308,14 @@ mod tests {
         assert_eq!(m.name, "strong_cc");
         assert_eq!(m.spec, ModelSpec::MamlRal { g1: 0.7, g2: 0.1, g3: 0.4, first_order: false });
         assert!(Definition::parse(&text.replace("synvm:test", "nope"), "abl.toml").is_err());
+        // A folder of definitions adds new ids and overrides shipped ones.
+        let dir = std::env::temp_dir().join(format!("hoimat-defs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("abl.toml"), text).unwrap();
+        std::fs::write(dir.join("table2.toml"), text.replace("id='abl'", "id='table2'")).unwrap();
+        assert_eq!(Definition::named("abl", Some(&dir)).unwrap().methods.len(), 2);
+        assert_eq!(Definition::named("table2", Some(&dir)).unwrap().datasets, vec!["synvm:test".to_string()]);
+        assert_eq!(Definition::named("table4", Some(&dir)).unwrap().id, "table4");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

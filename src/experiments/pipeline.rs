@@ -19,6 +19,8 @@ pub struct ReproduceOptions {
     pub profile: Profile,
     /// Experiment ids to run (all when empty).
     pub only: Vec<String>,
+    /// A folder of definitions overriding or adding to the shipped ones.
+    pub definitions: Option<PathBuf>,
     pub force: bool,
     pub results: PathBuf,
     pub data: PathBuf,
@@ -59,6 +61,7 @@ pub fn reproduce(o: &ReproduceOptions) -> Result<Reproduced> {
     let mut lab = Lab::new(&o.results, o.profile, o.device);
     lab.force = o.force;
     lab.data_seed = o.data_seed;
+    lab.definitions = o.definitions.clone();
     println!("hoimat reproduce: profile {}, device {}, results in {}", o.profile, lab.device_name(), lab.root.display());
     println!("All data are synthetic stand-ins for the paper's private datasets (hoimat's procedural HOI world).");
     export_datasets(o.profile, o.data_seed, &o.data, &lab.figures(), o.force)?;
