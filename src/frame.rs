@@ -92,6 +92,11 @@ impl Plane {
     pub fn from_u8(w: usize, h: usize, bytes: &[u8]) -> Self {
         Plane::new(w, h, bytes.iter().map(|b| *b as f32 / 255.0).collect())
     }
+    /// Rounded to 8 bits and back, as if written to PNG and read again (so
+    /// in-memory scores equal `hoimat eval` on written files).
+    pub fn quantised(&self) -> Plane {
+        Plane::from_u8(self.w, self.h, &self.to_u8())
+    }
 }
 
 impl Rgb {

@@ -97,8 +97,7 @@ pub fn held_out_scores(net: &MattingNet, params: &ParamSet, clip: &ClipTensors, 
         if captured.contains(&i) {
             continue;
         }
-        let p = to_plane(&pha.get(i as i64));
-        let p = Plane::from_u8(p.w, p.h, &p.to_u8());
+        let p = to_plane(&pha.get(i as i64)).quantised();
         miou += metrics::miou(&p, t, DEFAULT_MIOU_THRESHOLD).expect("same size");
         mad += metrics::mad(&p, t).expect("same size");
         n += 1;
@@ -123,7 +122,7 @@ pub fn adapt(
     let device = model.device();
     let net = model.duplicate();
     let ct = ClipTensors::from_clip(clip);
-    let truth: Vec<Plane> = clip.frames.iter().map(|f| Plane::from_u8(f.pha.w, f.pha.h, &f.pha.to_u8())).collect();
+    let truth: Vec<Plane> = clip.frames.iter().map(|f| f.pha.quantised()).collect();
     let captured = pick_frames(clip.frames.len(), cfg.frames, cfg.policy);
     // Annotate the captured frames once, as a user would.
     let mut ar = Rand::keyed(&format!("adapt/annotate/{}", clip.meta.name), cfg.seed);

@@ -32,8 +32,7 @@ pub fn time_step(cfg: &ModelConfig, k: i64, h: i64, w: i64, iters: usize, device
             t.push(t0.elapsed().as_secs_f64());
         }
     }
-    t.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    t[t.len() / 2]
+    super::model::median(t)
 }
 
 pub fn run(device: Device) -> Result<()> {

@@ -55,8 +55,7 @@ pub fn time_meta(cfg: &ModelConfig, h: i64, w: i64, seq: i64, tasks: usize, firs
         times.push(t0.elapsed().as_secs_f64());
     }
     times.remove(0); // warm-up
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    (times[times.len() / 2], if device == Device::Cpu { peak_rss_mib() } else { None })
+    (super::model::median(times), if device == Device::Cpu { peak_rss_mib() } else { None })
 }
 
 pub fn run(device: Device) -> Result<()> {

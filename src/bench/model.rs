@@ -13,7 +13,8 @@ use tch::{Device, Kind, Tensor};
 use crate::model::{MattingNet, ModelConfig};
 use crate::profile::Profile;
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// Median of timings (the upper middle for an even count).
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
 }

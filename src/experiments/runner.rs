@@ -38,12 +38,14 @@ impl Lab {
         let t0 = Instant::now();
         let store = self.store();
         let (mut done, mut cached) = (0, 0);
+        let mut current: Vec<String> = vec![];
         let methods: Vec<MethodDef> = def.methods.iter().map(|m| def.method(m)).collect::<Result<_>>()?;
         let seeds: Vec<u64> = if def.kind == ExperimentKind::Speed { vec![0] } else { def.seeds.clone() };
         for m in &methods {
             for &seed in &seeds {
                 let config = self.run_config(def, m, seed)?;
                 let hash = config_hash(&config);
+                current.push(hash.clone());
                 let key = run_key(&m.name, seed as i64, &hash);
                 if store.has_run(&def.id, &key) && !self.force {
                     cached += 1;
@@ -74,12 +76,7 @@ impl Lab {
         let rows = store.compact(&def.id).with_context(|| format!("compacting the {} table", def.id))?;
         // Only rows of this definition's current runs (an edited definition
         // leaves older runs in the store, which stay queryable there).
-        let keys: Vec<String> = methods
-            .iter()
-            .flat_map(|m| seeds.iter().map(move |&s| (m, s)))
-            .map(|(m, s)| self.run_config(def, m, s).map(|c| config_hash(&c)))
-            .collect::<Result<_>>()?;
-        let rows = rows.into_iter().filter(|r| keys.contains(&r.prov.config_hash)).collect();
+        let rows = rows.into_iter().filter(|r| current.contains(&r.prov.config_hash)).collect();
         Ok(Outcome { definition: def.clone(), rows, runs_done: done, runs_cached: cached, seconds: t0.elapsed().as_secs_f64() })
     }
 

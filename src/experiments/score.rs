@@ -4,7 +4,7 @@
 //! written files), and scored with the library's metrics.
 
 use anyhow::Result;
-use tch::{Device, Kind};
+use tch::Device;
 
 use crate::metrics::{self, Plane, DEFAULT_MIOU_THRESHOLD};
 use crate::model::MattingNet;
@@ -36,18 +36,14 @@ pub struct ClipResult {
     pub values: Vec<(&'static str, Option<f64>)>,
 }
 
-fn quantised(p: &Plane) -> Plane {
-    Plane::from_u8(p.w, p.h, &p.to_u8())
-}
-
 /// Score `net` on every clip of `set`.
 pub fn score(net: &MattingNet, set: &Dataset, device: Device) -> Result<Vec<ClipResult>> {
     let mut out = Vec::with_capacity(set.clips.len());
     for clip in &set.clips {
         let ct = ClipTensors::from_clip(clip);
         let (pha, _) = predict_clip(net, &net.params, &ct, 8, device);
-        let preds: Vec<Plane> = (0..ct.len()).map(|i| quantised(&to_plane(&pha.get(i)))).collect();
-        let truths: Vec<Plane> = clip.frames.iter().map(|f| quantised(&f.pha)).collect();
+        let preds: Vec<Plane> = (0..ct.len()).map(|i| to_plane(&pha.get(i)).quantised()).collect();
+        let truths: Vec<Plane> = clip.frames.iter().map(|f| f.pha.quantised()).collect();
         let n = preds.len() as f64;
         let mean = |f: &dyn Fn(&Plane, &Plane) -> Result<f64, metrics::MetricError>| -> Result<f64> {
             let mut s = 0.0;
@@ -58,9 +54,8 @@ pub fn score(net: &MattingNet, set: &Dataset, device: Device) -> Result<Vec<Clip
         };
         let dts = metrics::dtssd_clip(&preds, &truths)?;
         let mut recall = (0.0, 0usize);
-        if let Some(obj) = &ct.object {
-            for (i, p) in preds.iter().enumerate() {
-                let m: Vec<bool> = Vec::<f32>::try_from(obj.get(i as i64).reshape([-1]).to_kind(Kind::Float))?.iter().map(|v| *v > 0.5).collect();
+        for (i, p) in preds.iter().enumerate() {
+            if let Some(m) = ct.object_mask(i as i64) {
                 if let Some(r) = metrics::object_recall(p, &m, DEFAULT_MIOU_THRESHOLD)? {
                     recall.0 += r;
                     recall.1 += 1;

@@ -111,9 +111,7 @@ pub fn log_path(out: &Path) -> PathBuf {
 pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> Result<MamlRalRun> {
     tch::set_num_threads(cfg.threads);
     let start = Instant::now();
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
-    }
+    crate::train::run_files::prepare_output(out)?;
     let (factory, _) = checkpoint::load(&cfg.factory, device).with_context(|| format!("loading the factory model {}", cfg.factory.display()))?;
     let meta = world::generate("synmeta", cfg.profile, cfg.data_seed)?;
     let clips: Vec<ClipTensors> = meta.clips.iter().map(ClipTensors::from_clip).collect();
@@ -169,11 +167,7 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
         bar.inc(1);
         if done % cfg.ckpt_every == 0 || done == cfg.iterations {
             let prov = serde_json::json!({"trainer": "maml_ral", "config": cfg, "step": done, "done": done == cfg.iterations, "hoimat_version": env!("CARGO_PKG_VERSION")});
-            let text: String = log.iter().map(|l| serde_json::to_string(l).expect("log") + "\n").collect();
-            let lp = log_path(out);
-            let tmp = lp.with_extension("jsonl.tmp");
-            std::fs::write(&tmp, text).with_context(|| format!("{}: cannot write the training log", tmp.display()))?;
-            std::fs::rename(&tmp, &lp).with_context(|| format!("{}: cannot write the training log", lp.display()))?;
+            crate::train::run_files::write_log(&log_path(out), &log)?;
             checkpoint::save_with(&net, out, prov, &opt.state())?;
         }
     }

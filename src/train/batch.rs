@@ -66,6 +66,13 @@ impl ClipTensors {
     pub fn len(&self) -> i64 {
         self.com.size()[0]
     }
+
+    /// Frame `i`'s held-object mask, one bool per pixel (row-major), when known.
+    pub fn object_mask(&self, i: i64) -> Option<Vec<bool>> {
+        let obj = self.object.as_ref()?;
+        let v = Vec::<f32>::try_from(obj.get(i).reshape([-1]).to_kind(Kind::Float)).expect("float mask");
+        Some(v.iter().map(|x| *x > 0.5).collect())
+    }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -130,16 +137,7 @@ pub fn sample_with(clips: &[ClipTensors], pool: &[ClipTensors], s: &Sampling, r:
         let t = s.seq_len.min(c.len());
         let start = r.int(0, (c.len() - t + 1) as usize) as i64;
         let flip = r.chance(s.flip);
-        let bg = if r.chance(s.swap_background) {
-            let other = &pool[r.int(0, pool.len())];
-            other.bgr.as_ref().map(|b| {
-                let bs = r.int(0, (other.len() - t + 1).max(1) as usize) as i64;
-                b.narrow(0, bs.min(other.len() - t).max(0), t.min(other.len()))
-            })
-        } else {
-            None
-        };
-        let bg = bg.filter(|b| b.size()[0] == t);
+        let bg = if r.chance(s.swap_background) { background_window(pool, t, r) } else { None };
         let (a, b, c2) = window(c, start, t, flip, bg.as_ref());
         src.push(a);
         pha.push(b);
@@ -148,11 +146,13 @@ pub fn sample_with(clips: &[ClipTensors], pool: &[ClipTensors], s: &Sampling, r:
     Batch { src: Tensor::stack(&src, 0), pha: Tensor::stack(&pha, 0), fgr: Tensor::stack(&fgr, 0) }
 }
 
-/// A `t`-frame background window from a random clip of `pool` that has
-/// backgrounds and at least `t` frames.
+/// A `t`-frame background window from a random clip of `pool`; None when
+/// that clip has no backgrounds or fewer than `t` frames. (The start is
+/// drawn whenever the clip has backgrounds, so the stream of draws does not
+/// depend on the clip's length.)
 pub fn background_window(pool: &[ClipTensors], t: i64, r: &mut Rand) -> Option<Tensor> {
     let other = &pool[r.int(0, pool.len())];
-    let b = other.bgr.as_ref().filter(|_| other.len() >= t)?;
-    let start = r.int(0, (other.len() - t + 1) as usize) as i64;
-    Some(b.narrow(0, start, t))
+    let b = other.bgr.as_ref()?;
+    let start = r.int(0, (other.len() - t + 1).max(1) as usize) as i64;
+    (other.len() >= t).then(|| b.narrow(0, start, t))
 }

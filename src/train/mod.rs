@@ -4,5 +4,6 @@
 
 pub mod adam;
 pub mod batch;
+pub mod run_files;
 pub mod supervised;
 pub mod validate;

@@ -154,9 +154,7 @@ pub fn train(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device) -> R
 pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device, until: Option<u64>) -> Result<FactoryRun> {
     tch::set_num_threads(cfg.threads);
     let start = Instant::now();
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
-    }
+    crate::train::run_files::prepare_output(out)?;
     let (vm_train, test_clips) = synvm_tensors(cfg.profile, cfg.data_seed)?;
     let other_clips: Vec<ClipTensors> = match cfg.data {
         SetName::SynVm => vec![],
@@ -236,11 +234,7 @@ fn save(net: &MattingNet, opt: &Adam, cfg: &FactoryConfig, log: &[LogLine], out:
         "done": done,
         "hoimat_version": env!("CARGO_PKG_VERSION"),
     });
-    let text: String = log.iter().map(|l| serde_json::to_string(l).expect("log line") + "\n").collect();
-    let lp = log_path(out);
-    let tmp = lp.with_extension("jsonl.tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("{}: cannot write the training log", tmp.display()))?;
-    std::fs::rename(&tmp, &lp).with_context(|| format!("{}: cannot write the training log", lp.display()))?;
+    super::run_files::write_log(&log_path(out), log)?;
     // Weights and optimizer state go in one file, replaced atomically.
     checkpoint::save_with(net, out, prov, &opt.state())?;
     Ok(())

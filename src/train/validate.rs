@@ -1,7 +1,7 @@
 //! Validation during training: run the model over whole clips, carrying the
 //! recurrent state, and score with the library's metrics (MAD x1e3, mIoU).
 
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use super::batch::{to_plane, ClipTensors};
 use crate::metrics;
@@ -49,8 +49,7 @@ pub fn validate(net: &MattingNet, params: &ParamSet, clips: &[ClipTensors], devi
             let t = to_plane(&c.pha.get(f));
             cm += metrics::mad(&p, &t).expect("same size");
             ci += metrics::miou(&p, &t, metrics::DEFAULT_MIOU_THRESHOLD).expect("same size");
-            if let Some(obj) = &c.object {
-                let m: Vec<bool> = Vec::<f32>::try_from(obj.get(f).reshape([-1]).to_kind(Kind::Float)).unwrap().iter().map(|v| *v > 0.5).collect();
+            if let Some(m) = c.object_mask(f) {
                 if let Ok(Some(r)) = metrics::object_recall(&p, &m, metrics::DEFAULT_MIOU_THRESHOLD) {
                     rec_sum += r;
                     rec_n += 1;

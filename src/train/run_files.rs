@@ -1,0 +1,24 @@
+//! The files a training run keeps beside its checkpoint, shared by every
+//! trainer (factory, RVM-F, MAML-RAL): the output folder and the JSON-lines
+//! log, replaced atomically so a killed run never leaves half a log.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+/// Create the folder `out` will be written to.
+pub fn prepare_output(out: &Path) -> Result<()> {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Write `lines` as JSON lines to `path` (temporary file, then rename).
+pub fn write_log<T: Serialize>(path: &Path, lines: &[T]) -> Result<()> {
+    let text: String = lines.iter().map(|l| serde_json::to_string(l).expect("log line serialises") + "\n").collect();
+    let tmp = path.with_extension("jsonl.tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("{}: cannot write the training log", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write the training log", path.display()))
+}
