@@ -14,6 +14,7 @@ pub mod meta;
 pub mod metrics;
 pub mod loss;
 pub mod model;
+pub mod plot;
 pub mod profile;
 pub mod store;
 pub mod progress;

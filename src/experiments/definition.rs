@@ -124,6 +124,56 @@ pub struct Override {
     pub datasets: Option<Vec<String>>,
 }
 
+/// What a chart shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChartKind {
+    /// One bar per method (mean ± std over seeds) of `metric`.
+    Bars,
+    /// CDF over clips of `metric` per method (Fig. 6).
+    Cdf,
+    /// Per-epoch `metric` per method/arm, mean ± std over clips, seeds and repeats (Figs 8, 9).
+    Curve,
+    /// Distribution of `epochs_to` per arm (Fig. 7).
+    Epochs,
+    /// Input, truth and every method's alpha on a few clips.
+    Gallery,
+}
+
+/// The x axis of a curve.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CurveX {
+    #[default]
+    Epoch,
+    /// Mean training seconds at each epoch.
+    Seconds,
+}
+
+/// One chart of a definition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartDef {
+    pub kind: ChartKind,
+    #[serde(default)]
+    pub metric: String,
+    /// Dataset of the rows (default: the definition's first).
+    pub dataset: Option<String>,
+    #[serde(default)]
+    pub x: CurveX,
+    /// Curves: draw the spread as a band (default) or as error bars.
+    #[serde(default)]
+    pub error_bars: bool,
+    /// Gallery: how many clips (rows).
+    #[serde(default = "three")]
+    pub clips: usize,
+    pub title: Option<String>,
+}
+
+fn three() -> usize {
+    3
+}
+
 /// A table or figure as data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -149,6 +199,12 @@ pub struct Definition {
     pub adaptation: Option<AdaptationDef>,
     #[serde(default)]
     pub profiles: BTreeMap<String, Override>,
+    /// Take the rows of another experiment instead of running (Fig. 6 plots
+    /// Table II's per-clip scores); its runs are run first when missing.
+    pub source: Option<String>,
+    /// The charts drawn from the rows.
+    #[serde(default)]
+    pub charts: Vec<ChartDef>,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -156,13 +212,14 @@ fn default_seeds() -> Vec<u64> {
 }
 
 /// The definitions shipped with hoimat, in report order.
-pub const BUILTIN: [(&str, &str); 9] = [
+pub const BUILTIN: [(&str, &str); 10] = [
     ("table2", include_str!("../../experiments/table2.toml")),
     ("table3", include_str!("../../experiments/table3.toml")),
     ("table4", include_str!("../../experiments/table4.toml")),
     ("table5", include_str!("../../experiments/table5.toml")),
     ("table6", include_str!("../../experiments/table6.toml")),
     ("table7", include_str!("../../experiments/table7.toml")),
+    ("fig6", include_str!("../../experiments/fig6.toml")),
     ("fig7", include_str!("../../experiments/fig7.toml")),
     ("fig8", include_str!("../../experiments/fig8.toml")),
     ("fig9", include_str!("../../experiments/fig9.toml")),

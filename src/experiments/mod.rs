@@ -7,6 +7,7 @@
 
 pub mod adaptation;
 pub mod definition;
+pub mod figures;
 pub mod lab;
 pub mod models;
 pub mod pipeline;

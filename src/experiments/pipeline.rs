@@ -56,6 +56,31 @@ pub fn export_datasets(profile: Profile, seed: u64, data_root: &std::path::Path,
     Ok(())
 }
 
+/// Draw and save an experiment's charts; Markdown image links to them
+/// (relative to the profile's folder). A chart that cannot be drawn is
+/// reported in the text and does not stop the run.
+pub fn figure_links(lab: &Lab, outcome: &super::Outcome) -> String {
+    let mut md = String::new();
+    match lab.draw_figures(outcome) {
+        Ok(figs) => {
+            for f in figs {
+                match f.save(&lab.figures()) {
+                    Ok(png) => {
+                        println!("figure: {}", png.display());
+                        md.push_str(&format!("![{}](figures/{}.png)\n\n", f.title, f.stem));
+                    }
+                    Err(e) => md.push_str(&format!("_Figure {} could not be written: {e:#}_\n\n", f.stem)),
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("warning: {}: charts failed: {e:#}", outcome.definition.id);
+            md.push_str(&format!("_Charts of {} could not be drawn: {e:#}_\n\n", outcome.definition.id));
+        }
+    }
+    md
+}
+
 pub fn reproduce(o: &ReproduceOptions) -> Result<Reproduced> {
     let start = Instant::now();
     let mut lab = Lab::new(&o.results, o.profile, o.device);
@@ -73,8 +98,9 @@ pub fn reproduce(o: &ReproduceOptions) -> Result<Reproduced> {
         let def = lab.definition(id)?;
         println!("\n== {}: {}", def.id, def.title);
         let outcome = lab.run(&def).with_context(|| format!("experiment {id}"))?;
-        let (md, v) = render(&outcome, &paper);
+        let (mut md, v) = render(&outcome, &paper);
         println!("{md}");
+        md.push_str(&figure_links(&lab, &outcome));
         parts.push(md);
         verdicts.extend(v.into_iter().map(|v| (id.clone(), v)));
         timing.push((id.clone(), t.elapsed().as_secs_f64()));
@@ -91,7 +117,10 @@ pub fn reproduce(o: &ReproduceOptions) -> Result<Reproduced> {
     write_report(&report, o.profile.name(), &parts, total, &lab.device_name())?;
     // The latest full reproduction is also the top-level report.
     if o.only.is_empty() {
-        std::fs::copy(&report, o.results.join("REPORT.md")).with_context(|| format!("{}: cannot write", o.results.join("REPORT.md").display()))?;
+        let top = o.results.join("REPORT.md");
+        let text = std::fs::read_to_string(&report).with_context(|| format!("{}: cannot read", report.display()))?;
+        let text = text.replace("](figures/", &format!("]({}/figures/", o.profile.name()));
+        crate::plot::write_atomic(&top, text.as_bytes())?;
     }
     let held = verdicts.iter().filter(|(_, v)| v.held == Some(true)).count();
     println!("claims held: {held} of {}; report: {}; total {:.0} s", verdicts.len(), report.display(), total);

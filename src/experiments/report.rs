@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use super::definition::{Claim, ExperimentKind};
 use super::runner::Outcome;
-use super::score::{higher_is_better, METRICS};
+use super::score::{higher_is_better, metric_label};
 use crate::store::query::{cell, summarize, Summary};
 
 /// The paper's published numbers (`experiments/paper_numbers.toml`).
@@ -69,10 +69,6 @@ pub fn check(claim: &Claim, s: &[Summary]) -> Verdict {
         _ => None,
     };
     Verdict { claim: claim.clone(), held, left, right }
-}
-
-fn metric_label(m: &str) -> String {
-    METRICS.iter().find(|(k, _)| *k == m).map_or(m.to_string(), |(_, l)| l.to_string())
 }
 
 /// An experiment rendered as Markdown (tables and verdicts).

@@ -36,6 +36,10 @@ impl Lab {
     /// Run every missing run of `def`, then compact and return its rows.
     pub fn run(&self, def: &Definition) -> Result<Outcome> {
         let t0 = Instant::now();
+        if let Some(src) = &def.source {
+            let o = self.run(&self.definition(src).with_context(|| format!("{}: source experiment", def.id))?)?;
+            return Ok(Outcome { definition: def.clone(), rows: o.rows, runs_done: o.runs_done, runs_cached: o.runs_cached, seconds: t0.elapsed().as_secs_f64() });
+        }
         let store = self.store();
         let (mut done, mut cached) = (0, 0);
         let mut current: Vec<String> = vec![];

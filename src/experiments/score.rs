@@ -23,6 +23,21 @@ pub const METRICS: [(&str, &str); 7] = [
     ("object_recall", "held-object pixel recall"),
 ];
 
+/// How tables and charts name a metric.
+pub fn metric_label(m: &str) -> String {
+    METRICS.iter().find(|(k, _)| *k == m).map_or_else(
+        || match m {
+            "miou_after" => "mIoU after adaptation".into(),
+            "probe_mad" => "human-only MAD (x1e3)".into(),
+            "epochs_to" => "epochs to threshold".into(),
+            "fluctuation" => "fluctuation of mIoU".into(),
+            m if m.starts_with("fps_") => format!("frames/s at {}", &m[4..]),
+            m => m.to_string(),
+        },
+        |(_, l)| l.to_string(),
+    )
+}
+
 /// Higher is better for these; lower for every other metric.
 pub fn higher_is_better(metric: &str) -> bool {
     matches!(metric, "object_recall" | "reached") || metric.starts_with("fps") || metric.starts_with("miou")
