@@ -7,6 +7,7 @@
 pub mod adapt;
 pub mod bench;
 pub mod data;
+pub mod display;
 pub mod experiments;
 pub mod frame;
 pub mod infer;

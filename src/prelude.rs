@@ -1,7 +1,15 @@
 //! Everything a notebook or script needs, in one `use hoimat::prelude::*;`.
 
 pub use crate::data::{self, loaders};
+pub use crate::display;
+pub use crate::experiments::figures::Figure;
+pub use crate::experiments::report::{self, PaperNumbers, PaperTable};
+pub use crate::experiments::{self, Definition, Lab, ModelSpec, Outcome};
 pub use crate::frame::{label, Clip, ClipMeta, Frame, Interaction, LabelMap, Plane, Rgb};
-pub use crate::profile::Profile;
-pub use crate::world::{self, Dataset, Manifest, SetName};
 pub use crate::metrics;
+pub use crate::plot::{self, Chart};
+pub use crate::profile::Profile;
+pub use crate::store::{self, summarize, Store, StoredRow, Summary};
+pub use crate::torch_env;
+pub use crate::world::{self, Dataset, Manifest, SetName};
+pub use tch::{self, Device, Tensor};

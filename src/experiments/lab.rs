@@ -46,6 +46,21 @@ impl Lab {
         }
     }
 
+    /// The lab a notebook or script opens: results under `$HOIMAT_RESULTS`,
+    /// else `$HOIMAT_ROOT/results` (the kernel sets `HOIMAT_ROOT` to the
+    /// checkout), else `./results`; a GPU when one is present unless
+    /// `HOIMAT_CPU` is set.
+    pub fn open(profile: &str) -> Result<Lab> {
+        let profile: Profile = profile.parse().map_err(anyhow::Error::msg)?;
+        let results = match (std::env::var_os("HOIMAT_RESULTS"), std::env::var_os("HOIMAT_ROOT")) {
+            (Some(r), _) => PathBuf::from(r),
+            (None, Some(root)) => PathBuf::from(root).join("results"),
+            (None, None) => PathBuf::from("results"),
+        };
+        let device = crate::torch_env::device(std::env::var_os("HOIMAT_CPU").is_some());
+        Ok(Lab::new(results, profile, device))
+    }
+
     pub fn with_sink(mut self, sink: Sink) -> Lab {
         self.sink = sink;
         self

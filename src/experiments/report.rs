@@ -71,12 +71,48 @@ pub fn check(claim: &Claim, s: &[Summary]) -> Verdict {
     Verdict { claim: claim.clone(), held, left, right }
 }
 
-/// An experiment rendered as Markdown (tables and verdicts).
-pub fn render(o: &Outcome, paper: &PaperNumbers) -> (String, Vec<Verdict>) {
+/// One table in the paper's shape: a caption, metric columns, and a row per
+/// method (cells: ours, with the paper's number in brackets when it has one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaperTable {
+    pub caption: String,
+    pub header: Vec<String>,
+    pub rows: Vec<(String, Vec<String>)>,
+}
+
+impl PaperTable {
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::new();
+        let _ = writeln!(md, "{}\n", self.caption);
+        let _ = writeln!(md, "| method | {} |", self.header.join(" | "));
+        let _ = writeln!(md, "|---|{}", "---|".repeat(self.header.len()));
+        for (label, cells) in &self.rows {
+            let _ = writeln!(md, "| {} | {} |", label, cells.join(" | "));
+        }
+        md
+    }
+
+    pub fn to_html(&self) -> String {
+        let e = html_escape;
+        let mut h = String::from("<table>\n");
+        let _ = writeln!(h, "<caption style=\"caption-side: top; text-align: left\">{}</caption>", e(&self.caption.replace('`', "")));
+        let _ = writeln!(h, "<thead><tr><th>method</th>{}</tr></thead>\n<tbody>", self.header.iter().map(|x| format!("<th>{}</th>", e(x))).collect::<String>());
+        for (label, cells) in &self.rows {
+            let _ = writeln!(h, "<tr><td>{}</td>{}</tr>", e(label), cells.iter().map(|x| format!("<td>{}</td>", e(x))).collect::<String>());
+        }
+        h.push_str("</tbody>\n</table>\n");
+        h
+    }
+}
+
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The experiment's tables (one per dataset).
+pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
     let d = &o.definition;
     let s = summarize(&o.rows);
-    let mut md = String::new();
-    let _ = writeln!(md, "## {}: {}\n", d.id, d.title);
     let datasets: Vec<String> = if d.kind == ExperimentKind::Speed { vec!["*".into()] } else { d.datasets.clone() };
     let metrics: Vec<String> = if d.kind == ExperimentKind::Speed {
         // Profile's size first, then 512x288 (the order the runner measures).
@@ -90,22 +126,21 @@ pub fn render(o: &Outcome, paper: &PaperNumbers) -> (String, Vec<Verdict>) {
     } else {
         d.metrics.clone()
     };
+    let mut out = vec![];
     for ds in &datasets {
-        if d.kind == ExperimentKind::Adaptation {
+        let caption = if d.kind == ExperimentKind::Adaptation {
             let a = d.adaptation.as_ref().expect("checked");
-            let _ = writeln!(
-                md,
-                "Local adaptation on synthetic `{ds}` ({} clips, {} repeat(s), label noise {}); each row: mean over clips (and repeats) of the seed's model, ± std over {} seed(s); threshold {} for `epochs_to`.\n",
+            format!(
+                "Local adaptation on synthetic `{ds}` ({} clips, {} repeat(s), label noise {}); each row: mean over clips (and repeats) of the seed's model, ± std over {} seed(s); threshold {} for `epochs_to`.",
                 if a.clips == 0 { "all".to_string() } else { a.clips.to_string() }, a.repeats, a.noise, d.seeds.len(), a.threshold
-            );
+            )
         } else if d.kind == ExperimentKind::Scores {
             let theirs = d.paper.as_deref().and_then(|t| paper.dataset(t)).unwrap_or_else(|| "-".into());
-            let _ = writeln!(md, "Synthetic `{ds}` (stands in for the paper's {theirs}); ours: mean ± std over {} seed(s); [paper's number on its real data].\n", d.seeds.len());
+            format!("Synthetic `{ds}` (stands in for the paper's {theirs}); ours: mean ± std over {} seed(s); [paper's number on its real data].", d.seeds.len())
         } else {
-            let _ = writeln!(md, "Frames per second on {}, one frame per call with the recurrent state carried; [paper's FPS on its RTX 3060 GPU, resolution not stated].\n", o.rows.first().map_or("?", |r| r.prov.device.as_str()));
-        }
-        let _ = writeln!(md, "| method | {} |", metrics.iter().map(|m| metric_label(m)).collect::<Vec<_>>().join(" | "));
-        let _ = writeln!(md, "|---|{}", "---|".repeat(metrics.len()));
+            format!("Frames per second on {}, one frame per call with the recurrent state carried; [paper's FPS on its RTX 3060 GPU, resolution not stated].", o.rows.first().map_or("?", |r| r.prov.device.as_str()))
+        };
+        let mut rows = vec![];
         for (key, label, paper_key) in d.rows() {
             let cells: Vec<String> = metrics
                 .iter()
@@ -121,11 +156,29 @@ pub fn render(o: &Outcome, paper: &PaperNumbers) -> (String, Vec<Verdict>) {
                     }
                 })
                 .collect();
-            let _ = writeln!(md, "| {} | {} |", label, cells.join(" | "));
+            rows.push((label, cells));
         }
+        out.push(PaperTable { caption, header: metrics.iter().map(|m| metric_label(m)).collect(), rows });
+    }
+    out
+}
+
+/// The paper's claims checked on an outcome's numbers.
+pub fn verdicts(o: &Outcome) -> Vec<Verdict> {
+    let s = summarize(&o.rows);
+    o.definition.claims.iter().map(|c| check(c, &s)).collect()
+}
+
+/// An experiment rendered as Markdown (tables and verdicts).
+pub fn render(o: &Outcome, paper: &PaperNumbers) -> (String, Vec<Verdict>) {
+    let d = &o.definition;
+    let mut md = String::new();
+    let _ = writeln!(md, "## {}: {}\n", d.id, d.title);
+    for t in tables(o, paper) {
+        md.push_str(&t.to_markdown());
         md.push('\n');
     }
-    let verdicts: Vec<Verdict> = d.claims.iter().map(|c| check(c, &s)).collect();
+    let verdicts = verdicts(o);
     if !verdicts.is_empty() {
         let _ = writeln!(md, "Claims of the paper, checked on our numbers:\n");
         for v in &verdicts {

@@ -1,0 +1,103 @@
+//! The kernel's build cache: evcxr compiles cells (and, once, the hoimat
+//! library) in a directory of its own. Two live kernels must not share one
+//! (they would clobber each other's builds), so the cache is a set of slots,
+//! each held with an exclusive file lock for the kernel's lifetime; a new
+//! slot is seeded by copying the most recently used one, so the library
+//! compiles once per machine rather than once per kernel.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{bail, Context, Result};
+
+/// A locked cache slot (unlocked when dropped).
+pub struct Slot {
+    pub dir: PathBuf,
+    _lock: File,
+}
+
+/// The cache root: `$HOIMAT_KERNEL_CACHE`, else `$XDG_CACHE_HOME/hoimat-kernel`,
+/// else `~/.cache/hoimat-kernel`. Outside any cargo workspace on purpose.
+pub fn root() -> PathBuf {
+    if let Some(p) = std::env::var_os("HOIMAT_KERNEL_CACHE") {
+        return PathBuf::from(p);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("hoimat-kernel")
+}
+
+fn used_at(dir: &Path) -> SystemTime {
+    std::fs::metadata(dir.join("target")).and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// Lock the first free slot under `root`, creating (and seeding) one when
+/// all are taken.
+pub fn acquire(root: &Path) -> Result<Slot> {
+    std::fs::create_dir_all(root).with_context(|| format!("{}: cannot create the kernel cache", root.display()))?;
+    for i in 0..64 {
+        let dir = root.join(format!("slot-{i}"));
+        let lock_path = root.join(format!("slot-{i}.lock"));
+        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).with_context(|| format!("{}: cannot open", lock_path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {
+                if !dir.join("target").is_dir() {
+                    seed(root, &dir)?;
+                }
+                std::fs::create_dir_all(&dir)?;
+                return Ok(Slot { dir, _lock: lock });
+            }
+            Err(std::fs::TryLockError::WouldBlock) => continue,
+            Err(std::fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("{}: cannot lock", lock_path.display())),
+        }
+    }
+    bail!("{}: all 64 kernel cache slots are in use", root.display())
+}
+
+/// Copy the most recently used warm slot into `dir` (nothing when none is warm).
+fn seed(root: &Path, dir: &Path) -> Result<()> {
+    let mut warm: Vec<PathBuf> = std::fs::read_dir(root)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p != dir && p.join("target").is_dir())
+        .collect();
+    warm.sort_by_key(|p| std::cmp::Reverse(used_at(p)));
+    let Some(from) = warm.first() else { return Ok(()) };
+    let _ = std::fs::remove_dir_all(dir);
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(dir)
+        .status()
+        .context("running cp to seed a kernel cache slot")?;
+    if !status.success() {
+        let _ = std::fs::remove_dir_all(dir);
+        bail!("seeding {} from {} failed", dir.display(), from.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_slots_are_exclusive_and_new_ones_are_seeded() {
+        let root = std::env::temp_dir().join(format!("hoimat-kcache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let a = acquire(&root).unwrap();
+        assert!(a.dir.ends_with("slot-0"));
+        std::fs::create_dir_all(a.dir.join("target")).unwrap();
+        std::fs::write(a.dir.join("target/built"), b"x").unwrap();
+        let b = acquire(&root).unwrap();
+        assert!(b.dir.ends_with("slot-1"), "a held slot is not handed out twice");
+        assert_eq!(std::fs::read(b.dir.join("target/built")).unwrap(), b"x", "seeded from the warm slot");
+        drop(a);
+        let c = acquire(&root).unwrap();
+        assert!(c.dir.ends_with("slot-0"), "a released slot is reused");
+        drop((b, c));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -1,0 +1,119 @@
+//! hoimat-kernel: a Jupyter kernel for Rust with the hoimat library
+//! preloaded (evcxr compiles and runs cells; the wire protocol is
+//! jupyter-protocol over jupyter-zmq-client).
+
+mod cache;
+mod child;
+mod kernelspec;
+mod notebook;
+mod server;
+mod session;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "hoimat-kernel", version, about = "Jupyter kernel for Rust with hoimat preloaded")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve a kernel (what Jupyter runs, from the kernelspec).
+    Start {
+        #[arg(long)]
+        connection_file: PathBuf,
+    },
+    /// Install the kernelspec "hoimat (Rust)".
+    Install {
+        /// Into the user's Jupyter folder (the default).
+        #[arg(long, conflicts_with = "prefix")]
+        user: bool,
+        /// Into PREFIX/share/jupyter/kernels (e.g. a virtualenv).
+        #[arg(long)]
+        prefix: Option<PathBuf>,
+        #[arg(long, default_value = "hoimat")]
+        name: String,
+    },
+    /// Compile the library into the kernel's build cache ahead of time.
+    Warm,
+    /// Execute a notebook headlessly (papermill-style parameters).
+    Run {
+        notebook: PathBuf,
+        /// NAME=VALUE, set in a cell injected after the `parameters` cell.
+        #[arg(short = 'p', long = "parameter", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        /// Output notebook (default: overwrite the input).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    s.split_once('=').map(|(k, v)| (k.trim().to_string(), v.to_string())).ok_or_else(|| format!("'{s}': expected NAME=VALUE"))
+}
+
+fn main() {
+    // In evcxr's child process: route stdout through our marker copier,
+    // then hand over to evcxr's runtime (which never returns there).
+    if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
+        child::tee_stdout();
+    }
+    evcxr::runtime_hook();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("hoimat-kernel: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn echo(e: session::Event) {
+    match e {
+        session::Event::Stdout(s) | session::Event::Stderr(s) => eprint!("{s}"),
+        session::Event::Display(_) => eprintln!("[display]"),
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Start { connection_file } => {
+            let text = std::fs::read_to_string(&connection_file).with_context(|| format!("{}: cannot read", connection_file.display()))?;
+            let conn = serde_json::from_str(&text).with_context(|| format!("{}: not a Jupyter connection file", connection_file.display()))?;
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            rt.block_on(server::serve(conn))
+        }
+        Cmd::Install { user: _, prefix, name } => {
+            let dir = kernelspec::install(prefix.as_deref(), &name)?;
+            println!("installed kernelspec '{name}' (hoimat (Rust)) in {}", dir.display());
+            Ok(())
+        }
+        Cmd::Warm => {
+            let t = Instant::now();
+            eprintln!("hoimat-kernel: compiling hoimat into the kernel cache (the first time takes several minutes)");
+            let s = session::Session::start(&mut echo)?;
+            println!("kernel cache warm in {:.0} s: {}", t.elapsed().as_secs_f64(), s.slot.display());
+            Ok(())
+        }
+        Cmd::Run { notebook: path, params, output } => {
+            let mut nb = notebook::read(&path)?;
+            notebook::inject(&mut nb, &params)?;
+            let t = Instant::now();
+            let mut s = session::Session::start(&mut echo)?;
+            eprintln!("[hoimat-kernel run] library loaded in {:.1} s", t.elapsed().as_secs_f64());
+            let failed = notebook::execute(&mut nb, &mut s);
+            let out = output.unwrap_or(path.clone());
+            notebook::write(&nb, &out)?;
+            match failed {
+                Some(i) => anyhow::bail!("{}: cell {} failed (outputs written to {})", path.display(), i + 1, out.display()),
+                None => {
+                    println!("{} -> {} in {:.1} s", path.display(), out.display(), t.elapsed().as_secs_f64());
+                    Ok(())
+                }
+            }
+        }
+    }
+}

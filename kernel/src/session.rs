@@ -1,0 +1,254 @@
+//! One evcxr context with hoimat preloaded: the kernel's executor and the
+//! headless notebook runner both drive cells through a `Session`.
+
+use std::path::PathBuf;
+use std::process::Child;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use crossbeam_channel::Receiver;
+use evcxr::{CommandContext, Error as EvcxrError};
+use serde_json::{Map, Value};
+
+use crate::cache::{self, Slot};
+use crate::child::{CELL_ERROR, CELL_PANIC};
+
+/// Prefix of the display lines printed by `hoimat::display`.
+const DISPLAY: &str = "KERNEL_DISPLAY ";
+
+/// Something a cell produced, in the order it was produced.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Stdout(String),
+    Stderr(String),
+    /// A MIME bundle: `{"data": {...}, "metadata": {...}}`.
+    Display(Value),
+}
+
+/// Why a cell failed, shaped like Jupyter's error output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellError {
+    pub ename: String,
+    pub evalue: String,
+    pub traceback: Vec<String>,
+}
+
+/// A finished cell: its final value (as MIME data) or its error.
+pub type CellResult = std::result::Result<Option<Map<String, Value>>, CellError>;
+
+/// Kills the process that runs cells (the interrupt): evcxr restarts it and
+/// the kernel stays up; variables are lost, the loaded library is not.
+#[derive(Clone, Default)]
+pub struct Interrupter(Arc<Mutex<Option<Arc<Mutex<Child>>>>>);
+
+impl Interrupter {
+    pub fn interrupt(&self) -> bool {
+        let Some(h) = self.0.lock().expect("interrupter").clone() else { return false };
+        let mut child = h.lock().expect("child");
+        child.kill().is_ok()
+    }
+    fn set(&self, h: Arc<Mutex<Child>>) {
+        *self.0.lock().expect("interrupter") = Some(h);
+    }
+}
+
+/// The hoimat checkout the kernel was built from (or `$HOIMAT_ROOT`).
+pub fn hoimat_root() -> PathBuf {
+    std::env::var_os("HOIMAT_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
+}
+
+/// The toolchain folder holding `libstd-*.so` (`<sysroot>/lib/rustlib/<host>/lib`).
+fn sysroot_lib() -> Option<PathBuf> {
+    let out = std::process::Command::new("rustc").args(["--print", "sysroot"]).output().ok()?;
+    let rustlib = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()).join("lib/rustlib");
+    std::fs::read_dir(rustlib).ok()?.filter_map(|e| e.ok().map(|e| e.path().join("lib"))).find(|lib| {
+        std::fs::read_dir(lib).map(|it| it.filter_map(|e| e.ok()).any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))).unwrap_or(false)
+    })
+}
+
+pub struct Session {
+    ctx: CommandContext,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    interrupter: Interrupter,
+    pub slot: PathBuf,
+    _slot: Slot,
+}
+
+impl Session {
+    /// Start evcxr in a locked cache slot and preload hoimat
+    /// (`use hoimat::prelude::*;`). Output of the preload goes to `sink`.
+    pub fn start(sink: &mut dyn FnMut(Event)) -> Result<Session> {
+        let root = hoimat_root().canonicalize().context("the hoimat checkout (set HOIMAT_ROOT)")?;
+        let slot = cache::acquire(&cache::root())?;
+        // SAFETY (edition 2021: safe): set before any thread of ours reads the environment.
+        std::env::set_var("EVCXR_TMPDIR", &slot.dir);
+        std::env::set_var("HOIMAT_KERNEL", "1");
+        std::env::set_var("HOIMAT_ROOT", &root);
+        // Our own evcxr config dir, so a user's evcxr.toml cannot change the build.
+        let cfg = slot.dir.join("evcxr-config");
+        std::fs::create_dir_all(&cfg)?;
+        std::env::set_var("EVCXR_CONFIG_DIR", &cfg);
+        // Cells link the standard library dynamically; their run path points
+        // at it relative to cargo's deps folder, not to where evcxr loads
+        // them from, so the child needs the toolchain's lib folder on the
+        // loader path (read by the loader when the child starts).
+        if let Some(lib) = sysroot_lib() {
+            let old = std::env::var_os("LD_LIBRARY_PATH").unwrap_or_default();
+            let mut paths: Vec<PathBuf> = std::env::split_paths(&old).collect();
+            if !paths.contains(&lib) {
+                paths.insert(0, lib);
+                std::env::set_var("LD_LIBRARY_PATH", std::env::join_paths(paths)?);
+            }
+        }
+        let (ctx, outputs) = CommandContext::new().map_err(|e| anyhow::anyhow!("starting evcxr: {e}"))?;
+        // The workspace lock file keeps the library's dependency versions
+        // identical to the ones the project was built and tested with.
+        let lock = root.join("Cargo.lock");
+        if lock.is_file() {
+            std::fs::copy(&lock, slot.dir.join("Cargo.lock")).with_context(|| format!("copying {}", lock.display()))?;
+        }
+        let mut s = Session { ctx, stdout: outputs.stdout, stderr: outputs.stderr, interrupter: Interrupter::default(), slot: slot.dir.clone(), _slot: slot };
+        let preload = format!(
+            ":offline 1\n:dep hoimat = {{ path = {:?}, default-features = false }}\nuse hoimat::prelude::*;",
+            root.display().to_string()
+        );
+        if let Err(e) = s.execute(&preload, sink) {
+            anyhow::bail!("preloading hoimat failed: {}\n{}", e.evalue, e.traceback.join("\n"));
+        }
+        Ok(s)
+    }
+
+    pub fn interrupter(&self) -> Interrupter {
+        self.interrupter.clone()
+    }
+
+    /// Run one cell, streaming its output to `sink` while it runs.
+    pub fn execute(&mut self, code: &str, sink: &mut dyn FnMut(Event)) -> CellResult {
+        self.interrupter.set(self.ctx.process_handle());
+        let (mut failed, mut panicked) = (false, false);
+        let mut stderr_tail: Vec<String> = vec![];
+        let stdout = self.stdout.clone();
+        let stderr = self.stderr.clone();
+        let ctx = &mut self.ctx;
+        let result = std::thread::scope(|scope| {
+            let run = scope.spawn(move || ctx.execute(code));
+            // Drain both channels while the cell runs: evcxr waits for its
+            // stdout channel to be empty before returning, so once the
+            // thread has finished and the channel is empty, every line has
+            // been handled here.
+            loop {
+                crossbeam_channel::select! {
+                    recv(stdout) -> l => if let Ok(l) = l { on_stdout(l, sink, &mut failed, &mut panicked) },
+                    recv(stderr) -> l => if let Ok(l) = l { stderr_tail.push(l.clone()); sink(Event::Stderr(l + "\n")) },
+                    default(Duration::from_millis(20)) => {}
+                }
+                if run.is_finished() && stdout.is_empty() {
+                    break;
+                }
+            }
+            run.join().expect("evcxr thread")
+        });
+        // The panic message and a `?` error's text arrive on stderr, which
+        // is not ordered with stdout: give them a moment.
+        if failed || panicked {
+            let until = Instant::now() + Duration::from_millis(300);
+            while let Ok(l) = self.stderr.recv_deadline(until) {
+                stderr_tail.push(l.clone());
+                sink(Event::Stderr(l + "\n"));
+            }
+        }
+        while let Ok(l) = self.stderr.try_recv() {
+            stderr_tail.push(l.clone());
+            sink(Event::Stderr(l + "\n"));
+        }
+        match result {
+            Ok(out) if panicked => {
+                let _ = out;
+                let msg = panic_message(&stderr_tail);
+                Err(CellError { ename: "panic".into(), evalue: msg.clone(), traceback: vec![format!("the cell panicked: {msg}")] })
+            }
+            Ok(_) if failed => {
+                let text = stderr_tail.iter().filter(|l| !l.trim().is_empty()).cloned().collect::<Vec<_>>();
+                let evalue = text.last().cloned().unwrap_or_else(|| "the cell returned an error".into());
+                Err(CellError { ename: "Error".into(), evalue, traceback: text })
+            }
+            Ok(out) => {
+                // evcxr's own displays (EVCXR_BEGIN_CONTENT) and the final value.
+                let mut data = Map::new();
+                for (k, v) in out.content_by_mime_type {
+                    data.insert(k, Value::String(v));
+                }
+                Ok((!data.is_empty()).then_some(data))
+            }
+            Err(EvcxrError::CompilationErrors(errors)) => {
+                let traceback: Vec<String> = errors.iter().map(|e| e.rendered()).collect();
+                let evalue = errors.first().map(|e| e.message()).unwrap_or_default();
+                Err(CellError { ename: "CompileError".into(), evalue, traceback })
+            }
+            Err(EvcxrError::SubprocessTerminated(m)) => Err(CellError {
+                ename: "Interrupted".into(),
+                evalue: format!("the process running cells stopped ({m}); variables are lost, the library stays loaded"),
+                traceback: vec![m],
+            }),
+            Err(e) => Err(CellError { ename: "EvcxrError".into(), evalue: e.to_string(), traceback: vec![e.to_string()] }),
+        }
+    }
+}
+
+fn on_stdout(line: String, sink: &mut dyn FnMut(Event), failed: &mut bool, panicked: &mut bool) {
+    if line == CELL_ERROR {
+        *failed = true;
+    } else if line == CELL_PANIC {
+        *panicked = true;
+    } else if let Some(json) = line.strip_prefix(DISPLAY) {
+        match serde_json::from_str::<Value>(json) {
+            Ok(v) if v.get("data").is_some_and(Value::is_object) => sink(Event::Display(v)),
+            _ => sink(Event::Stdout(line + "\n")),
+        }
+    } else {
+        sink(Event::Stdout(line + "\n"));
+    }
+}
+
+/// The message of the default panic hook's report ("... panicked at FILE:\nMSG").
+pub fn panic_message(stderr: &[String]) -> String {
+    match stderr.iter().rposition(|l| l.contains("panicked at")) {
+        Some(i) => {
+            let head = &stderr[i];
+            let msg = stderr.get(i + 1).filter(|l| !l.starts_with("note:")).cloned().unwrap_or_default();
+            // Older hooks print "panicked at 'MSG', FILE"; newer ones put MSG on the next line.
+            if msg.is_empty() { head.clone() } else { msg }
+        }
+        None => "the cell panicked".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stdout_lines_become_events_and_markers_flags() {
+        let mut ev = vec![];
+        let (mut f, mut p) = (false, false);
+        let mut sink = |e| ev.push(e);
+        on_stdout("hello".into(), &mut sink, &mut f, &mut p);
+        on_stdout(format!("{DISPLAY}{{\"data\":{{\"text/html\":\"<b>x</b>\"}},\"metadata\":{{}}}}"), &mut sink, &mut f, &mut p);
+        on_stdout(format!("{DISPLAY}not json"), &mut sink, &mut f, &mut p);
+        on_stdout(CELL_PANIC.into(), &mut sink, &mut f, &mut p);
+        assert!(p && !f);
+        assert_eq!(ev[0], Event::Stdout("hello\n".into()));
+        assert!(matches!(&ev[1], Event::Display(v) if v["data"]["text/html"] == "<b>x</b>"));
+        assert_eq!(ev[2], Event::Stdout(format!("{DISPLAY}not json\n")));
+        assert_eq!(ev.len(), 3);
+    }
+
+    #[test]
+    fn panic_messages_are_found_in_the_hook_report() {
+        let lines: Vec<String> = ["", "thread '<unnamed>' panicked at src/lib.rs:3:5:", "boom 42", "note: run with `RUST_BACKTRACE=1`"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(panic_message(&lines), "boom 42");
+        assert_eq!(panic_message(&[]), "the cell panicked");
+    }
+}

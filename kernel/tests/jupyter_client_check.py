@@ -1,0 +1,79 @@
+"""Drive the installed hoimat kernel from Python, as JupyterLab would.
+
+Usage: jupyter_client_check.py NOTEBOOK OUT.ipynb  (JUPYTER_PATH must hold the
+kernelspec). Exits non-zero, with a message, on the first failed check.
+"""
+import sys
+import time
+
+import nbformat
+from jupyter_client.manager import start_new_kernel
+from nbclient import NotebookClient
+
+src, out = sys.argv[1], sys.argv[2]
+
+# 1. nbclient executes a figure notebook at the smoke profile.
+nb = nbformat.read(src, as_version=4)
+for cell in nb.cells:
+    if "parameters" in cell.metadata.get("tags", []):
+        cell.source = 'let profile = "smoke";\nlet seeds: Vec<u64> = vec![];'
+t = time.time()
+NotebookClient(nb, kernel_name="hoimat", timeout=1800, startup_timeout=120).execute()
+nbformat.write(nb, out)
+mimes = set()
+for cell in nb.cells:
+    for o in cell.get("outputs", []):
+        assert o.get("output_type") != "error", f"cell failed: {o}"
+        mimes |= set(o.get("data", {}).keys())
+assert "text/html" in mimes, mimes
+assert "image/png" in mimes or "image/svg+xml" in mimes, mimes
+print(f"nbclient: {src} executed in {time.time() - t:.0f} s; output types {sorted(mimes)}")
+
+# 2. jupyter_client: a panicking cell, the cell after it, interrupt, shutdown.
+km, kc = start_new_kernel(kernel_name="hoimat", startup_timeout=120)
+
+
+def collect(msg_id, timeout):
+    outs = []
+    deadline = time.time() + timeout
+    while True:
+        m = kc.get_iopub_msg(timeout=max(1, deadline - time.time()))
+        if m["parent_header"].get("msg_id") != msg_id:
+            continue
+        outs.append(m)
+        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+            break
+    while True:
+        reply = kc.get_shell_msg(timeout=30)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return outs, reply["content"]
+
+
+def run(code, timeout=900):
+    return collect(kc.execute(code), timeout)
+
+
+outs, reply = run('panic!("from python {}", 7);')
+assert reply["status"] == "error", reply
+errors = [m["content"] for m in outs if m["msg_type"] == "error"]
+assert errors and "from python 7" in errors[0]["evalue"], errors
+outs, reply = run('println!("after the panic");')
+assert reply["status"] == "ok", reply
+assert any(m["msg_type"] == "stream" and "after the panic" in m["content"]["text"] for m in outs), outs
+print("panic: error output, next cell ran")
+
+msg_id = kc.execute("std::thread::sleep(std::time::Duration::from_secs(120));")
+time.sleep(4)
+t = time.time()
+km.interrupt_kernel()
+outs, reply = collect(msg_id, 60)
+assert reply["status"] == "error", reply
+assert time.time() - t < 30, "interrupt was slow"
+outs, reply = run('println!("alive");')
+assert reply["status"] == "ok", reply
+print(f"interrupt: cell stopped in {time.time() - t:.1f} s, kernel alive")
+
+kc.stop_channels()
+km.shutdown_kernel(now=False)
+assert not km.is_alive(), "kernel still alive after shutdown"
+print("shutdown: kernel exited")

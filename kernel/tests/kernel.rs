@@ -1,0 +1,273 @@
+//! The kernel driven like a user would: over the real wire protocol with
+//! jupyter-zmq-client's client side, and from Python's jupyter_client and
+//! nbclient (the kernelspec installed into a scratch prefix). One kernel at
+//! a time (they share the build cache), after one `warm`.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+
+use jupyter_protocol::{
+    ConnectionInfo, ExecuteRequest, InterruptRequest, JupyterMessage, JupyterMessageContent, KernelInfoRequest, MediaType, ReplyStatus, ShutdownRequest, Stdio as Std, Transport,
+};
+use jupyter_zmq_client::{
+    create_client_control_connection, create_client_iopub_connection, create_client_shell_connection_with_identity, peek_ports, peer_identity_for_session, wait_for_iopub_welcome,
+    ClientControlConnection, ClientIoPubConnection, ClientShellConnection,
+};
+
+const EXE: &str = env!("CARGO_BIN_EXE_hoimat-kernel");
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static WARM: Once = Once::new();
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hoimat-kernel-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn warm() {
+    WARM.call_once(|| {
+        let t = Instant::now();
+        let out = Command::new(EXE).arg("warm").output().unwrap();
+        assert!(out.status.success(), "warm failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        eprintln!("kernel warm in {:.0} s", t.elapsed().as_secs_f64());
+    });
+}
+
+/// What one execute request produced.
+#[derive(Debug, Default)]
+struct Outputs {
+    stdout: String,
+    stderr: String,
+    /// MIME types of each display, in order.
+    displays: Vec<Vec<String>>,
+    error: Option<(String, String)>,
+    status: Option<ReplyStatus>,
+}
+
+struct Client {
+    shell: ClientShellConnection,
+    iopub: ClientIoPubConnection,
+    control: ClientControlConnection,
+    kernel: Child,
+}
+
+impl Client {
+    async fn start(results: &Path) -> Client {
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let ports = peek_ports(ip, 5).await.unwrap();
+        let conn = ConnectionInfo {
+            ip: ip.to_string(),
+            transport: Transport::TCP,
+            shell_port: ports[0],
+            iopub_port: ports[1],
+            stdin_port: ports[2],
+            control_port: ports[3],
+            hb_port: ports[4],
+            key: uuid::Uuid::new_v4().to_string(),
+            signature_scheme: "hmac-sha256".into(),
+            kernel_name: Some("hoimat".into()),
+        };
+        let file = results.join("connection.json");
+        std::fs::write(&file, serde_json::to_string(&conn).unwrap()).unwrap();
+        let kernel = Command::new(EXE).args(["start", "--connection-file"]).arg(&file).env("HOIMAT_RESULTS", results).stdout(Stdio::null()).spawn().unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let session = uuid::Uuid::new_v4().to_string();
+        let shell = create_client_shell_connection_with_identity(&conn, &session, peer_identity_for_session(&session).unwrap()).await.unwrap();
+        let mut iopub = create_client_iopub_connection(&conn, "", &session).await.unwrap();
+        let control = create_client_control_connection(&conn, &session).await.unwrap();
+        let _ = wait_for_iopub_welcome(&mut iopub, Duration::from_secs(5)).await;
+        Client { shell, iopub, control, kernel }
+    }
+
+    /// Send a request and collect its iopub output until the kernel is idle.
+    async fn execute(&mut self, code: &str) -> Outputs {
+        let req: JupyterMessage = ExecuteRequest::new(code.to_string()).into();
+        let id = req.header.msg_id.clone();
+        self.shell.send(req).await.unwrap();
+        self.collect(&id, Duration::from_secs(900)).await
+    }
+
+    async fn collect(&mut self, id: &str, limit: Duration) -> Outputs {
+        let mut out = Outputs::default();
+        let deadline = Instant::now() + limit;
+        loop {
+            let m = tokio::time::timeout(deadline - Instant::now(), self.iopub.read()).await.expect("iopub timed out").unwrap();
+            if m.parent_header.as_ref().map(|h| h.msg_id.as_str()) != Some(id) {
+                continue;
+            }
+            match m.content {
+                JupyterMessageContent::StreamContent(s) if matches!(s.name, Std::Stdout) => out.stdout.push_str(&s.text),
+                JupyterMessageContent::StreamContent(s) => out.stderr.push_str(&s.text),
+                JupyterMessageContent::DisplayData(d) => out.displays.push(d.data.content.iter().map(mime).collect()),
+                JupyterMessageContent::ErrorOutput(e) => out.error = Some((e.ename, e.evalue)),
+                JupyterMessageContent::Status(s) if format!("{:?}", s.execution_state).to_lowercase().contains("idle") => break,
+                _ => {}
+            }
+        }
+        let reply = tokio::time::timeout(Duration::from_secs(10), self.shell.read()).await.expect("shell reply").unwrap();
+        if let JupyterMessageContent::ExecuteReply(r) = reply.content {
+            out.status = Some(r.status);
+        }
+        out
+    }
+}
+
+fn mime(m: &MediaType) -> String {
+    serde_json::to_value(m).ok().and_then(|v| v["type"].as_str().map(String::from)).unwrap_or_else(|| "?".into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kernel_over_the_wire_protocol() {
+    let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    warm();
+    let dir = scratch("wire");
+    let mut c = Client::start(&dir).await;
+
+    // kernel_info comes at once (before any cell), with Rust's language info.
+    let t = Instant::now();
+    let req: JupyterMessage = KernelInfoRequest {}.into();
+    c.shell.send(req).await.unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(20), c.shell.read()).await.expect("kernel_info in time").unwrap();
+    match reply.content {
+        JupyterMessageContent::KernelInfoReply(k) => {
+            assert_eq!(k.language_info.name, "Rust");
+            assert_eq!(k.language_info.file_extension.as_deref(), Some(".rs"));
+        }
+        other => panic!("expected kernel_info_reply, got {other:?}"),
+    }
+    eprintln!("kernel_info after {:.2} s", t.elapsed().as_secs_f64());
+
+    // The prelude is there: no `:dep` needed.
+    let o = c.execute("let ds = world::generate(\"synvbhoi\", Profile::Smoke, 0)?;\nprintln!(\"clips={}\", ds.clips.len());").await;
+    assert_eq!(o.status, Some(ReplyStatus::Ok), "{o:?}");
+    assert!(o.stdout.contains("clips="), "{o:?}");
+
+    // Several displays in one cell, in order, with the cell's text between.
+    let o = c
+        .execute(
+            "display::html(\"<b>first</b>\");\nprintln!(\"between\");\n\
+             display::chart(&plot::Bars { labels: plot::Labels::new(\"t\", \"\", \"y\"), bars: vec![plot::bars::Bar { label: \"a\".into(), mean: 1.0, std: 0.1 }] })?;",
+        )
+        .await;
+    assert_eq!(o.status, Some(ReplyStatus::Ok), "{o:?}");
+    assert_eq!(o.displays.len(), 2, "{o:?}");
+    assert!(o.displays[0].contains(&"text/html".to_string()));
+    assert!(o.displays[1].contains(&"image/png".to_string()) && o.displays[1].contains(&"image/svg+xml".to_string()));
+    assert!(o.stdout.contains("between"));
+
+    // A panic is an error; the next cell runs and earlier variables survive.
+    let o = c.execute("panic!(\"boom {}\", 42);").await;
+    assert_eq!(o.status, Some(ReplyStatus::Error), "{o:?}");
+    let (ename, evalue) = o.error.clone().expect("an error output");
+    assert_eq!(ename, "panic");
+    assert!(evalue.contains("boom 42"), "{evalue}");
+    let o = c.execute("println!(\"still {}\", ds.clips.len());").await;
+    assert_eq!(o.status, Some(ReplyStatus::Ok), "{o:?}");
+    assert!(o.stdout.contains("still"));
+
+    // `?` on an error is an error too (evcxr alone reports it as success).
+    let o = c.execute("let lab = Lab::open(\"nope\")?;").await;
+    assert_eq!(o.status, Some(ReplyStatus::Error), "{o:?}");
+    assert!(o.stderr.contains("nope"), "{o:?}");
+
+    // A compile error comes back readable.
+    let o = c.execute("let x: u32 = \"text\";").await;
+    assert_eq!(o.status, Some(ReplyStatus::Error));
+    let (ename, evalue) = o.error.unwrap();
+    assert_eq!(ename, "CompileError");
+    assert!(evalue.contains("mismatched types"), "{evalue}");
+
+    // Interrupt a long cell over the control channel; the kernel stays up.
+    let req: JupyterMessage = ExecuteRequest::new("std::thread::sleep(std::time::Duration::from_secs(120));".into()).into();
+    let id = req.header.msg_id.clone();
+    c.shell.send(req).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let t = Instant::now();
+    c.control.send(InterruptRequest {}.into()).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(10), c.control.read()).await.expect("interrupt reply").unwrap();
+    assert!(matches!(r.content, JupyterMessageContent::InterruptReply(_)), "{:?}", r.content);
+    let o = c.collect(&id, Duration::from_secs(60)).await;
+    assert_eq!(o.status, Some(ReplyStatus::Error), "{o:?}");
+    assert!(t.elapsed() < Duration::from_secs(30), "interrupt took {:?}", t.elapsed());
+    let o = c.execute("println!(\"alive\");").await;
+    assert_eq!(o.status, Some(ReplyStatus::Ok), "{o:?}");
+
+    // Shutdown over control: a reply, then the process exits.
+    c.control.send(ShutdownRequest { restart: false }.into()).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(10), c.control.read()).await.expect("shutdown reply").unwrap();
+    assert!(matches!(r.content, JupyterMessageContent::ShutdownReply(_)));
+    let t = Instant::now();
+    loop {
+        if c.kernel.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(15), "kernel did not exit after shutdown");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+#[test]
+fn jupyter_client_and_nbclient_drive_the_installed_kernel() {
+    let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    warm();
+    let dir = scratch("py");
+    let prefix = dir.join("prefix");
+    let out = Command::new(EXE).args(["install", "--prefix"]).arg(&prefix).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(prefix.join("share/jupyter/kernels/hoimat/kernel.json").is_file());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jupyter_client_check.py");
+    let notebook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../notebooks/fig6.ipynb");
+    let out = Command::new(python())
+        .arg(&script)
+        .arg(&notebook)
+        .arg(dir.join("executed.ipynb"))
+        .env("JUPYTER_PATH", prefix.join("share/jupyter"))
+        .env("HOIMAT_RESULTS", dir.join("results"))
+        .output()
+        .unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(out.status.success(), "python check failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn headless_run_injects_parameters_and_fails_on_a_failing_cell() {
+    let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    warm();
+    let dir = scratch("run");
+    let nb = serde_json::json!({
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [
+            { "cell_type": "code", "metadata": { "tags": ["parameters"] }, "outputs": [], "execution_count": null, "source": "let n = 1;" },
+            { "cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, "source": "println!(\"n={}\", n);\ndisplay::html(\"<i>x</i>\");" },
+            { "cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, "source": "if n > 2 { panic!(\"too big\"); }" },
+        ]
+    });
+    let input = dir.join("in.ipynb");
+    std::fs::write(&input, nb.to_string()).unwrap();
+    let ok = dir.join("ok.ipynb");
+    let s = Command::new(EXE).args(["run"]).arg(&input).args(["-p", "n=2", "-o"]).arg(&ok).status().unwrap();
+    assert!(s.success());
+    let done: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&ok).unwrap()).unwrap();
+    let cells = done["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 4, "an injected-parameters cell follows the parameters cell");
+    assert_eq!(cells[1]["metadata"]["tags"][0], "injected-parameters");
+    let outs = cells[2]["outputs"].as_array().unwrap();
+    assert_eq!(outs[0]["text"], "n=2\n");
+    assert_eq!(outs[1]["data"]["text/html"], "<i>x</i>");
+    let bad = dir.join("bad.ipynb");
+    let s = Command::new(EXE).args(["run"]).arg(&input).args(["-p", "n=3", "-o"]).arg(&bad).status().unwrap();
+    assert!(!s.success(), "a failing cell makes the run fail");
+    let failed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&bad).unwrap()).unwrap();
+    assert_eq!(failed["cells"][3]["outputs"].as_array().unwrap().last().unwrap()["output_type"], "error");
+    let _ = std::fs::remove_dir_all(&dir);
+}
