@@ -108,7 +108,7 @@ fn run(cli: Cli) -> Result<()> {
             let out = output.unwrap_or(path.clone());
             notebook::write(&nb, &out)?;
             match failed {
-                Some(i) => anyhow::bail!("{}: cell {} failed (outputs written to {})", path.display(), i + 1, out.display()),
+                Some(n) => anyhow::bail!("{}: code cell {n} failed (outputs written to {})", path.display(), out.display()),
                 None => {
                     println!("{} -> {} in {:.1} s", path.display(), out.display(), t.elapsed().as_secs_f64());
                     Ok(())

@@ -87,12 +87,12 @@ fn push_output(outputs: &mut Vec<Value>, e: Event) {
 }
 
 /// Execute every code cell of `nb` in `session`, echoing progress to the
-/// terminal. Returns the index of the failed cell, if one failed.
+/// terminal. Returns the number of the failed code cell (1-based), if one failed.
 pub fn execute(nb: &mut Value, session: &mut Session) -> Option<usize> {
     let cells = nb["cells"].as_array_mut().expect("checked");
     let mut count = 0;
     let total = cells.iter().filter(|c| c["cell_type"] == "code").count();
-    for (i, cell) in cells.iter_mut().enumerate() {
+    for cell in cells.iter_mut() {
         if cell["cell_type"] != "code" {
             continue;
         }
@@ -121,7 +121,7 @@ pub fn execute(nb: &mut Value, session: &mut Session) -> Option<usize> {
         };
         cell["outputs"] = Value::Array(outputs);
         if failed {
-            return Some(i);
+            return Some(count);
         }
     }
     None

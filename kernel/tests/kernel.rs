@@ -45,6 +45,7 @@ struct Outputs {
     /// MIME types of each display, in order.
     displays: Vec<Vec<String>>,
     error: Option<(String, String)>,
+    traceback: String,
     status: Option<ReplyStatus>,
 }
 
@@ -57,6 +58,10 @@ struct Client {
 
 impl Client {
     async fn start(results: &Path) -> Client {
+        Client::start_with(results, &[]).await
+    }
+
+    async fn start_with(results: &Path, env: &[(&str, &Path)]) -> Client {
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let ports = peek_ports(ip, 5).await.unwrap();
         let conn = ConnectionInfo {
@@ -73,7 +78,12 @@ impl Client {
         };
         let file = results.join("connection.json");
         std::fs::write(&file, serde_json::to_string(&conn).unwrap()).unwrap();
-        let kernel = Command::new(EXE).args(["start", "--connection-file"]).arg(&file).env("HOIMAT_RESULTS", results).stdout(Stdio::null()).spawn().unwrap();
+        let mut cmd = Command::new(EXE);
+        cmd.args(["start", "--connection-file"]).arg(&file).env("HOIMAT_RESULTS", results).stdout(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let kernel = cmd.spawn().unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         let session = uuid::Uuid::new_v4().to_string();
         let shell = create_client_shell_connection_with_identity(&conn, &session, peer_identity_for_session(&session).unwrap()).await.unwrap();
@@ -103,7 +113,10 @@ impl Client {
                 JupyterMessageContent::StreamContent(s) if matches!(s.name, Std::Stdout) => out.stdout.push_str(&s.text),
                 JupyterMessageContent::StreamContent(s) => out.stderr.push_str(&s.text),
                 JupyterMessageContent::DisplayData(d) => out.displays.push(d.data.content.iter().map(mime).collect()),
-                JupyterMessageContent::ErrorOutput(e) => out.error = Some((e.ename, e.evalue)),
+                JupyterMessageContent::ErrorOutput(e) => {
+                    out.traceback = e.traceback.join("\n");
+                    out.error = Some((e.ename, e.evalue));
+                }
                 JupyterMessageContent::Status(s) if format!("{:?}", s.execution_state).to_lowercase().contains("idle") => break,
                 _ => {}
             }
@@ -208,6 +221,32 @@ async fn the_kernel_over_the_wire_protocol() {
         assert!(t.elapsed() < Duration::from_secs(15), "kernel did not exit after shutdown");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_preload_answers_every_cell_with_the_compiler_output() {
+    let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // A "hoimat" that does not compile, in a cache of its own (tiny, so cold is quick).
+    let dir = scratch("broken");
+    let root = dir.join("broken-hoimat");
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("Cargo.toml"), "[package]\nname = \"hoimat\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n").unwrap();
+    std::fs::write(root.join("src/lib.rs"), "pub mod prelude { pub fn broken() -> u32 { \"not a number\" } }\n").unwrap();
+    let mut c = Client::start_with(&dir, &[("HOIMAT_ROOT", &root), ("HOIMAT_KERNEL_CACHE", &dir.join("cache"))]).await;
+    for _ in 0..2 {
+        let o = c.execute("println!(\"never\");").await;
+        assert_eq!(o.status, Some(ReplyStatus::Error), "{o:?}");
+        let (ename, _) = o.error.clone().unwrap();
+        assert_eq!(ename, "PreloadError");
+        assert!(o.traceback.contains("mismatched types"), "the compiler's message reaches the user: {}", o.traceback);
+        assert!(!o.stdout.contains("never"));
+    }
+    // The kernel stays up and still answers.
+    let req: JupyterMessage = KernelInfoRequest {}.into();
+    c.shell.send(req).await.unwrap();
+    assert!(tokio::time::timeout(Duration::from_secs(20), c.shell.read()).await.is_ok());
+    let _ = c.kernel.kill();
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{colour, label_font, title_font};
+use super::style::{cartesian, finish_mesh, colour, label_font};
 use super::{err, Chart, Labels};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -27,29 +27,13 @@ impl Chart for Bars {
         let top = self.bars.iter().map(|b| b.mean + b.std.max(0.0)).filter(|v| v.is_finite()).fold(0.0f64, f64::max);
         let bottom = self.bars.iter().map(|b| b.mean).filter(|v| v.is_finite()).fold(0.0f64, f64::min);
         let top = if top <= 0.0 { 1.0 } else { top * 1.15 };
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.labels.title, title_font())
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-0.5..n as f64 - 0.5, bottom..top)
-            .map_err(err)?;
+        let mut chart = cartesian(root, &self.labels.title, -0.5..n as f64 - 0.5, bottom..top)?;
         let names: Vec<String> = self.bars.iter().map(|b| b.label.clone()).collect();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(n)
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
-            })
-            .x_desc(&self.labels.x)
-            .y_desc(&self.labels.y)
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .map_err(err)?;
+        let fmt = |x: &f64| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+        };
+        finish_mesh(chart.configure_mesh().disable_x_mesh().x_labels(n).x_label_formatter(&fmt), &self.labels)?;
         for (i, b) in self.bars.iter().enumerate() {
             if !b.mean.is_finite() {
                 continue;

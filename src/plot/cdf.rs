@@ -4,7 +4,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{colour, dash, draw_legend, draw_marker, label_font, marker, title_font, with_legend_strip, Key};
+use super::style::{cartesian, finish_mesh, colour, dash, draw_legend, draw_marker, marker, with_legend_strip, Key};
 use super::{err, padded_range, Chart, Labels};
 
 #[derive(Clone, Debug)]
@@ -32,22 +32,8 @@ impl Chart for Cdf {
         let names: Vec<String> = self.groups.iter().map(|g| g.0.clone()).collect();
         let (plot, legend) = with_legend_strip(root, &names);
         let xr = padded_range(self.groups.iter().flat_map(|g| g.1.iter().copied()), 0.03);
-        let mut chart = ChartBuilder::on(&plot)
-            .caption(&self.labels.title, title_font())
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(xr.0..xr.1, 0.0..1.02)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.labels.x)
-            .y_desc(&self.labels.y)
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .map_err(err)?;
+        let mut chart = cartesian(&plot, &self.labels.title, xr.0..xr.1, 0.0..1.02)?;
+        finish_mesh(&mut chart.configure_mesh(), &self.labels)?;
         for (i, (_, values)) in self.groups.iter().enumerate() {
             let col = colour(i);
             let mut pts = vec![(xr.0, 0.0)];

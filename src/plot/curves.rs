@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{colour, dash, draw_legend, draw_marker, label_font, marker, title_font, with_legend_strip, Key};
+use super::style::{cartesian, finish_mesh, colour, dash, draw_legend, draw_marker, marker, with_legend_strip, Key};
 use super::{err, padded_range, Chart, Labels};
 
 /// One series: y (a mean) at each x, and optionally its spread (a std).
@@ -44,24 +44,10 @@ impl Chart for Curves {
         };
         let xr = padded_range(self.curves.iter().flat_map(|c| c.x.iter().copied()), 0.02);
         let yr = padded_range(self.curves.iter().flat_map(|c| (0..c.y.len()).flat_map(move |i| lo_hi(c, i))), 0.05);
-        let mut chart = ChartBuilder::on(&plot)
-            .caption(&self.labels.title, title_font())
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
-            .map_err(err)?;
+        let mut chart = cartesian(&plot, &self.labels.title, xr.0..xr.1, yr.0..yr.1)?;
         let integer_x = self.curves.iter().flat_map(|c| c.x.iter()).all(|x| x.fract() == 0.0);
-        chart
-            .configure_mesh()
-            .x_label_formatter(&|x| if integer_x { if x.fract().abs() < 1e-9 { format!("{x:.0}") } else { String::new() } } else { format!("{x:.1}") })
-            .x_desc(&self.labels.x)
-            .y_desc(&self.labels.y)
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .map_err(err)?;
+        let fmt = |x: &f64| if integer_x { if x.fract().abs() < 1e-9 { format!("{x:.0}") } else { String::new() } } else { format!("{x:.1}") };
+        finish_mesh(chart.configure_mesh().x_label_formatter(&fmt), &self.labels)?;
         // Error bars of different curves at the same x are dodged apart.
         let dodge = (xr.1 - xr.0) * 0.006;
         let mid = (self.curves.len() as f64 - 1.0) / 2.0;

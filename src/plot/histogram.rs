@@ -6,7 +6,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{colour, draw_legend, label_font, title_font, with_legend_strip, Key};
+use super::style::{cartesian, finish_mesh, colour, draw_legend, with_legend_strip, Key};
 use super::{err, Chart, Labels};
 
 #[derive(Clone, Debug)]
@@ -44,37 +44,22 @@ impl Chart for Histogram {
         let (bins, counts) = self.counts();
         let ymax = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
         let (lo, hi) = (bins.first().copied().unwrap_or(0) as f64, bins.last().copied().unwrap_or(1) as f64);
-        let mut chart = ChartBuilder::on(&plot)
-            .caption(&self.labels.title, title_font())
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(lo - 0.5..hi + 0.5, 0.0..ymax * 1.1)
-            .map_err(err)?;
+        let mut chart = cartesian(&plot, &self.labels.title, lo - 0.5..hi + 0.5, 0.0..ymax * 1.1)?;
         let censored = self.censored_at.map(|c| c.round() as i64);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(bins.len().max(2))
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() > 1e-6 {
-                    String::new()
-                } else if Some(i as i64) == censored {
-                    "never".into()
-                } else {
-                    format!("{i:.0}")
-                }
-            })
-            .y_labels((ymax as usize + 1).min(11))
-            .y_label_formatter(&|y| if (y - y.round()).abs() < 1e-6 { format!("{y:.0}") } else { String::new() })
-            .x_desc(&self.labels.x)
-            .y_desc(&self.labels.y)
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .map_err(err)?;
+        let xfmt = |x: &f64| {
+            let i = x.round();
+            if (x - i).abs() > 1e-6 {
+                String::new()
+            } else if Some(i as i64) == censored {
+                "never".into()
+            } else {
+                format!("{i:.0}")
+            }
+        };
+        let yfmt = |y: &f64| if (y - y.round()).abs() < 1e-6 { format!("{y:.0}") } else { String::new() };
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_x_mesh().x_labels(bins.len().max(2)).x_label_formatter(&xfmt).y_labels((ymax as usize + 1).min(11)).y_label_formatter(&yfmt);
+        finish_mesh(&mut mesh, &self.labels)?;
         let g = self.groups.len().max(1) as f64;
         let w = 0.8 / g;
         for (gi, c) in counts.iter().enumerate() {

@@ -1,9 +1,35 @@
 //! Fonts, colours, markers and dashes shared by every chart.
 
+use std::ops::Range;
 use std::sync::Once;
 
+use plotters::chart::{ChartContext, MeshStyle};
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+
+use super::{err, Labels};
+
+/// The plotting context every chart here draws in.
+pub type Plane2d<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Title, margins and axis areas shared by every chart.
+pub fn cartesian<'a, DB: DrawingBackend>(area: &'a DrawingArea<DB, Shift>, title: &str, x: Range<f64>, y: Range<f64>) -> anyhow::Result<Plane2d<'a, DB>> {
+    ChartBuilder::on(area).caption(title, title_font()).margin(10).x_label_area_size(40).y_label_area_size(60).build_cartesian_2d(x, y).map_err(err)
+}
+
+/// Axis descriptions, fonts and the light grid, then draw the mesh.
+pub fn finish_mesh<DB: DrawingBackend>(mesh: &mut MeshStyle<'_, '_, RangedCoordf64, RangedCoordf64, DB>, labels: &Labels) -> anyhow::Result<()> {
+    mesh.x_desc(&labels.x)
+        .y_desc(&labels.y)
+        .label_style(label_font())
+        .axis_desc_style(label_font())
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(err)
+}
 
 /// Register DejaVu Sans (compiled in) as `sans-serif`, once per process.
 pub fn register_fonts() {
