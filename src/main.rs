@@ -198,6 +198,10 @@ enum TrainCmd {
         /// First-order MAML instead of the exact second-order meta-gradient.
         #[arg(long)]
         first_order: bool,
+        /// Use the whole Eq. 10 (with CC and FC) as the outer loss too (a
+        /// deviation from Alg. 1, where the constraints are in the inner loss only).
+        #[arg(long)]
+        constrained_outer: bool,
         #[arg(long)]
         iterations: Option<u64>,
         #[arg(long)]
@@ -331,7 +335,7 @@ fn main() -> Result<()> {
             println!("done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}", run.seconds, run.final_val.mad, run.final_val.miou, out.display());
             Ok(())
         }
-        Cmd::Train { cmd: TrainCmd::MamlRal { factory, profile, seed, out, no_cc, no_fc, gamma, first_order, iterations, resume, cpu } } => {
+        Cmd::Train { cmd: TrainCmd::MamlRal { factory, profile, seed, out, no_cc, no_fc, gamma, first_order, constrained_outer, iterations, resume, cpu } } => {
             let mut cfg = hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
             if let Some(g) = gamma {
                 let v: Vec<f64> = g.split(',').map(|x| x.trim().parse::<f64>()).collect::<std::result::Result<_, _>>().context("--gamma takes three numbers: g1,g2,g3")?;
@@ -345,6 +349,7 @@ fn main() -> Result<()> {
                 cfg.weights.g2 = 0.0;
             }
             cfg.first_order = first_order;
+            cfg.constrained_outer = constrained_outer;
             if let Some(n) = iterations {
                 cfg.iterations = n;
                 cfg.ckpt_every = (n / 10).max(1);

@@ -48,6 +48,12 @@ pub struct MamlRalConfig {
     pub weights: HoiWeights,
     pub fc: FcConfig,
     pub first_order: bool,
+    /// A deviation to test against Alg. 1 (off by default): use the whole
+    /// Eq. 10 (with CC and FC) as the outer loss too, so the constraints
+    /// bound the meta-update itself, not only the inner step. Not written
+    /// into the configuration when off, so default models keep their keys.
+    #[serde(default, skip_serializing_if = "crate::meta::is_false")]
+    pub constrained_outer: bool,
     pub ckpt_every: u64,
     pub threads: i32,
 }
@@ -74,6 +80,7 @@ impl MamlRalConfig {
             weights: HoiWeights::default(),
             fc: FcConfig::default(),
             first_order: false,
+            constrained_outer: false,
             ckpt_every: (iterations / 10).max(1),
             threads: std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1),
         }
@@ -147,6 +154,9 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
             let test_b = task_batch(&clips[b], cfg.seq_len, &pool, cfg.swap_background, &mut r, device);
             let inner = |p: &crate::model::ParamSet| hoi_loss(&net, p, &factory, &train_b, &cfg.weights, &cfg.fc).total;
             let outer = |p: &crate::model::ParamSet| {
+                if cfg.constrained_outer {
+                    return hoi_loss(&net, p, &factory, &test_b, &cfg.weights, &cfg.fc).total;
+                }
                 let o = net.forward_with(p, &test_b.src, None, true);
                 matting_loss(&o.pha, &o.fgr, &test_b.pha, &test_b.fgr).total
             };
@@ -173,4 +183,21 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
     }
     bar.finish_and_clear();
     Ok(MamlRalRun { net, log, seconds: start.elapsed().as_secs_f64() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outer_constraint_flag_is_absent_from_default_configurations() {
+        // Default models keep the keys (hashes of these configurations) they had before the flag existed.
+        let cfg = MamlRalConfig::for_profile(Profile::Smoke, 0, Path::new("f.safetensors"));
+        let j = serde_json::to_value(&cfg).unwrap();
+        assert!(j.get("constrained_outer").is_none());
+        let back: MamlRalConfig = serde_json::from_value(j).unwrap();
+        assert_eq!(back, cfg);
+        let on = MamlRalConfig { constrained_outer: true, ..cfg };
+        assert_eq!(serde_json::to_value(&on).unwrap()["constrained_outer"], true);
+    }
 }

@@ -7,3 +7,8 @@ pub mod constraints;
 pub mod hoi_loss;
 pub mod maml;
 pub mod maml_ral;
+
+/// For `skip_serializing_if`: leave a false flag out of a configuration.
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
+}
