@@ -164,8 +164,7 @@ impl Session {
             sink(Event::Stderr(l + "\n"));
         }
         match result {
-            Ok(out) if panicked => {
-                let _ = out;
+            Ok(_) if panicked => {
                 let msg = panic_message(&stderr_tail);
                 Err(CellError { ename: "panic".into(), evalue: msg.clone(), traceback: vec![format!("the cell panicked: {msg}")] })
             }
