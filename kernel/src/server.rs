@@ -26,7 +26,11 @@ enum Exec {
     Done(CellResult),
 }
 
-type Job = (String, UnboundedSender<Exec>);
+enum Job {
+    Execute(String, UnboundedSender<Exec>),
+    /// Code, cursor (characters), where to send (matches, start, end).
+    Complete(String, usize, tokio::sync::oneshot::Sender<(Vec<String>, usize, usize)>),
+}
 
 #[derive(Default)]
 struct State {
@@ -87,7 +91,15 @@ fn executor(jobs: mpsc::Receiver<Job>, state: Arc<State>) {
             None
         }
     };
-    for (code, tx) in jobs {
+    for job in jobs {
+        let (code, tx) = match job {
+            Job::Execute(code, tx) => (code, tx),
+            Job::Complete(code, cursor, reply) => {
+                let r = session.as_mut().map_or((vec![], cursor, cursor), |s| s.complete(&code, cursor));
+                let _ = reply.send(r);
+                continue;
+            }
+        };
         let result = match session.as_mut() {
             Some(s) => s.execute(&code, &mut |e| {
                 let _ = tx.send(Exec::Event(e));
@@ -195,7 +207,7 @@ pub async fn serve(conn: ConnectionInfo) -> Result<()> {
                     publish(StreamContent::stderr("hoimat: the library is still compiling for this kernel (the first start on a machine takes several minutes; later starts take seconds)...\n").as_child_of(&m));
                 }
                 let (tx, mut rx) = unbounded_channel();
-                jobs_tx.send((req.code.clone(), tx))?;
+                jobs_tx.send(Job::Execute(req.code.clone(), tx))?;
                 let mut result = None;
                 while let Some(x) = rx.recv().await {
                     match x {
@@ -234,9 +246,17 @@ pub async fn serve(conn: ConnectionInfo) -> Result<()> {
                 })
             }
             JupyterMessageContent::IsCompleteRequest(_) => Some(IsCompleteReply { status: IsCompleteReplyStatus::Complete, indent: String::new() }.as_child_of(&m)),
-            JupyterMessageContent::CompleteRequest(r) => Some(
-                CompleteReply { matches: vec![], cursor_start: r.cursor_pos, cursor_end: r.cursor_pos, metadata: Default::default(), status: ReplyStatus::Ok, error: None }.as_child_of(&m),
-            ),
+            JupyterMessageContent::CompleteRequest(r) => {
+                // rust-analyzer's completions, once the library is loaded.
+                let (matches, start, end) = if state.ready.load(Ordering::SeqCst) {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    jobs_tx.send(Job::Complete(r.code.clone(), r.cursor_pos, tx))?;
+                    rx.await.unwrap_or((vec![], r.cursor_pos, r.cursor_pos))
+                } else {
+                    (vec![], r.cursor_pos, r.cursor_pos)
+                };
+                Some(CompleteReply { matches, cursor_start: start, cursor_end: end, metadata: Default::default(), status: ReplyStatus::Ok, error: None }.as_child_of(&m))
+            }
             JupyterMessageContent::InspectRequest(_) => Some(InspectReply { found: false, data: Media::default(), metadata: Default::default(), status: ReplyStatus::Ok, error: None }.as_child_of(&m)),
             JupyterMessageContent::HistoryRequest(_) => Some(HistoryReply { history: vec![], status: ReplyStatus::Ok, error: None }.as_child_of(&m)),
             JupyterMessageContent::CommInfoRequest(_) => Some(CommInfoReply { status: ReplyStatus::Ok, comms: Default::default(), error: None }.as_child_of(&m)),

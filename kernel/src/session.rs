@@ -120,6 +120,17 @@ impl Session {
         Ok(s)
     }
 
+    /// Completions at `cursor` (in characters, as Jupyter counts): the
+    /// matches and the replaced range, also in characters.
+    pub fn complete(&mut self, code: &str, cursor: usize) -> (Vec<String>, usize, usize) {
+        let byte = code.char_indices().nth(cursor).map_or(code.len(), |(b, _)| b);
+        let chars = |b: usize| code[..b.min(code.len())].chars().count();
+        match self.ctx.completions(code, byte) {
+            Ok(c) => (c.completions.into_iter().map(|x| x.code).collect(), chars(c.start_offset), chars(c.end_offset)),
+            Err(_) => (vec![], cursor, cursor),
+        }
+    }
+
     pub fn interrupter(&self) -> Interrupter {
         self.interrupter.clone()
     }

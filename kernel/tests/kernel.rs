@@ -10,7 +10,7 @@ use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 use jupyter_protocol::{
-    ConnectionInfo, ExecuteRequest, InterruptRequest, JupyterMessage, JupyterMessageContent, KernelInfoRequest, MediaType, ReplyStatus, ShutdownRequest, Stdio as Std, Transport,
+    CompleteRequest, ConnectionInfo, ExecuteRequest, InterruptRequest, JupyterMessage, JupyterMessageContent, KernelInfoRequest, MediaType, ReplyStatus, ShutdownRequest, Stdio as Std, Transport,
 };
 use jupyter_zmq_client::{
     create_client_control_connection, create_client_iopub_connection, create_client_shell_connection_with_identity, peek_ports, peer_identity_for_session, wait_for_iopub_welcome,
@@ -158,6 +158,22 @@ async fn the_kernel_over_the_wire_protocol() {
     let o = c.execute("let ds = world::generate(\"synvbhoi\", Profile::Smoke, 0)?;\nprintln!(\"clips={}\", ds.clips.len());").await;
     assert_eq!(o.status, Some(ReplyStatus::Ok), "{o:?}");
     assert!(o.stdout.contains("clips="), "{o:?}");
+
+    // Completions come from rust-analyzer, offsets in characters.
+    let code = "let v: Vec<u8> = Vec::with_capa";
+    let req: JupyterMessage = CompleteRequest { code: code.into(), cursor_pos: code.chars().count() }.into();
+    let t = Instant::now();
+    c.shell.send(req).await.unwrap();
+    let reply = loop {
+        let r = tokio::time::timeout(Duration::from_secs(120), c.shell.read()).await.expect("complete reply").unwrap();
+        if let JupyterMessageContent::CompleteReply(r) = r.content {
+            break r;
+        }
+    };
+    eprintln!("completion in {:.1} s: {:?}", t.elapsed().as_secs_f64(), &reply.matches[..reply.matches.len().min(5)]);
+    assert!(reply.matches.iter().any(|m| m.starts_with("with_capacity")), "{:?}", reply.matches);
+    assert_eq!(reply.cursor_end, code.chars().count());
+    assert_eq!(reply.cursor_start, code.chars().count() - "with_capa".len());
 
     // Several displays in one cell, in order, with the cell's text between.
     let o = c
