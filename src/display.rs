@@ -8,7 +8,8 @@ use anyhow::Result;
 use serde_json::{json, Map, Value};
 
 use crate::experiments::figures::Figure;
-use crate::experiments::report::{html_escape, tables, verdicts, PaperNumbers, PaperTable};
+use crate::encode::{base64, markup_escape};
+use crate::experiments::report::{tables, verdicts, PaperNumbers, PaperTable};
 use crate::experiments::{Definition, Lab, Outcome};
 use crate::plot::{self, Chart};
 use crate::store::query::Summary;
@@ -38,7 +39,7 @@ fn one(mime: &str, content: Value, plain: &str) {
 }
 
 pub fn png(bytes: &[u8]) {
-    one("image/png", Value::String(plot::gallery::base64(bytes)), &format!("[PNG image, {} bytes]", bytes.len()));
+    one("image/png", Value::String(base64(bytes)), &format!("[PNG image, {} bytes]", bytes.len()));
 }
 
 pub fn svg(text: &str) {
@@ -53,21 +54,23 @@ pub fn markdown(text: &str) {
     one("text/markdown", Value::String(text.into()), text);
 }
 
-/// A chart as one display carrying both PNG and SVG (the front end picks).
-pub fn chart(c: &impl Chart) -> Result<()> {
+/// One display carrying both PNG and SVG (the front end picks).
+fn image(png: &[u8], svg: String, plain: &str) {
     let mut m = Map::new();
-    m.insert("image/png".into(), Value::String(plot::gallery::base64(&plot::to_png(c)?)));
-    m.insert("image/svg+xml".into(), Value::String(plot::to_svg(c)?));
-    bundle(m, "[chart]");
+    m.insert("image/png".into(), Value::String(base64(png)));
+    m.insert("image/svg+xml".into(), Value::String(svg));
+    bundle(m, plain);
+}
+
+/// A chart, as PNG and SVG.
+pub fn chart(c: &impl Chart) -> Result<()> {
+    image(&plot::to_png(c)?, plot::to_svg(c)?, "[chart]");
     Ok(())
 }
 
 /// A drawn experiment figure (PNG and SVG).
 pub fn figure(f: &Figure) {
-    let mut m = Map::new();
-    m.insert("image/png".into(), Value::String(plot::gallery::base64(&f.png)));
-    m.insert("image/svg+xml".into(), Value::String(f.svg.clone()));
-    bundle(m, &format!("[figure: {}]", f.title));
+    image(&f.png, f.svg.clone(), &format!("[figure: {}]", f.title));
 }
 
 /// A paper-shaped table as HTML (Markdown as the plain text).
@@ -100,7 +103,7 @@ pub fn experiment(lab: &Lab, def: &Definition) -> Result<Outcome> {
     }
     let v = verdicts(&o);
     if !v.is_empty() {
-        let items: String = v.iter().map(|v| format!("<li>{}</li>", html_escape(&v.line()))).collect();
+        let items: String = v.iter().map(|v| format!("<li>{}</li>", markup_escape(&v.line()))).collect();
         let plain: Vec<String> = v.iter().map(|v| v.line()).collect();
         one("text/html", Value::String(format!("<p>Claims of the paper, checked on our numbers:</p><ul>{items}</ul>")), &plain.join("\n"));
     }

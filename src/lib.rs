@@ -5,9 +5,11 @@
 //! layouts) -> models -> losses -> training -> experiments -> results.
 
 pub mod adapt;
+pub mod atomic;
 pub mod bench;
 pub mod data;
 pub mod display;
+pub mod encode;
 pub mod experiments;
 pub mod frame;
 pub mod infer;

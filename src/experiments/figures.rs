@@ -17,7 +17,8 @@ use super::score::metric_label;
 use crate::frame::{Plane, Rgb};
 use crate::model::checkpoint;
 use crate::plot::{self, bars::Bar, Bars, Cdf, Chart, Curve, Curves, Gallery, Histogram, Labels, Spread};
-use crate::store::query::{cell, mean_std, per_clip, summarize};
+use crate::atomic;
+use crate::store::query::{cell, mean_std, measured_metrics, per_clip, summarize};
 use crate::store::results::StoredRow;
 use crate::train::batch::{to_plane, to_rgb, ClipTensors};
 use crate::train::validate::predict_clip;
@@ -39,8 +40,8 @@ impl Figure {
     /// Write `<dir>/<stem>.svg` and `.png`; returns the PNG's path.
     pub fn save(&self, dir: &std::path::Path) -> Result<PathBuf> {
         let png = dir.join(format!("{}.png", self.stem));
-        plot::write_atomic(&dir.join(format!("{}.svg", self.stem)), self.svg.as_bytes())?;
-        plot::write_atomic(&png, &self.png)?;
+        atomic::write(&dir.join(format!("{}.svg", self.stem)), self.svg.as_bytes())?;
+        atomic::write(&png, &self.png)?;
         Ok(png)
     }
 }
@@ -54,13 +55,8 @@ impl Lab {
         let mut charts = vec![];
         for c in &d.charts {
             if c.metric == "fps" {
-                let mut sizes: Vec<&str> = vec![];
-                for m in o.rows.iter().map(|r| r.row.metric.as_str()).filter(|m| m.starts_with("fps_")) {
-                    if !sizes.contains(&m) {
-                        sizes.push(m);
-                    }
-                }
-                charts.extend(sizes.into_iter().map(|m| ChartDef { metric: m.to_string(), ..c.clone() }));
+                let sizes = measured_metrics(&o.rows).into_iter().filter(|m| m.starts_with("fps_"));
+                charts.extend(sizes.map(|metric| ChartDef { metric, ..c.clone() }));
             } else {
                 charts.push(c.clone());
             }
@@ -85,8 +81,8 @@ impl Lab {
                 ChartKind::Curve => Figure::of(&curves(d, &o.rows, &ds, c, &title)?, title, stem)?,
                 ChartKind::Epochs => Figure::of(&epochs(self, d, &o.rows, &ds, &title)?, title, stem)?,
                 ChartKind::Gallery => {
-                    let g = self.gallery(d, &ds, c.clips, &title)?;
-                    Figure { svg: g.to_svg()?, png: g.to_png()?, title, stem }
+                    let (svg, png) = self.gallery(d, &ds, c.clips, &title)?.render()?;
+                    Figure { svg, png, title, stem }
                 }
             };
             out.push(fig);

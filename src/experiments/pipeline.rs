@@ -120,7 +120,7 @@ pub fn reproduce(o: &ReproduceOptions) -> Result<Reproduced> {
         let top = o.results.join("REPORT.md");
         let text = std::fs::read_to_string(&report).with_context(|| format!("{}: cannot read", report.display()))?;
         let text = text.replace("](figures/", &format!("]({}/figures/", o.profile.name()));
-        crate::plot::write_atomic(&top, text.as_bytes())?;
+        crate::atomic::write(&top, text.as_bytes())?;
     }
     let held = verdicts.iter().filter(|(_, v)| v.held == Some(true)).count();
     println!("claims held: {held} of {}; report: {}; total {:.0} s", verdicts.len(), report.display(), total);

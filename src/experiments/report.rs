@@ -4,12 +4,13 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::definition::{Claim, ExperimentKind};
 use super::runner::Outcome;
 use super::score::{higher_is_better, metric_label};
-use crate::store::query::{cell, summarize, Summary};
+use crate::encode::markup_escape;
+use crate::store::query::{cell, measured_metrics, summarize, Summary};
 
 /// The paper's published numbers (`experiments/paper_numbers.toml`).
 pub struct PaperNumbers(toml::Table);
@@ -93,7 +94,7 @@ impl PaperTable {
     }
 
     pub fn to_html(&self) -> String {
-        let e = html_escape;
+        let e = markup_escape;
         let mut h = String::from("<table>\n");
         let _ = writeln!(h, "<caption style=\"caption-side: top; text-align: left\">{}</caption>", e(&self.caption.replace('`', "")));
         let _ = writeln!(h, "<thead><tr><th>method</th>{}</tr></thead>\n<tbody>", self.header.iter().map(|x| format!("<th>{}</th>", e(x))).collect::<String>());
@@ -105,10 +106,6 @@ impl PaperTable {
     }
 }
 
-pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
 /// The experiment's tables (one per dataset).
 pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
     let d = &o.definition;
@@ -116,13 +113,7 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
     let datasets: Vec<String> = if d.kind == ExperimentKind::Speed { vec!["*".into()] } else { d.datasets.clone() };
     let metrics: Vec<String> = if d.kind == ExperimentKind::Speed {
         // Profile's size first, then 512x288 (the order the runner measures).
-        let mut m: Vec<String> = vec![];
-        for r in &o.rows {
-            if !m.contains(&r.row.metric) {
-                m.push(r.row.metric.clone());
-            }
-        }
-        m
+        measured_metrics(&o.rows)
     } else {
         d.metrics.clone()
     };
@@ -204,11 +195,5 @@ pub fn write_report(path: &Path, profile: &str, parts: &[String], total_s: f64, 
     for p in parts {
         md.push_str(p);
     }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    }
-    let tmp = path.with_extension("md.tmp");
-    std::fs::write(&tmp, md).with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))?;
-    Ok(())
+    crate::atomic::write(path, md.as_bytes())
 }

@@ -9,7 +9,9 @@ use image::RgbImage;
 use plotters::prelude::*;
 
 use super::style::{label_font, register_fonts};
-use super::{encode_png, err, write_atomic};
+use super::{encode_png, err};
+use crate::atomic;
+use crate::encode::{base64, markup_escape};
 
 #[derive(Clone, Debug)]
 pub struct Gallery {
@@ -81,58 +83,37 @@ impl Gallery {
         encode_png(w, h, &buf)
     }
 
-    /// An SVG showing the PNG, with the titles also as SVG text (searchable).
-    pub fn to_svg(&self) -> Result<String> {
+    /// The gallery as (SVG, PNG), drawn once: the SVG shows the PNG, with
+    /// the titles also as SVG text (searchable).
+    pub fn render(&self) -> Result<(String, Vec<u8>)> {
         let (w, h) = self.size()?;
         let png = self.to_png()?;
-        Ok(format!(
+        let svg = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n\
              <title>{}</title>\n<desc>{}</desc>\n<image width=\"{w}\" height=\"{h}\" href=\"data:image/png;base64,{}\"/>\n</svg>\n",
-            escape(&self.title),
-            escape(&self.columns.join(", ")),
+            markup_escape(&self.title),
+            markup_escape(&self.columns.join(", ")),
             base64(&png)
-        ))
+        );
+        Ok((svg, png))
+    }
+
+    pub fn to_svg(&self) -> Result<String> {
+        Ok(self.render()?.0)
     }
 
     pub fn save(&self, stem: &Path) -> Result<[PathBuf; 2]> {
         let (svg, png) = (stem.with_extension("svg"), stem.with_extension("png"));
-        write_atomic(&svg, self.to_svg()?.as_bytes())?;
-        write_atomic(&png, &self.to_png()?)?;
+        let (svg_text, png_bytes) = self.render()?;
+        atomic::write(&svg, svg_text.as_bytes())?;
+        atomic::write(&png, &png_bytes)?;
         Ok([svg, png])
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// Standard base64 with padding (RFC 4648).
-pub fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for ch in bytes.chunks(3) {
-        let n = (ch[0] as u32) << 16 | (*ch.get(1).unwrap_or(&0) as u32) << 8 | *ch.get(2).unwrap_or(&0) as u32;
-        for k in 0..4 {
-            if k <= ch.len() {
-                out.push(A[(n >> (18 - 6 * k) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
-            assert_eq!(base64(i.as_bytes()), o);
-        }
-    }
 
     #[test]
     fn images_land_in_their_cells_magnified() {

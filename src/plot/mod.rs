@@ -21,6 +21,8 @@ use anyhow::{Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::atomic;
+
 pub use bars::Bars;
 pub use cdf::Cdf;
 pub use curves::{Curve, Curves, Spread};
@@ -99,18 +101,9 @@ pub(crate) fn encode_png(w: u32, h: u32, rgb: &[u8]) -> Result<Vec<u8>> {
 pub fn save(chart: &impl Chart, stem: &Path) -> Result<[PathBuf; 2]> {
     let svg = stem.with_extension("svg");
     let png = stem.with_extension("png");
-    write_atomic(&svg, to_svg(chart)?.as_bytes())?;
-    write_atomic(&png, &to_png(chart)?)?;
+    atomic::write(&svg, to_svg(chart)?.as_bytes())?;
+    atomic::write(&png, &to_png(chart)?)?;
     Ok([svg, png])
-}
-
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    }
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
-    std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
 }
 
 /// (min, max) of finite values with a margin, never empty.

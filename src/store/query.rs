@@ -60,6 +60,17 @@ pub fn cell<'a>(s: &'a [Summary], method: &str, dataset: &str, metric: &str) -> 
     s.iter().find(|x| x.method == method && x.dataset == dataset && x.metric == metric)
 }
 
+/// The metrics present in `rows`, each once, in the order first seen.
+pub fn measured_metrics(rows: &[StoredRow]) -> Vec<String> {
+    let mut m: Vec<String> = vec![];
+    for r in rows {
+        if !m.contains(&r.row.metric) {
+            m.push(r.row.metric.clone());
+        }
+    }
+    m
+}
+
 /// Per-clip values of one method/dataset/metric, averaged over seeds (for
 /// CDFs of per-clip scores, Fig. 6).
 pub fn per_clip(rows: &[StoredRow], method: &str, dataset: &str, metric: &str) -> Vec<(String, f64)> {
@@ -104,5 +115,8 @@ mod tests {
         assert_eq!((s[0].n_seeds, s[0].n_clips), (2, 2));
         assert_eq!(per_clip(&rows, "m", "d", "mad"), vec![("a".to_string(), 3.0), ("b".to_string(), 5.0)]);
         assert_eq!(mean_std(&[2.0]), (2.0, 0.0));
+        let mut more = rows.clone();
+        more.insert(1, StoredRow { row: ResultRow::new("t", "m", "d", "a", "miou", 0.5), prov: rows[0].prov.clone() });
+        assert_eq!(measured_metrics(&more), vec!["mad".to_string(), "miou".to_string()]);
     }
 }

@@ -18,7 +18,5 @@ pub fn prepare_output(out: &Path) -> Result<()> {
 /// Write `lines` as JSON lines to `path` (temporary file, then rename).
 pub fn write_log<T: Serialize>(path: &Path, lines: &[T]) -> Result<()> {
     let text: String = lines.iter().map(|l| serde_json::to_string(l).expect("log line serialises") + "\n").collect();
-    let tmp = path.with_extension("jsonl.tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("{}: cannot write the training log", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write the training log", path.display()))
+    crate::atomic::write(path, text.as_bytes()).context("cannot write the training log")
 }
