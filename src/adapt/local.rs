@@ -149,7 +149,7 @@ pub fn adapt(
                         let k = cfg.seq_len.min(n) as i64;
                         let seq = Seq { com: com.narrow(0, s as i64, k), pha: pha.narrow(0, s as i64, k), fgr: com.narrow(0, s as i64, k) };
                         let a = augment(seq, &cfg.augment, backgrounds, &mut r);
-                        Batch { src: a.com.unsqueeze(0), pha: a.pha.unsqueeze(0), fgr: a.fgr.unsqueeze(0) }.to_device(device)
+                        Batch::new(a.com.unsqueeze(0), a.pha.unsqueeze(0), a.fgr.unsqueeze(0)).to_device(device)
                     })
                     .collect()
             })

@@ -105,7 +105,7 @@ mod tests {
         let batch = |s: i64| {
             tch::manual_seed(s);
             let src = Tensor::rand([1, 2, 3, 18, 32], (Kind::Float, Device::Cpu));
-            Batch { pha: src.narrow(2, 0, 1).round(), fgr: src.shallow_clone(), src }
+            Batch::new(src.shallow_clone(), src.narrow(2, 0, 1).round(), src.shallow_clone())
         };
         let groups = vec![vec![batch(1)], vec![batch(2)], vec![batch(3)]];
         let w = HoiWeights::default();

@@ -22,7 +22,7 @@ pub fn time_step(cfg: &ModelConfig, k: i64, h: i64, w: i64, iters: usize, device
     let net = MattingNet::new(cfg, device, 0);
     let factory = net.duplicate();
     let src = Tensor::rand([1, k, 3, h, w], (Kind::Float, device));
-    let b = Batch { pha: src.narrow(2, 0, 1).round(), fgr: src.shallow_clone(), src };
+    let b = Batch::new(src.shallow_clone(), src.narrow(2, 0, 1).round(), src.shallow_clone());
     let theta = net.params.detached(true);
     let mut t = vec![];
     for i in 0..iters + 1 {

@@ -30,7 +30,7 @@ fn reset_peak() {
 fn batch(t: i64, h: i64, w: i64, device: Device) -> Batch {
     let src = Tensor::rand([1, t, 3, h, w], (Kind::Float, device));
     let pha = Tensor::rand([1, t, 1, h, w], (Kind::Float, device));
-    Batch { fgr: src.shallow_clone(), src, pha }
+    Batch::new(src.shallow_clone(), pha, src)
 }
 
 /// Seconds and peak MiB of `iters` meta-iterations of `tasks` tasks each.

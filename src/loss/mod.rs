@@ -3,5 +3,7 @@
 
 pub mod laplacian;
 pub mod matting;
+pub mod zoo;
 
 pub use matting::{matting_loss, MattingLoss};
+pub use zoo::{model_loss, Targets};

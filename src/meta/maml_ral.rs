@@ -107,7 +107,7 @@ fn task_batch(c: &ClipTensors, t: i64, pool: &[ClipTensors], swap: f32, r: &mut 
     let flip = r.chance(0.5);
     let bg = if !pool.is_empty() && r.chance(swap) { background_window(pool, t, r) } else { None };
     let (src, pha, fgr) = window(c, start, t, flip, bg.as_ref());
-    Batch { src: src.unsqueeze(0), pha: pha.unsqueeze(0), fgr: fgr.unsqueeze(0) }.to_device(device)
+    Batch::new(src.unsqueeze(0), pha.unsqueeze(0), fgr.unsqueeze(0)).to_device(device)
 }
 
 pub fn log_path(out: &Path) -> PathBuf {

@@ -87,3 +87,32 @@ pub fn resize(x: &Tensor, h: i64, w: i64) -> Tensor {
 pub fn avg_down(x: &Tensor) -> Tensor {
     x.avg_pool2d([2, 2], [2, 2], [0, 0], true, false, None::<i64>)
 }
+
+/// [B*T, C, h, w] -> [B, T, C, h, w].
+pub fn unflat(x: &Tensor, b: i64, t: i64) -> Tensor {
+    let s = x.size();
+    x.reshape([b, t, s[1], s[2], s[3]])
+}
+
+/// [B, T, C, h, w] -> [B*T, C, h, w].
+pub fn flat(x: &Tensor) -> Tensor {
+    let s = x.size();
+    x.reshape([s[0] * s[1], s[2], s[3], s[4]])
+}
+
+const MEAN: [f64; 3] = [0.485, 0.456, 0.406];
+const STD: [f64; 3] = [0.229, 0.224, 0.225];
+
+/// RGB in [0, 1] ([N, 3, H, W]) normalised with ImageNet's statistics, as
+/// the MobileNet-style backbones expect.
+pub fn normalise(x: &Tensor) -> Tensor {
+    let dev = x.device();
+    let mean = Tensor::from_slice(&MEAN).to_kind(x.kind()).to_device(dev).view([1, 3, 1, 1]);
+    let std = Tensor::from_slice(&STD).to_kind(x.kind()).to_device(dev).view([1, 3, 1, 1]);
+    (x - mean) / std
+}
+
+/// A 3x3 conv + BatchNorm + ReLU, the workhorse of the zoo's decoders.
+pub fn cbr(ctx: &Ctx, name: &str, x: &Tensor) -> Tensor {
+    bn(ctx, &format!("{name}.bn"), &conv(ctx, name, x, &ConvSpec::same(3, 1))).relu()
+}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use super::encoder::{Encoder, LARGE, LARGE_TAPS, LITE, LITE_TAPS};
-use super::layers::{conv, count_flops, ConvSpec, Ctx};
+use super::layers::{conv, count_flops, normalise, ConvSpec, Ctx};
 use super::lraspp::Lraspp;
 use super::params::{ParamBuilder, ParamSet};
 use super::recurrent_decoder::RecurrentDecoder;
@@ -75,9 +75,6 @@ pub struct MattingNet {
     decoder: RecurrentDecoder,
 }
 
-const MEAN: [f64; 3] = [0.485, 0.456, 0.406];
-const STD: [f64; 3] = [0.229, 0.224, 0.225];
-
 impl MattingNet {
     /// A freshly initialised network; the same seed gives the same weights.
     pub fn new(cfg: &ModelConfig, device: Device, seed: u64) -> MattingNet {
@@ -113,10 +110,7 @@ impl MattingNet {
         let s = src.size();
         let (b, t) = (s[0], s[1]);
         let x = src.reshape([b * t, s[2], s[3], s[4]]);
-        let dev = x.device();
-        let mean = Tensor::from_slice(&MEAN).to_kind(Kind::Float).to_device(dev).view([1, 3, 1, 1]);
-        let std = Tensor::from_slice(&STD).to_kind(Kind::Float).to_device(dev).view([1, 3, 1, 1]);
-        let f = self.encoder.forward(&ctx, &((&x - mean) / std));
+        let f = self.encoder.forward(&ctx, &normalise(&x));
         let x4 = self.aspp.forward(&ctx, &f[3]);
         let (hid, rec) = self.decoder.forward(&ctx, &x, &f, &x4, b, t, rec);
         let out = conv(&ctx, "head", &hid, &ConvSpec::same(1, 1));

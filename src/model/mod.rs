@@ -7,9 +7,12 @@ pub mod convgru;
 pub mod encoder;
 pub mod layers;
 pub mod lraspp;
+pub mod matter;
 pub mod matting_net;
 pub mod params;
 pub mod recurrent_decoder;
+pub mod zoo;
 
+pub use matter::{Arch, Matter, Prediction};
 pub use matting_net::{Depth, MattingNet, ModelConfig, Output};
 pub use params::ParamSet;

@@ -150,6 +150,13 @@ impl ParamBuilder {
         }
     }
 
+    /// A k x k conv without bias followed by BatchNorm (`name`, `name.bn`),
+    /// the parameters of [`super::layers::cbr`] when k = 3.
+    pub fn conv_bn(&mut self, name: &str, out_c: i64, in_c: i64, k: i64) {
+        self.conv(name, out_c, in_c, k, false);
+        self.bn(&format!("{name}.bn"), out_c);
+    }
+
     /// BatchNorm affine parameters and running statistics.
     pub fn bn(&mut self, name: &str, c: i64) {
         let opts = (Kind::Float, self.device);

@@ -7,22 +7,12 @@
 use tch::Tensor;
 
 use super::convgru::ConvGru;
-use super::layers::{avg_down, bn, conv, resize, ConvSpec, Ctx};
+use super::layers::{avg_down, bn, conv, flat, resize, unflat, ConvSpec, Ctx};
 use super::params::ParamBuilder;
 
 pub struct RecurrentDecoder {
     grus: [ConvGru; 4],
     pub channels: [i64; 4],
-}
-
-/// [B*T, ...] <-> [B, T, ...]
-fn unflat(x: &Tensor, b: i64, t: i64) -> Tensor {
-    let s = x.size();
-    x.reshape([b, t, s[1], s[2], s[3]])
-}
-fn flat(x: &Tensor) -> Tensor {
-    let s = x.size();
-    x.reshape([s[0] * s[1], s[2], s[3], s[4]])
 }
 
 impl RecurrentDecoder {

@@ -15,6 +15,10 @@ pub struct ClipTensors {
     pub bgr: Option<Tensor>,
     /// Held-object mask from the world's labels ([N, 1, H, W]), when known.
     pub object: Option<Tensor>,
+    /// The world's label map as class ids in a float tensor ([N, 1, H, W],
+    /// values of `frame::label`), when known: targets for models that
+    /// predict segmentation-like modalities (VMFM).
+    pub labels: Option<Tensor>,
 }
 
 fn rgb_tensor(frames: &[&Rgb]) -> Tensor {
@@ -53,14 +57,19 @@ impl ClipTensors {
             None => com.shallow_clone(),
         };
         let bgr = clip.frames.iter().map(|f| f.bgr.as_ref()).collect::<Option<Vec<_>>>().map(|v| rgb_tensor(&v));
-        let object = clip.frames.iter().map(|f| f.label.as_ref()).collect::<Option<Vec<_>>>().map(|ls| {
+        let label_maps = clip.frames.iter().map(|f| f.label.as_ref()).collect::<Option<Vec<_>>>();
+        let labels = label_maps.as_ref().map(|ls| {
+            let planes: Vec<Plane> = ls.iter().map(|l| Plane::new(l.w, l.h, l.data.iter().map(|v| *v as f32).collect())).collect();
+            plane_tensor(&planes.iter().collect::<Vec<_>>())
+        });
+        let object = label_maps.map(|ls| {
             let planes: Vec<Plane> = ls
                 .iter()
                 .map(|l| Plane::new(l.w, l.h, l.data.iter().map(|v| (*v == crate::frame::label::HELD_OBJECT) as u8 as f32).collect()))
                 .collect();
             plane_tensor(&planes.iter().collect::<Vec<_>>())
         });
-        ClipTensors { name: clip.meta.name.clone(), com, pha, fgr, bgr, object }
+        ClipTensors { name: clip.meta.name.clone(), com, pha, fgr, bgr, object, labels }
     }
 
     pub fn len(&self) -> i64 {
@@ -83,11 +92,17 @@ pub struct Batch {
     pub src: Tensor,
     pub pha: Tensor,
     pub fgr: Tensor,
+    /// Label maps (class ids as floats, C = 1) when every clip has them.
+    pub labels: Option<Tensor>,
 }
 
 impl Batch {
+    /// A batch without label maps.
+    pub fn new(src: Tensor, pha: Tensor, fgr: Tensor) -> Batch {
+        Batch { src, pha, fgr, labels: None }
+    }
     pub fn to_device(&self, d: Device) -> Batch {
-        Batch { src: self.src.to_device(d), pha: self.pha.to_device(d), fgr: self.fgr.to_device(d) }
+        Batch { src: self.src.to_device(d), pha: self.pha.to_device(d), fgr: self.fgr.to_device(d), labels: self.labels.as_ref().map(|l| l.to_device(d)) }
     }
 }
 
@@ -131,7 +146,7 @@ pub fn sample(clips: &[ClipTensors], s: &Sampling, r: &mut Rand) -> Batch {
 /// `synvm` backgrounds for green-screen `synmeta` foregrounds, as RVM
 /// composites its foregrounds over random backgrounds).
 pub fn sample_with(clips: &[ClipTensors], pool: &[ClipTensors], s: &Sampling, r: &mut Rand) -> Batch {
-    let (mut src, mut pha, mut fgr) = (vec![], vec![], vec![]);
+    let (mut src, mut pha, mut fgr, mut labels) = (vec![], vec![], vec![], vec![]);
     for _ in 0..s.batch {
         let c = &clips[r.int(0, clips.len())];
         let t = s.seq_len.min(c.len());
@@ -139,11 +154,27 @@ pub fn sample_with(clips: &[ClipTensors], pool: &[ClipTensors], s: &Sampling, r:
         let flip = r.chance(s.flip);
         let bg = if r.chance(s.swap_background) { background_window(pool, t, r) } else { None };
         let (a, b, c2) = window(c, start, t, flip, bg.as_ref());
+        labels.push(window_labels(c, start, t, flip, bg.is_some(), &b));
         src.push(a);
         pha.push(b);
         fgr.push(c2);
     }
-    Batch { src: Tensor::stack(&src, 0), pha: Tensor::stack(&pha, 0), fgr: Tensor::stack(&fgr, 0) }
+    let labels = labels.into_iter().collect::<Option<Vec<_>>>().map(|l| Tensor::stack(&l, 0));
+    Batch { src: Tensor::stack(&src, 0), pha: Tensor::stack(&pha, 0), fgr: Tensor::stack(&fgr, 0), labels }
+}
+
+/// The label maps of the window [`window`] cut (same start, length and
+/// flip; `pha` is that window's alpha). Over a swapped background only the
+/// foreground keeps its labels: the clip's own interferers are gone.
+fn window_labels(c: &ClipTensors, start: i64, t: i64, flip: bool, swapped: bool, pha: &Tensor) -> Option<Tensor> {
+    let l = c.labels.as_ref()?;
+    let t = t.min(c.len());
+    let start = start.clamp(0, c.len() - t);
+    let mut l = l.narrow(0, start, t);
+    if flip {
+        l = l.flip([3]);
+    }
+    Some(if swapped { l * pha.gt(0.0).to_kind(tch::Kind::Float) } else { l })
 }
 
 /// A `t`-frame background window from a random clip of `pool`; None when

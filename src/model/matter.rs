@@ -1,0 +1,130 @@
+//! What every matting model offers, so that training, scoring, speed,
+//! galleries and checkpoints treat the target model (RVM) and the zoo of
+//! seed-paper models alike: a forward pass over an explicit parameter set
+//! with a carried state (recurrent features, an attention memory, or
+//! nothing for per-frame models).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+use super::matting_net::{MattingNet, ModelConfig};
+use super::params::ParamSet;
+
+/// The architectures hoimat knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    /// RVM: the factory model, RVM-F and MAML-RAL share it.
+    Rvm,
+    /// MODNet-like single-frame model (semantic, detail, fusion branches).
+    Modnet,
+    /// Attention-memory matting (memory of the first and previous frames).
+    AttentionMemory,
+    /// AdaM-like: Fg/Bg structuring attention, coarse and fine outputs.
+    Adam,
+    /// VMFM-like D-CL-RN: virtual modalities, dual networks, patch refinement.
+    Vmfm,
+    /// DFIMat-like interactive matting driven by clicks.
+    Dfimat,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 6] = [Arch::Rvm, Arch::Modnet, Arch::AttentionMemory, Arch::Adam, Arch::Vmfm, Arch::Dfimat];
+    /// The zoo: every architecture but RVM.
+    pub const ZOO: [Arch; 5] = [Arch::Modnet, Arch::AttentionMemory, Arch::Adam, Arch::Vmfm, Arch::Dfimat];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Rvm => "rvm",
+            Arch::Modnet => "modnet",
+            Arch::AttentionMemory => "attention_memory",
+            Arch::Adam => "adam",
+            Arch::Vmfm => "vmfm",
+            Arch::Dfimat => "dfimat",
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Arch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.replace('-', "_");
+        Arch::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
+            format!("unknown model '{s}' (one of: {})", Arch::ALL.map(|a| a.name()).join(", "))
+        })
+    }
+}
+
+/// One forward pass.
+pub struct Prediction {
+    /// [B, T, 1, H, W] in [0, 1].
+    pub pha: Tensor,
+    /// [B, T, 3, H, W] in [0, 1].
+    pub fgr: Tensor,
+    /// State for the next call (empty for per-frame models).
+    pub state: Vec<Tensor>,
+    /// Named intermediate outputs that a model's own loss supervises
+    /// (MODNet's 1/16 semantic map, AdaM's coarse mask, ...), [B, T, C, h, w].
+    pub aux: Vec<(String, Tensor)>,
+}
+
+impl Prediction {
+    /// The auxiliary output `name`; a missing one is a bug in the model.
+    pub fn aux(&self, name: &str) -> &Tensor {
+        match self.aux.iter().find(|(n, _)| n == name) {
+            Some((_, t)) => t,
+            None => panic!("the model produced no auxiliary output {name}"),
+        }
+    }
+}
+
+/// A matting model over explicit parameters.
+pub trait Matter {
+    fn arch(&self) -> Arch;
+    /// Width and depth (zoo models size their backbone from it too).
+    fn config(&self) -> &ModelConfig;
+    fn params(&self) -> &ParamSet;
+    fn buffers(&self) -> &ParamSet;
+    /// Replace parameters and buffers (same names and shapes), e.g. on load.
+    fn set_weights(&mut self, params: ParamSet, buffers: ParamSet);
+    /// `src` is [B, T, 3 + prompt_channels(), H, W]: RGB in [0, 1], then, for
+    /// interactive models, the user-input maps. `state` is what the previous
+    /// call returned. BatchNorm uses batch statistics when `train`.
+    fn run(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, train: bool) -> Prediction;
+    /// Channels of user input after RGB (0 for automatic models).
+    fn prompt_channels(&self) -> i64 {
+        0
+    }
+}
+
+impl Matter for MattingNet {
+    fn arch(&self) -> Arch {
+        Arch::Rvm
+    }
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+    fn params(&self) -> &ParamSet {
+        &self.params
+    }
+    fn buffers(&self) -> &ParamSet {
+        &self.buffers
+    }
+    fn set_weights(&mut self, params: ParamSet, buffers: ParamSet) {
+        self.params = params;
+        self.buffers = buffers;
+    }
+    fn run(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, train: bool) -> Prediction {
+        let o = self.forward_with(params, src, state, train);
+        Prediction { pha: o.pha, fgr: o.fgr, state: o.rec, aux: vec![] }
+    }
+}
