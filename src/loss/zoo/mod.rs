@@ -6,6 +6,9 @@ use tch::Tensor;
 use super::matting::matting_loss;
 use crate::model::{Arch, Prediction};
 
+pub mod attention_memory;
+pub mod modnet;
+
 /// What a batch says is true: [B, T, C, H, W] each.
 pub struct Targets<'a> {
     pub pha: &'a Tensor,
@@ -18,6 +21,8 @@ pub struct Targets<'a> {
 pub fn model_loss(arch: Arch, pred: &Prediction, t: &Targets) -> Tensor {
     match arch {
         Arch::Rvm => matting_loss(&pred.pha, &pred.fgr, t.pha, t.fgr).total,
+        Arch::Modnet => modnet::loss(pred, t),
+        Arch::AttentionMemory => attention_memory::loss(pred, t),
         other => unimplemented!("no loss for {other} yet"),
     }
 }
