@@ -10,7 +10,7 @@ use tch::Device;
 
 use crate::data::png::{list_frames, read_rgb, stem};
 use crate::frame::{Clip, ClipMeta, Frame, Interaction, Plane};
-use crate::model::MattingNet;
+use crate::model::Matter;
 use crate::train::batch::{to_plane, to_rgb, ClipTensors};
 use crate::train::validate::predict_clip;
 
@@ -39,7 +39,10 @@ pub fn find_clips(root: &Path) -> Result<Vec<PathBuf>> {
 
 /// Run `net` over every clip below `input`, writing to `out`. Returns the
 /// number of frames processed.
-pub fn infer_tree(net: &MattingNet, input: &Path, out: &Path, device: Device) -> Result<usize> {
+pub fn infer_tree(net: &dyn Matter, input: &Path, out: &Path, device: Device) -> Result<usize> {
+    if net.prompt_channels() > 0 {
+        anyhow::bail!("a {} model needs user input (clicks) for every frame; `hoimat infer` runs automatic models only", net.arch());
+    }
     let clips = find_clips(input)?;
     let bar = crate::progress::bar(clips.len() as u64, "infer");
     let mut total = 0;
@@ -68,7 +71,7 @@ pub fn infer_tree(net: &MattingNet, input: &Path, out: &Path, device: Device) ->
             height: h,
         };
         let ct = ClipTensors::from_clip(&Clip { meta, frames });
-        let (pha, fgr) = predict_clip(net, &net.params, &ct, 8, device);
+        let (pha, fgr) = predict_clip(net, net.params(), &ct, 8, device);
         let rel = dir.strip_prefix(input).unwrap_or(&dir);
         let od = out.join(rel);
         std::fs::create_dir_all(od.join("pha"))?;

@@ -176,6 +176,29 @@ enum TrainCmd {
         #[arg(long)]
         cpu: bool,
     },
+    /// A seed paper's system from the zoo (modnet, attention_memory, adam,
+    /// vmfm, dfimat) with its own loss, on synvm train + synmeta.
+    Zoo {
+        /// The architecture.
+        #[arg(long)]
+        model: hoimat::model::Arch,
+        /// Start the backbone from this checkpoint's (a factory model);
+        /// without it the backbone starts from random weights.
+        #[arg(long)]
+        factory: Option<PathBuf>,
+        #[arg(long, default_value = "quick")]
+        profile: Profile,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        resume: bool,
+        #[arg(long)]
+        steps: Option<u64>,
+        #[arg(long)]
+        cpu: bool,
+    },
     /// MAML-RAL (paper Alg. 1) from a factory checkpoint.
     MamlRal {
         #[arg(long)]
@@ -270,6 +293,14 @@ enum BenchCmd {
         #[arg(long)]
         no_reference: bool,
     },
+    /// The zoo beside RVM: parameters, FLOPs, frames/s and training-step time, with ratios.
+    Zoo {
+        #[arg(long)]
+        cpu: bool,
+        /// Only these architectures (comma-separated; RVM is always measured, as the baseline).
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<hoimat::model::Arch>,
+    },
     /// Our evaluator vs the RVM-style Python reference: agreement and speed-up.
     Eval {
         #[arg(long, default_value = "quick")]
@@ -298,6 +329,10 @@ fn main() -> Result<()> {
         Cmd::Data { cmd } => data(cmd),
         Cmd::Bench { cmd: BenchCmd::World { seed } } => hoimat::bench::world::run(seed),
         Cmd::Bench { cmd: BenchCmd::Adapt { cpu } } => hoimat::bench::adapt::run(hoimat::torch_env::device(cpu)),
+        Cmd::Bench { cmd: BenchCmd::Zoo { cpu, models } } => {
+            let models = if models.is_empty() { hoimat::model::Arch::ZOO.to_vec() } else { models };
+            hoimat::bench::zoo::run(hoimat::torch_env::device(cpu), &models)
+        }
         Cmd::Bench { cmd: BenchCmd::Meta { cpu } } => hoimat::bench::meta::run(hoimat::torch_env::device(cpu)),
         Cmd::Bench { cmd: BenchCmd::Model { cpu, no_reference } } => hoimat::bench::model::run(hoimat::torch_env::device(cpu), !no_reference),
         Cmd::Bench { cmd: BenchCmd::Eval { profile, seed, clips, frames } } => hoimat::bench::eval::run(profile, seed, clips, frames),
@@ -331,6 +366,21 @@ fn main() -> Result<()> {
             }
             let device = hoimat::torch_env::device(cpu);
             println!("RVM-F: fine-tuning {} on synmeta, profile {profile}, seed {seed}, {} steps", factory.display(), cfg.steps);
+            let run = hoimat::train::supervised::train(&cfg, &out, resume, device)?;
+            println!("done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}", run.seconds, run.final_val.mad, run.final_val.miou, out.display());
+            Ok(())
+        }
+        Cmd::Train { cmd: TrainCmd::Zoo { model, factory, profile, seed, out, resume, steps, cpu } } => {
+            let mut cfg = hoimat::train::supervised::zoo_config(profile, seed, model, factory.as_deref().unwrap_or(std::path::Path::new("")));
+            cfg.init_backbone = factory.clone();
+            if let Some(s) = steps {
+                cfg.steps = s;
+                cfg.val_every = (s / 5).max(1);
+                cfg.ckpt_every = (s / 10).max(1);
+            }
+            let device = hoimat::torch_env::device(cpu);
+            let from = factory.as_ref().map_or("random weights".to_string(), |f| format!("the backbone of {}", f.display()));
+            println!("{model}: profile {profile}, seed {seed}, {} steps from {from}, device {device:?}", cfg.steps);
             let run = hoimat::train::supervised::train(&cfg, &out, resume, device)?;
             println!("done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}", run.seconds, run.final_val.mad, run.final_val.miou, out.display());
             Ok(())
@@ -372,9 +422,9 @@ fn main() -> Result<()> {
         }
         Cmd::Infer { ckpt, input, out, cpu } => {
             let device = hoimat::torch_env::device(cpu);
-            let (net, _) = hoimat::model::checkpoint::load(&ckpt, device)?;
+            let (net, _) = hoimat::model::checkpoint::load_model(&ckpt, device)?;
             let t = Instant::now();
-            let n = hoimat::infer::infer_tree(&net, &input, &out, device)?;
+            let n = hoimat::infer::infer_tree(net.as_ref(), &input, &out, device)?;
             println!("{n} frames in {:.1} s -> {}", t.elapsed().as_secs_f64(), out.display());
             Ok(())
         }

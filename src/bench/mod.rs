@@ -6,3 +6,4 @@ pub mod eval;
 pub mod meta;
 pub mod model;
 pub mod world;
+pub mod zoo;

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
-use crate::model::{MattingNet, ModelConfig};
+use crate::model::{Matter, MattingNet, ModelConfig};
 use crate::profile::Profile;
 
 /// Median of timings (the upper middle for an even count).
@@ -20,19 +20,21 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Median milliseconds per inference call of B x T frames.
-pub fn time_infer(net: &MattingNet, b: i64, t: i64, h: i64, w: i64, iters: usize, device: Device) -> f64 {
-    let src = Tensor::rand([b, t, 3, h, w], (Kind::Float, device));
+pub fn time_infer(net: &dyn Matter, b: i64, t: i64, h: i64, w: i64, iters: usize, device: Device) -> f64 {
+    // Interactive models also read their prompt maps (empty here: the
+    // network's cost does not depend on where the clicks are).
+    let src = Tensor::cat(&[Tensor::rand([b, t, 3, h, w], (Kind::Float, device)), Tensor::zeros([b, t, net.prompt_channels(), h, w], (Kind::Float, device))], 2);
     tch::no_grad(|| {
         let mut rec: Option<Vec<Tensor>> = None;
         let mut times = vec![];
         for i in 0..iters + 2 {
             let t0 = Instant::now();
-            let out = net.forward(&src, rec.as_deref(), false);
+            let out = net.run(net.params(), &src, rec.as_deref(), false);
             let _ = out.pha.sum(Kind::Float).double_value(&[]);
             if i >= 2 {
                 times.push(t0.elapsed().as_secs_f64() * 1e3);
             }
-            rec = Some(out.rec);
+            rec = Some(out.state);
         }
         median(times)
     })

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::models::ModelSpec;
+use crate::model::Arch;
 use crate::profile::Profile;
 
 /// What a definition measures.
@@ -122,6 +123,8 @@ pub struct Override {
     pub epochs: Option<usize>,
     pub methods: Option<Vec<String>>,
     pub datasets: Option<Vec<String>>,
+    /// Seeds of particular methods (replacing the definition's for them).
+    pub method_seeds: Option<BTreeMap<String, Vec<u64>>>,
 }
 
 /// What a chart shows.
@@ -190,6 +193,10 @@ pub struct Definition {
     pub metrics: Vec<String>,
     #[serde(default = "default_seeds")]
     pub seeds: Vec<u64>,
+    /// Seeds of particular methods, replacing `seeds` for them (the zoo is
+    /// trained at one seed at `quick`, where each model costs minutes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub method_seeds: BTreeMap<String, Vec<u64>>,
     /// Extra methods defined here (e.g. MAML-RAL with other constraint weights).
     #[serde(default)]
     pub variants: BTreeMap<String, MethodDef>,
@@ -239,6 +246,19 @@ pub fn builtin_method(name: &str) -> Option<MethodDef> {
             label: "MAML-RAL (first order)".into(),
             paper: None,
             spec: ModelSpec::MamlRal { g1: 0.7, g2: 0.1, g3: 0.2, first_order: true, constrained_outer: false },
+        }),
+        "modnet" => m("MODNet-like", "MODNet", ModelSpec::Zoo { arch: Arch::Modnet }),
+        "vmfm" => m("VMFM-like (D-CL-RN)", "D_CL_RN", ModelSpec::Zoo { arch: Arch::Vmfm }),
+        "attention_memory" | "adam" | "dfimat" => Some(MethodDef {
+            name: name.into(),
+            label: match name {
+                "attention_memory" => "Attention memory",
+                "adam" => "AdaM-like",
+                _ => "DFIMat-like (3 clicks)",
+            }
+            .into(),
+            paper: None,
+            spec: ModelSpec::Zoo { arch: name.parse().expect("a zoo architecture") },
         }),
         _ => None,
     }
@@ -292,6 +312,11 @@ impl Definition {
     }
 
     /// Resolve a method name: a variant defined here, else a built-in.
+    /// The seeds a method runs at.
+    pub fn seeds_of(&self, method: &str) -> &[u64] {
+        self.method_seeds.get(method).unwrap_or(&self.seeds)
+    }
+
     pub fn method(&self, name: &str) -> Result<MethodDef> {
         if let Some(v) = self.variants.get(name) {
             let mut v = v.clone();
@@ -325,6 +350,9 @@ impl Definition {
             }
             if let Some(ds) = &o.datasets {
                 d.datasets = ds.clone();
+            }
+            if let Some(ms) = &o.method_seeds {
+                d.method_seeds = ms.clone();
             }
             if let Some(a) = d.adaptation.as_mut() {
                 a.clips = o.clips.unwrap_or(a.clips);

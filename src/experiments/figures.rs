@@ -97,7 +97,7 @@ impl Lab {
         let seed = d.seeds.first().copied().unwrap_or(0);
         let nets = methods
             .iter()
-            .map(|m| Ok(checkpoint::load(&self.model(&m.spec, seed)?, self.device)?.0))
+            .map(|m| Ok(checkpoint::load_model(&self.model(&m.spec, seed)?, self.device)?.0))
             .collect::<Result<Vec<_>>>()?;
         let mut rows = vec![];
         for clip in set.clips.iter().take(clips.max(1)) {
@@ -105,7 +105,7 @@ impl Lab {
             let ct = ClipTensors::from_clip(clip);
             let mut imgs = vec![rgb_image(&to_rgb(&ct.com.get(mid as i64))), gray_image(&clip.frames[mid].pha)];
             for net in &nets {
-                let (pha, _) = predict_clip(net, &net.params, &ct, 8, self.device);
+                let (pha, _) = predict_clip(net.as_ref(), net.params(), &ct, 8, self.device);
                 imgs.push(gray_image(&to_plane(&pha.get(mid as i64))));
             }
             rows.push((clip.meta.name.clone(), imgs));
@@ -135,8 +135,14 @@ fn bars(d: &Definition, rows: &[StoredRow], ds: &str, metric: &str, title: &str)
             Bar { label, mean: c.map_or(f64::NAN, |c| c.mean), std: c.map_or(0.0, |c| c.std) }
         })
         .collect();
-    let n = d.seeds.len();
-    Bars { labels: Labels::new(title, "", &format!("{} (± std over {n} seed{})", metric_label(metric), if n == 1 { "" } else { "s" })), bars }
+    let counts: Vec<usize> = d.methods.iter().map(|m| d.seeds_of(m).len()).collect();
+    let n = counts.iter().copied().max().unwrap_or(0);
+    let over = match (counts.iter().all(|c| *c == n), n) {
+        (true, 1) => "1 seed".to_string(),
+        (true, n) => format!("{n} seeds"),
+        (false, n) => format!("up to {n} seeds; see the table"),
+    };
+    Bars { labels: Labels::new(title, "", &format!("{} (± std over {over})", metric_label(metric))), bars }
 }
 
 fn cdf(d: &Definition, rows: &[StoredRow], ds: &str, metric: &str, title: &str) -> Cdf {

@@ -15,7 +15,7 @@ use super::lab::Lab;
 use super::provenance::config_hash;
 use crate::meta::hoi_loss::HoiWeights;
 use crate::meta::maml_ral::{self, MamlRalConfig};
-use crate::model::checkpoint;
+use crate::model::{checkpoint, Arch};
 use crate::train::supervised::{self, FactoryConfig};
 
 /// How a model is made.
@@ -38,6 +38,9 @@ pub enum ModelSpec {
         #[serde(default, skip_serializing_if = "crate::meta::is_false")]
         constrained_outer: bool,
     },
+    /// A seed paper's system (the zoo), trained with its own loss on the
+    /// factory's data plus synmeta, its backbone from the factory model.
+    Zoo { arch: Arch },
 }
 
 impl ModelSpec {
@@ -45,8 +48,17 @@ impl ModelSpec {
         ModelSpec::MamlRal { g1, g2, g3, first_order: false, constrained_outer: false }
     }
 
+    /// The architecture the recipe produces.
+    pub fn arch(&self) -> Arch {
+        match self {
+            ModelSpec::Zoo { arch } => *arch,
+            _ => Arch::Rvm,
+        }
+    }
+
     fn stem(&self) -> &'static str {
         match self {
+            ModelSpec::Zoo { arch } => arch.name(),
             ModelSpec::Factory => "factory",
             ModelSpec::RvmF => "rvm_f",
             ModelSpec::MamlRal { first_order: false, .. } => "maml_ral",
@@ -102,6 +114,14 @@ impl Lab {
                 let mut j = serde_json::json!({"recipe": spec, "config": cfg});
                 j["config"]["factory"] = serde_json::Value::String(f.key.clone());
                 (Recipe::Meta(Box::new(cfg)), j)
+            }
+            ModelSpec::Zoo { arch } => {
+                let f = self.plan_model(&ModelSpec::Factory, seed)?;
+                let mut cfg = supervised::zoo_config(self.profile, seed, *arch, &f.path);
+                cfg.data_seed = self.data_seed;
+                let mut j = serde_json::json!({"recipe": spec, "config": cfg});
+                j["config"]["init_backbone"] = serde_json::Value::String(f.key.clone());
+                (Recipe::Supervised(Box::new(cfg)), j)
             }
         };
         let key = format!("{}-s{seed}-{}", spec.stem(), config_hash(&key_json));

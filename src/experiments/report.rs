@@ -127,9 +127,11 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
             )
         } else if d.kind == ExperimentKind::Scores {
             let theirs = d.paper.as_deref().and_then(|t| paper.dataset(t)).unwrap_or_else(|| "-".into());
-            format!("Synthetic `{ds}` (stands in for the paper's {theirs}); ours: mean ± std over {} seed(s); [paper's number on its real data].", d.seeds.len())
+            let fewer: Vec<String> = d.method_seeds.iter().filter(|(m, s)| d.methods.contains(m) && s.len() != d.seeds.len()).map(|(m, s)| format!("{m}: {}", s.len())).collect();
+            let fewer = if fewer.is_empty() { String::new() } else { format!(" (seeds per method where different: {})", fewer.join(", ")) };
+            format!("Synthetic `{ds}` (stands in for the paper's {theirs}); ours: mean ± std over {} seed(s){fewer}; [paper's number on its real data].", d.seeds.len())
         } else {
-            format!("Frames per second on {}, one frame per call with the recurrent state carried; [paper's FPS on its RTX 3060 GPU, resolution not stated].", o.rows.first().map_or("?", |r| r.prov.device.as_str()))
+            format!("Frames per second on {}, one frame per call with the model's state carried (untrained weights of each architecture: weights do not change speed); [paper's FPS on its RTX 3060 GPU, resolution not stated].", o.rows.first().map_or("?", |r| r.prov.device.as_str()))
         };
         let mut rows = vec![];
         for (key, label, paper_key) in d.rows() {

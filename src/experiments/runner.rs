@@ -12,7 +12,7 @@ use super::lab::Lab;
 use super::provenance::{config_hash, git_commit, timestamp};
 use super::score::score;
 use crate::bench::model::time_infer;
-use crate::model::{checkpoint, MattingNet, ModelConfig};
+use crate::model::{checkpoint, zoo, ModelConfig};
 use crate::store::results::{run_key, Provenance, ResultRow, StoredRow};
 
 /// Bump when scoring changes in a way that changes numbers (invalidates runs).
@@ -44,8 +44,8 @@ impl Lab {
         let (mut done, mut cached) = (0, 0);
         let mut current: Vec<String> = vec![];
         let methods: Vec<MethodDef> = def.methods.iter().map(|m| def.method(m)).collect::<Result<_>>()?;
-        let seeds: Vec<u64> = if def.kind == ExperimentKind::Speed { vec![0] } else { def.seeds.clone() };
         for m in &methods {
+            let seeds: Vec<u64> = if def.kind == ExperimentKind::Speed { vec![0] } else { def.seeds_of(&m.name).to_vec() };
             for &seed in &seeds {
                 let config = self.run_config(def, m, seed)?;
                 let hash = config_hash(&config);
@@ -123,11 +123,11 @@ impl Lab {
 
     fn score_rows(&self, def: &Definition, m: &MethodDef, seed: u64) -> Result<Vec<ResultRow>> {
         let ckpt = self.model(&m.spec, seed)?;
-        let (net, _) = checkpoint::load(&ckpt, self.device)?;
+        let (net, _) = checkpoint::load_model(&ckpt, self.device)?;
         let mut rows = vec![];
         for ds in &def.datasets {
             let set = self.dataset(ds)?;
-            for c in score(&net, &set, self.device)? {
+            for c in score(net.as_ref(), &set, self.device)? {
                 for (metric, v) in c.values {
                     if def.metrics.iter().any(|x| x == metric) {
                         if let Some(v) = v {
@@ -144,7 +144,7 @@ impl Lab {
     /// frame size and at the paper's 512x288 (weights do not change speed,
     /// so an untrained network of the method's architecture is timed).
     fn speed_rows(&self, def: &Definition, m: &MethodDef) -> Result<Vec<ResultRow>> {
-        let net = MattingNet::new(&ModelConfig::for_profile(self.profile), self.device, 0);
+        let net = zoo::build(m.spec.arch(), &ModelConfig::for_profile(self.profile), self.device, 0);
         let (pw, ph) = self.profile.frame_size();
         let mut sizes = vec![(pw as i64, ph as i64)];
         if (pw, ph) != (512, 288) {
@@ -153,7 +153,7 @@ impl Lab {
         let mut rows = vec![];
         for (w, h) in sizes {
             let iters = if w >= 512 { 5 } else { 20 };
-            let ms = time_infer(&net, 1, 1, h, w, iters, self.device);
+            let ms = time_infer(net.as_ref(), 1, 1, h, w, iters, self.device);
             rows.push(ResultRow::new(&def.id, &m.name, "*", "*", &format!("fps_{w}x{h}"), 1e3 / ms));
         }
         Ok(rows)

@@ -7,7 +7,7 @@ use anyhow::Result;
 use tch::Device;
 
 use crate::metrics::{self, Plane, DEFAULT_MIOU_THRESHOLD};
-use crate::model::MattingNet;
+use crate::model::Matter;
 use crate::train::batch::{to_plane, ClipTensors};
 use crate::train::validate::predict_clip;
 use crate::world::Dataset;
@@ -52,11 +52,11 @@ pub struct ClipResult {
 }
 
 /// Score `net` on every clip of `set`.
-pub fn score(net: &MattingNet, set: &Dataset, device: Device) -> Result<Vec<ClipResult>> {
+pub fn score(net: &dyn Matter, set: &Dataset, device: Device) -> Result<Vec<ClipResult>> {
     let mut out = Vec::with_capacity(set.clips.len());
     for clip in &set.clips {
         let ct = ClipTensors::from_clip(clip);
-        let (pha, _) = predict_clip(net, &net.params, &ct, 8, device);
+        let (pha, _) = predict_clip(net, net.params(), &ct, 8, device);
         let preds: Vec<Plane> = (0..ct.len()).map(|i| to_plane(&pha.get(i)).quantised()).collect();
         let truths: Vec<Plane> = clip.frames.iter().map(|f| f.pha.quantised()).collect();
         let n = preds.len() as f64;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
+use super::matter::{Arch, Matter};
 use super::matting_net::{MattingNet, ModelConfig};
 use super::params::ParamSet;
 
@@ -15,6 +16,9 @@ use super::params::ParamSet;
 pub struct Sidecar {
     pub format: String,
     pub config: ModelConfig,
+    /// The architecture (absent: RVM, the target model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<Arch>,
     /// Free-form provenance: what trained it, profile, seed, steps, git commit...
     pub provenance: serde_json::Value,
 }
@@ -65,17 +69,18 @@ fn named(params: &ParamSet, buffers: &ParamSet) -> Vec<(String, Tensor)> {
 }
 
 /// Save a model (`path` = `NAME.safetensors`, sidecar `NAME.json`).
-pub fn save(net: &MattingNet, path: &Path, provenance: serde_json::Value) -> Result<(), CheckpointError> {
+pub fn save(net: &dyn Matter, path: &Path, provenance: serde_json::Value) -> Result<(), CheckpointError> {
     save_with(net, path, provenance, &[])
 }
 
 /// Save a model with extra tensors (optimizer state) in the same file, so
 /// weights and the state that continues them are replaced together.
-pub fn save_with(net: &MattingNet, path: &Path, provenance: serde_json::Value, extra: &[(String, Tensor)]) -> Result<(), CheckpointError> {
-    let side = Sidecar { format: "hoimat-matting-net/1".into(), config: net.cfg.clone(), provenance };
+pub fn save_with(net: &dyn Matter, path: &Path, provenance: serde_json::Value, extra: &[(String, Tensor)]) -> Result<(), CheckpointError> {
+    let arch = (net.arch() != Arch::Rvm).then_some(net.arch());
+    let side = Sidecar { format: "hoimat-matting-net/1".into(), config: net.config().clone(), arch, provenance };
     let sp = sidecar_path(path);
     let tmp = tmp_of(&sp);
-    let mut all = named(&net.params, &net.buffers);
+    let mut all = named(net.params(), net.buffers());
     all.extend(extra.iter().map(|(n, t)| (n.clone(), t.shallow_clone())));
     write_tensors(path, &all)?;
     std::fs::write(&tmp, serde_json::to_string_pretty(&side).expect("sidecar serialises") + "\n").map_err(|e| err(&sp, e))?;
@@ -88,16 +93,34 @@ pub fn read_sidecar(path: &Path) -> Result<Sidecar, CheckpointError> {
     serde_json::from_str(&text).map_err(|e| err(&sp, format!("not a hoimat checkpoint sidecar: {e}")))
 }
 
-/// Load a model saved by [`save`] onto `device`.
+/// Load an RVM checkpoint (the factory model, RVM-F, MAML-RAL) onto `device`.
 pub fn load(path: &Path, device: Device) -> Result<(MattingNet, Sidecar), CheckpointError> {
     let side = read_sidecar(path)?;
+    if let Some(a) = side.arch.filter(|a| *a != Arch::Rvm) {
+        return Err(err(path, format!("holds a {a} model, not RVM (this step needs RVM's architecture)")));
+    }
     let mut net = MattingNet::new(&side.config, device, 0);
+    fill(&mut net, path, device)?;
+    Ok((net, side))
+}
+
+/// Load a checkpoint of any architecture onto `device`.
+pub fn load_model(path: &Path, device: Device) -> Result<(Box<dyn Matter>, Sidecar), CheckpointError> {
+    let side = read_sidecar(path)?;
+    let mut net = super::zoo::build(side.arch.unwrap_or(Arch::Rvm), &side.config, device, 0);
+    fill(net.as_mut(), path, device)?;
+    Ok((net, side))
+}
+
+/// Replace a freshly built model's weights with the file's, checking that
+/// every tensor is there with the shape the architecture needs.
+fn fill(net: &mut dyn Matter, path: &Path, device: Device) -> Result<(), CheckpointError> {
     let tensors = read_tensors(path)?;
     let find = |key: String| -> Result<Tensor, CheckpointError> {
         tensors.iter().find(|(n, _)| *n == key).map(|(_, t)| t.shallow_clone()).ok_or_else(|| err(path, format!("missing tensor {key}")))
     };
     let mut params = Vec::new();
-    for (n, t) in net.params.iter() {
+    for (n, t) in net.params().iter() {
         let v = find(format!("param/{n}"))?;
         if v.size() != t.size() {
             return Err(err(path, format!("tensor param/{n} has shape {:?}, the config needs {:?}", v.size(), t.size())));
@@ -105,10 +128,9 @@ pub fn load(path: &Path, device: Device) -> Result<(MattingNet, Sidecar), Checkp
         params.push((n.clone(), v.to_device(device).set_requires_grad(true)));
     }
     let mut buffers = Vec::new();
-    for (n, _) in net.buffers.iter() {
+    for (n, _) in net.buffers().iter() {
         buffers.push((n.clone(), find(format!("buffer/{n}"))?.to_device(device)));
     }
-    net.params = ParamSet::from_pairs(params);
-    net.buffers = ParamSet::from_pairs(buffers);
-    Ok((net, side))
+    net.set_weights(ParamSet::from_pairs(params), ParamSet::from_pairs(buffers));
+    Ok(())
 }

@@ -76,6 +76,20 @@ impl ClipTensors {
         self.com.size()[0]
     }
 
+    /// Another handle on the same tensors (no copy).
+    pub fn shallow_clone(&self) -> ClipTensors {
+        let opt = |t: &Option<Tensor>| t.as_ref().map(|t| t.shallow_clone());
+        ClipTensors {
+            name: self.name.clone(),
+            com: self.com.shallow_clone(),
+            pha: self.pha.shallow_clone(),
+            fgr: self.fgr.shallow_clone(),
+            bgr: opt(&self.bgr),
+            object: opt(&self.object),
+            labels: opt(&self.labels),
+        }
+    }
+
     /// Frame `i`'s held-object mask, one bool per pixel (row-major), when known.
     pub fn object_mask(&self, i: i64) -> Option<Vec<bool>> {
         let obj = self.object.as_ref()?;

@@ -8,7 +8,10 @@
 //!   time);
 //! - RVM-F, the paper's fine-tuning baseline: the factory model fine-tuned
 //!   on all `synmeta` clips with Adam (Sec. V: "1000 epochs", scaled by
-//!   profile).
+//!   profile);
+//! - the zoo (MODNet-like, attention memory, AdaM-like, VMFM-like, DFIMat-like):
+//!   each architecture with its own loss, on the factory's data plus
+//!   `synmeta`, its backbone started from the factory model's.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -20,8 +23,8 @@ use tch::{Device, Tensor};
 use super::adam::Adam;
 use super::batch::{sample_with, ClipTensors, Sampling};
 use super::validate::{validate, ValScores};
-use crate::loss::matting_loss;
-use crate::model::{checkpoint, MattingNet, ModelConfig};
+use crate::loss::{model_loss, Targets};
+use crate::model::{checkpoint, zoo, Arch, Matter, ModelConfig};
 use crate::profile::Profile;
 use crate::world::{self, rng::Rand, SetName};
 
@@ -52,6 +55,17 @@ pub struct FactoryConfig {
     pub ckpt_every: u64,
     /// libtorch intra-op threads; results are reproducible for a fixed count.
     pub threads: i32,
+    /// The architecture trained (absent: RVM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<Arch>,
+    /// Further sets whose clips (all splits) join the training clips.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<SetName>,
+    /// Start the backbone (`enc.*`, `aspp.*`) from this checkpoint's: the
+    /// factory model's encoder stands in for the ImageNet weights the seed
+    /// papers start from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_backbone: Option<PathBuf>,
 }
 
 impl FactoryConfig {
@@ -78,6 +92,9 @@ impl FactoryConfig {
             val_every: (steps / 5).max(1),
             ckpt_every: (steps / 10).max(1),
             threads: std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1),
+            arch: None,
+            also: vec![],
+            init_backbone: None,
         }
     }
 }
@@ -105,6 +122,51 @@ pub fn finetune_config(profile: Profile, seed: u64, factory: &Path) -> FactoryCo
     c
 }
 
+/// A zoo model (`arch`): its own loss, trained on the factory's clips plus
+/// every `synmeta` clip (the HOI data RVM-F sees; swapped backgrounds from
+/// `synvm`), its backbone started from the factory model `factory`, for
+/// fewer steps than the factory since the backbone is trained.
+pub fn zoo_config(profile: Profile, seed: u64, arch: Arch, factory: &Path) -> FactoryConfig {
+    let mut c = FactoryConfig::for_profile(profile, seed);
+    c.trainer = format!("zoo_{arch}");
+    c.arch = Some(arch);
+    c.also = vec![SetName::SynMeta];
+    c.backgrounds = Some(SetName::SynVm);
+    c.init_backbone = Some(factory.to_path_buf());
+    c.lr = 1e-3;
+    c.steps = match profile {
+        Profile::Smoke => 8,
+        Profile::Quick => 500,
+        Profile::Paper => 15_000,
+    };
+    c.val_every = (c.steps / 5).max(1);
+    c.ckpt_every = (c.steps / 10).max(1);
+    c
+}
+
+/// Copy the backbone (`enc.*`, `aspp.*` parameters and buffers) of the
+/// checkpoint at `path` into `net` where names and shapes match; the number
+/// of tensors copied.
+pub fn copy_backbone(net: &dyn Matter, path: &Path) -> Result<usize> {
+    let src = checkpoint::read_tensors(path).with_context(|| format!("reading the backbone from {}", path.display()))?;
+    let mut n = 0;
+    tch::no_grad(|| {
+        for (prefix, set) in [("param", net.params()), ("buffer", net.buffers())] {
+            for (name, t) in set.iter().filter(|(name, _)| name.starts_with("enc.") || name.starts_with("aspp.")) {
+                if let Some((_, v)) = src.iter().find(|(k, v)| *k == format!("{prefix}/{name}") && v.size() == t.size()) {
+                    let mut d = t.shallow_clone();
+                    d.copy_(v);
+                    n += 1;
+                }
+            }
+        }
+    });
+    if n == 0 {
+        anyhow::bail!("{}: no backbone tensor matches the model (another width or depth?)", path.display());
+    }
+    Ok(n)
+}
+
 /// Learning rate at `step`: 5% linear warm-up, then cosine decay to 10%.
 pub fn lr_at(cfg: &FactoryConfig, step: u64) -> f64 {
     let warm = (cfg.steps as f64 * 0.05).max(1.0);
@@ -127,7 +189,7 @@ pub struct LogLine {
 }
 
 pub struct FactoryRun {
-    pub net: MattingNet,
+    pub net: Box<dyn Matter>,
     pub log: Vec<LogLine>,
     pub final_val: ValScores,
     pub seconds: f64,
@@ -156,32 +218,37 @@ pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device
     let start = Instant::now();
     crate::train::run_files::prepare_output(out)?;
     let (vm_train, test_clips) = synvm_tensors(cfg.profile, cfg.data_seed)?;
-    let other_clips: Vec<ClipTensors> = match cfg.data {
-        SetName::SynVm => vec![],
-        other => world::generate(other.name(), cfg.profile, cfg.data_seed)?.clips.iter().map(ClipTensors::from_clip).collect(),
-    };
-    let train_clips: &[ClipTensors] = if cfg.data == SetName::SynVm { &vm_train } else { &other_clips };
+    let mut train_clips: Vec<ClipTensors> = vec![];
+    for set in std::iter::once(&cfg.data).chain(&cfg.also) {
+        match set {
+            SetName::SynVm => train_clips.extend(vm_train.iter().map(ClipTensors::shallow_clone)),
+            other => train_clips.extend(world::generate(other.name(), cfg.profile, cfg.data_seed)?.clips.iter().map(ClipTensors::from_clip)),
+        }
+    }
     let pool: &[ClipTensors] = match cfg.backgrounds {
-        None => train_clips,
+        None => &train_clips,
         Some(SetName::SynVm) => &vm_train,
         Some(other) => anyhow::bail!("backgrounds from {other} are not supported (use synvm)"),
     };
-    let mut net = match &cfg.init {
-        Some(p) => checkpoint::load(p, device).with_context(|| format!("loading the initial model {}", p.display()))?.0,
-        None => MattingNet::new(&cfg.model, device, cfg.seed),
+    let mut net: Box<dyn Matter> = match &cfg.init {
+        Some(p) => checkpoint::load_model(p, device).with_context(|| format!("loading the initial model {}", p.display()))?.0,
+        None => zoo::build(cfg.arch.unwrap_or(Arch::Rvm), &cfg.model, device, cfg.seed),
     };
-    let mut opt = Adam::new(&net.params, cfg.lr);
+    if let Some(p) = &cfg.init_backbone {
+        copy_backbone(net.as_ref(), p)?;
+    }
+    let mut opt = Adam::new(net.params(), cfg.lr);
     let mut log: Vec<LogLine> = Vec::new();
     let mut first = 0u64;
     if resume && out.is_file() {
-        let (loaded, side) = checkpoint::load(out, device).with_context(|| format!("resuming from {}", out.display()))?;
+        let (loaded, side) = checkpoint::load_model(out, device).with_context(|| format!("resuming from {}", out.display()))?;
         let saved: FactoryConfig = serde_json::from_value(side.provenance["config"].clone())
             .with_context(|| format!("{}: not a factory checkpoint", out.display()))?;
         if &saved != cfg {
             anyhow::bail!("{}: was trained with another configuration; remove it or drop --resume", out.display());
         }
         net = loaded;
-        opt = Adam::new(&net.params, cfg.lr);
+        opt = Adam::new(net.params(), cfg.lr);
         let state = checkpoint::read_tensors(out)?;
         opt.load_state(&state).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
         first = opt.step as u64;
@@ -199,17 +266,16 @@ pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device
         let lr = lr_at(cfg, step);
         opt.lr = lr;
         let mut r = Rand::keyed(&format!("factory/step/{step}"), cfg.seed);
-        let b = sample_with(train_clips, pool, &sampling, &mut r).to_device(device);
-        let o = net.forward(&b.src, None, true);
-        let loss = matting_loss(&o.pha, &o.fgr, &b.pha, &b.fgr).total;
-        let grads = Tensor::run_backward(&[&loss], &net.params.tensors().iter().collect::<Vec<_>>(), false, false);
-        opt.update(&net.params, &grads);
+        let b = sample_with(&train_clips, pool, &sampling, &mut r).to_device(device);
+        let o = net.run(net.params(), &b.src, None, true);
+        let loss = model_loss(net.arch(), &o, &Targets { pha: &b.pha, fgr: &b.fgr, labels: b.labels.as_ref() });
+        opt.update(net.params(), &gradients(&loss, net.params()));
         frames += b.src.size()[0] * b.src.size()[1];
         let loss_v = loss.double_value(&[]);
         let done = step + 1;
         let mut line = LogLine { step: done, loss: loss_v, lr, seconds: start.elapsed().as_secs_f64(), val_mad: None, val_miou: None };
         if done % cfg.val_every == 0 || done == cfg.steps {
-            let v = validate(&net, &net.params, &test_clips, device);
+            let v = validate(net.as_ref(), net.params(), &test_clips, device);
             line.val_mad = Some(v.mad);
             line.val_miou = Some(v.miou);
             bar.println(format!("step {done}: loss {loss_v:.4}, val MAD {:.2} (x1e3), val mIoU {:.4}", v.mad, v.miou));
@@ -218,15 +284,22 @@ pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device
         bar.set_message(format!("loss {loss_v:.4} {:.1} frames/s", frames as f64 / t0.elapsed().as_secs_f64()));
         bar.inc(1);
         if done % cfg.ckpt_every == 0 || done == cfg.steps {
-            save(&net, &opt, cfg, &log, out, done == cfg.steps)?;
+            save(net.as_ref(), &opt, cfg, &log, out, done == cfg.steps)?;
         }
     }
     bar.finish_and_clear();
-    let final_val = validate(&net, &net.params, &test_clips, device);
+    let final_val = validate(net.as_ref(), net.params(), &test_clips, device);
     Ok(FactoryRun { net, log, final_val, seconds: start.elapsed().as_secs_f64() })
 }
 
-fn save(net: &MattingNet, opt: &Adam, cfg: &FactoryConfig, log: &[LogLine], out: &Path, done: bool) -> Result<()> {
+/// Gradients of `loss` for every parameter; zeros for parameters the loss
+/// does not reach (e.g. a head unused by a model's own loss).
+pub fn gradients(loss: &Tensor, params: &crate::model::ParamSet) -> Vec<Tensor> {
+    let g = Tensor::run_backward(&[loss], &params.tensors().iter().collect::<Vec<_>>(), false, false);
+    g.into_iter().zip(params.tensors()).map(|(g, p)| if g.defined() { g } else { p.zeros_like() }).collect()
+}
+
+fn save(net: &dyn Matter, opt: &Adam, cfg: &FactoryConfig, log: &[LogLine], out: &Path, done: bool) -> Result<()> {
     let prov = serde_json::json!({
         "trainer": cfg.trainer,
         "config": cfg,

@@ -5,11 +5,11 @@ use tch::{Device, Tensor};
 
 use super::batch::{to_plane, ClipTensors};
 use crate::metrics;
-use crate::model::{MattingNet, ParamSet};
+use crate::model::{Matter, ParamSet};
 
 /// Alpha predictions for every frame of a clip ([N, 1, H, W] on the CPU),
 /// processed in chunks of `chunk` frames with the state carried across.
-pub fn predict_clip(net: &MattingNet, params: &ParamSet, clip: &ClipTensors, chunk: i64, device: Device) -> (Tensor, Tensor) {
+pub fn predict_clip(net: &dyn Matter, params: &ParamSet, clip: &ClipTensors, chunk: i64, device: Device) -> (Tensor, Tensor) {
     tch::no_grad(|| {
         let mut rec: Option<Vec<Tensor>> = None;
         let (mut phas, mut fgrs) = (vec![], vec![]);
@@ -18,10 +18,10 @@ pub fn predict_clip(net: &MattingNet, params: &ParamSet, clip: &ClipTensors, chu
         while i < n {
             let t = chunk.min(n - i);
             let src = clip.com.narrow(0, i, t).unsqueeze(0).to_device(device);
-            let out = net.forward_with(params, &src, rec.as_deref(), false);
+            let out = net.run(params, &src, rec.as_deref(), false);
             phas.push(out.pha.squeeze_dim(0).to_device(Device::Cpu));
             fgrs.push(out.fgr.squeeze_dim(0).to_device(Device::Cpu));
-            rec = Some(out.rec);
+            rec = Some(out.state);
             i += t;
         }
         (Tensor::cat(&phas, 0), Tensor::cat(&fgrs, 0))
@@ -39,7 +39,7 @@ pub struct ValScores {
     pub object_recall: Option<f64>,
 }
 
-pub fn validate(net: &MattingNet, params: &ParamSet, clips: &[ClipTensors], device: Device) -> ValScores {
+pub fn validate(net: &dyn Matter, params: &ParamSet, clips: &[ClipTensors], device: Device) -> ValScores {
     let (mut mad, mut miou, mut rec_sum, mut rec_n) = (0.0, 0.0, 0.0, 0);
     for c in clips {
         let (pha, _) = predict_clip(net, params, c, 8, device);
