@@ -156,3 +156,24 @@ impl Lab {
         Ok(plan.path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profile;
+    use tch::Device;
+
+    /// Model keys hash the training configuration; fields added for the zoo
+    /// must not change the keys of models trained before them (the quick
+    /// results folder holds models under exactly these names).
+    #[test]
+    fn keys_of_existing_recipes_are_stable_and_zoo_keys_differ() {
+        let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), Profile::Quick, Device::Cpu);
+        assert_eq!(lab.plan_model(&ModelSpec::Factory, 0).unwrap().key, "factory-s0-ddfbea82fbc67440");
+        assert_eq!(lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key, "rvm_f-s0-7ddda056dff29129");
+        assert_eq!(lab.plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 0).unwrap().key, "maml_ral-s0-ee777ed18352a948");
+        let a = lab.plan_model(&ModelSpec::Zoo { arch: Arch::Modnet }, 0).unwrap().key;
+        let b = lab.plan_model(&ModelSpec::Zoo { arch: Arch::AttentionMemory }, 0).unwrap().key;
+        assert!(a.starts_with("modnet-s0-") && b.starts_with("attention_memory-s0-") && a[10..] != b[20..]);
+    }
+}
