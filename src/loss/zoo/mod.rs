@@ -6,6 +6,7 @@ use tch::Tensor;
 use super::matting::matting_loss;
 use crate::model::{Arch, Prediction};
 
+pub mod adam;
 pub mod attention_memory;
 pub mod modnet;
 
@@ -23,6 +24,7 @@ pub fn model_loss(arch: Arch, pred: &Prediction, t: &Targets) -> Tensor {
         Arch::Rvm => matting_loss(&pred.pha, &pred.fgr, t.pha, t.fgr).total,
         Arch::Modnet => modnet::loss(pred, t),
         Arch::AttentionMemory => attention_memory::loss(pred, t),
+        Arch::Adam => adam::loss(pred, t),
         other => unimplemented!("no loss for {other} yet"),
     }
 }

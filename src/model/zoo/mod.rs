@@ -12,9 +12,9 @@ use super::matter::{Arch, Matter};
 use super::matting_net::{Depth, MattingNet, ModelConfig};
 use super::params::ParamBuilder;
 
+pub mod adam;
 pub mod attention_memory;
 pub mod modnet;
-
 
 /// A freshly initialised model of `arch`; the same seed gives the same weights.
 pub fn build(arch: Arch, cfg: &ModelConfig, device: Device, seed: u64) -> Box<dyn Matter> {
@@ -22,6 +22,7 @@ pub fn build(arch: Arch, cfg: &ModelConfig, device: Device, seed: u64) -> Box<dy
         Arch::Rvm => Box::new(MattingNet::new(cfg, device, seed)),
         Arch::Modnet => Box::new(modnet::Modnet::new(cfg, device, seed)),
         Arch::AttentionMemory => Box::new(attention_memory::AttentionMemory::new(cfg, device, seed)),
+        Arch::Adam => Box::new(adam::AdamNet::new(cfg, device, seed)),
         other => unimplemented!("{other} is not built yet"),
     }
 }
