@@ -9,6 +9,7 @@ use crate::model::{Arch, Prediction};
 pub mod adam;
 pub mod attention_memory;
 pub mod modnet;
+pub mod vmfm;
 
 /// What a batch says is true: [B, T, C, H, W] each.
 pub struct Targets<'a> {
@@ -25,6 +26,7 @@ pub fn model_loss(arch: Arch, pred: &Prediction, t: &Targets) -> Tensor {
         Arch::Modnet => modnet::loss(pred, t),
         Arch::AttentionMemory => attention_memory::loss(pred, t),
         Arch::Adam => adam::loss(pred, t),
+        Arch::Vmfm => vmfm::loss(pred, t),
         other => unimplemented!("no loss for {other} yet"),
     }
 }

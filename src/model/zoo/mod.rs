@@ -15,6 +15,7 @@ use super::params::ParamBuilder;
 pub mod adam;
 pub mod attention_memory;
 pub mod modnet;
+pub mod vmfm;
 
 /// A freshly initialised model of `arch`; the same seed gives the same weights.
 pub fn build(arch: Arch, cfg: &ModelConfig, device: Device, seed: u64) -> Box<dyn Matter> {
@@ -23,6 +24,7 @@ pub fn build(arch: Arch, cfg: &ModelConfig, device: Device, seed: u64) -> Box<dy
         Arch::Modnet => Box::new(modnet::Modnet::new(cfg, device, seed)),
         Arch::AttentionMemory => Box::new(attention_memory::AttentionMemory::new(cfg, device, seed)),
         Arch::Adam => Box::new(adam::AdamNet::new(cfg, device, seed)),
+        Arch::Vmfm => Box::new(vmfm::Vmfm::new(cfg, device, seed)),
         other => unimplemented!("{other} is not built yet"),
     }
 }
