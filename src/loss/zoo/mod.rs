@@ -3,11 +3,13 @@
 
 use tch::Tensor;
 
+
 use super::matting::matting_loss;
 use crate::model::{Arch, Prediction};
 
 pub mod adam;
 pub mod attention_memory;
+pub mod dfimat;
 pub mod modnet;
 pub mod vmfm;
 
@@ -27,7 +29,7 @@ pub fn model_loss(arch: Arch, pred: &Prediction, t: &Targets) -> Tensor {
         Arch::AttentionMemory => attention_memory::loss(pred, t),
         Arch::Adam => adam::loss(pred, t),
         Arch::Vmfm => vmfm::loss(pred, t),
-        other => unimplemented!("no loss for {other} yet"),
+        Arch::Dfimat => dfimat::loss(pred, t),
     }
 }
 

@@ -14,6 +14,7 @@ use super::params::ParamBuilder;
 
 pub mod adam;
 pub mod attention_memory;
+pub mod dfimat;
 pub mod modnet;
 pub mod vmfm;
 
@@ -25,7 +26,7 @@ pub fn build(arch: Arch, cfg: &ModelConfig, device: Device, seed: u64) -> Box<dy
         Arch::AttentionMemory => Box::new(attention_memory::AttentionMemory::new(cfg, device, seed)),
         Arch::Adam => Box::new(adam::AdamNet::new(cfg, device, seed)),
         Arch::Vmfm => Box::new(vmfm::Vmfm::new(cfg, device, seed)),
-        other => unimplemented!("{other} is not built yet"),
+        Arch::Dfimat => Box::new(dfimat::Dfimat::new(cfg, device, seed)),
     }
 }
 
