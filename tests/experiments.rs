@@ -38,7 +38,7 @@ fn smoke_pipeline_end_to_end_then_fully_cached() {
     let dir = scratch("e2e");
     let first = reproduce(&opts(&dir, &[])).unwrap();
     let report = std::fs::read_to_string(&first.report).unwrap();
-    for id in ["table2", "table3", "table4", "table5", "table6", "table7", "fig6", "fig7", "fig8", "fig9"] {
+    for id in ["table2", "table3", "table4", "table5", "table6", "table7", "fig6", "fig7", "fig8", "fig9", "annotators"] {
         assert!(report.contains(&format!("## {id}:")), "{id} missing from the report");
         // Every experiment has charts, both as SVG and PNG, linked from the report.
         let figs = dir.join("results/smoke/figures");

@@ -86,6 +86,10 @@ pub struct AdaptRun {
     pub params: ParamSet,
     pub log: Vec<EpochLog>,
     pub captured: Vec<usize>,
+    /// How good the annotator's labels were: mean over the captured frames
+    /// of MAD (x1e3) and mIoU against the true alpha.
+    pub label_mad: f64,
+    pub label_miou: f64,
 }
 
 /// Held-out mIoU and MAD of `params` on `clip` (recurrent state carried
@@ -132,6 +136,12 @@ pub fn adapt(
     let (h, w) = (com.size()[2], com.size()[3]);
     let pha = Tensor::stack(&labels.iter().map(|l| Tensor::from_slice(&l.data).view([1, h, w])).collect::<Vec<_>>(), 0);
     let n = captured.len();
+    let (mut label_mad, mut label_miou) = (0.0, 0.0);
+    for (l, &i) in labels.iter().zip(&captured) {
+        let q = l.quantised();
+        label_mad += metrics::mad(&q, &truth[i]).expect("same size") / n as f64;
+        label_miou += metrics::miou(&q, &truth[i], DEFAULT_MIOU_THRESHOLD).expect("same size") / n as f64;
+    }
 
     let mut params = net.params.detached(true);
     let (miou, mad) = held_out_scores(&net, &params, &ct, &truth, &captured, device);
@@ -162,7 +172,7 @@ pub fn adapt(
         on_epoch(&line);
         log.push(line);
     }
-    AdaptRun { params, log, captured }
+    AdaptRun { params, log, captured, label_mad, label_miou }
 }
 
 /// Epochs until held-out mIoU first reaches `threshold` (None if never).

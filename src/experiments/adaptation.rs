@@ -16,9 +16,17 @@
 use anyhow::{Context, Result};
 use tch::Tensor;
 
-use super::definition::{Definition, MethodDef};
+use super::definition::{AnnotatorKind, Definition, MethodDef};
 use super::lab::Lab;
-use crate::adapt::{adapt, epochs_to, fluctuation, AdaptConfig, NoisyAnnotator};
+use crate::adapt::{adapt, epochs_to, fluctuation, AdaptConfig, Annotator, DfimatAnnotator, NoisyAnnotator};
+use crate::model::zoo::dfimat;
+use crate::model::Arch;
+
+/// The recipe of the annotating model (seed 0: one annotator for every
+/// seed's adaptation, as one tool would be).
+pub fn dfimat_spec() -> super::ModelSpec {
+    super::ModelSpec::Zoo { arch: Arch::Dfimat }
+}
 use crate::model::{checkpoint, MattingNet, ParamSet};
 use crate::store::results::ResultRow;
 use crate::train::batch::ClipTensors;
@@ -49,7 +57,13 @@ impl Lab {
             None => None,
         };
         let probe_fn = |net: &MattingNet, params: &ParamSet| validate(net, params, probe_clip.as_ref().expect("probe"), self.device).mad;
-        let annotator = NoisyAnnotator { noise: a.noise };
+        let noisy = NoisyAnnotator { noise: a.noise };
+        let dfimat = if a.arms.iter().any(|arm| arm.annotator == Some(AnnotatorKind::Dfimat)) {
+            let (net, _) = checkpoint::load_model(&self.model(&dfimat_spec(), 0)?, self.device)?;
+            Some(DfimatAnnotator { net, rounds: dfimat::ROUNDS, clicks: dfimat::CLICKS })
+        } else {
+            None
+        };
         let mut rows = vec![];
         for ds in &def.datasets {
             let set = self.dataset(ds)?;
@@ -59,11 +73,15 @@ impl Lab {
                 for clip in &set.clips[..n] {
                     for rep in 0..a.repeats {
                         let cfg = self.arm_config(arm, rep);
+                        let annotator: &dyn Annotator = match (arm.annotator, &dfimat) {
+                            (Some(AnnotatorKind::Dfimat), Some(d)) => d,
+                            _ => &noisy,
+                        };
                         let run = adapt(
                             &model,
                             &factory,
                             clip,
-                            &annotator,
+                            annotator,
                             &backgrounds,
                             &cfg,
                             probe_clip.as_ref().map(|_| &probe_fn as &dyn Fn(&MattingNet, &ParamSet) -> f64),
@@ -90,6 +108,8 @@ impl Lab {
                         rows.push(row("reached", reach.is_some() as u8 as f64));
                         rows.push(row("fluctuation", fluctuation(&run.log)));
                         rows.push(row("adapt_s", last.train_s));
+                        rows.push(row("label_mad", run.label_mad));
+                        rows.push(row("label_miou", run.label_miou));
                         if let Some(p) = last.probe {
                             rows.push(row("probe_mad_after", p));
                         }

@@ -42,6 +42,20 @@ pub struct Arm {
     pub constraints: bool,
     /// The row's key in the paper's numbers, when it has one.
     pub paper: Option<String>,
+    /// Who labels the captured frames (absent: the label-noise model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotator: Option<AnnotatorKind>,
+}
+
+/// The annotators an adaptation arm can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnotatorKind {
+    /// Ground truth degraded like a click tool's output (`noise` of the experiment).
+    Noisy,
+    /// The DFIMat-like interactive model (seed 0 of the lab's), driven by
+    /// clicks simulated from the truth, over several correction rounds.
+    Dfimat,
 }
 
 fn default_strategy() -> crate::adapt::Strategy {
@@ -219,7 +233,7 @@ fn default_seeds() -> Vec<u64> {
 }
 
 /// The definitions shipped with hoimat, in report order.
-pub const BUILTIN: [(&str, &str); 10] = [
+pub const BUILTIN: [(&str, &str); 11] = [
     ("table2", include_str!("../../experiments/table2.toml")),
     ("table3", include_str!("../../experiments/table3.toml")),
     ("table4", include_str!("../../experiments/table4.toml")),
@@ -230,6 +244,7 @@ pub const BUILTIN: [(&str, &str); 10] = [
     ("fig7", include_str!("../../experiments/fig7.toml")),
     ("fig8", include_str!("../../experiments/fig8.toml")),
     ("fig9", include_str!("../../experiments/fig9.toml")),
+    ("annotators", include_str!("../../experiments/annotators.toml")),
 ];
 
 /// The methods every definition may name without defining them.
@@ -254,7 +269,7 @@ pub fn builtin_method(name: &str) -> Option<MethodDef> {
             label: match name {
                 "attention_memory" => "Attention memory",
                 "adam" => "AdaM-like",
-                _ => "DFIMat-like (3 clicks)",
+                _ => "DFIMat-like (2 clicks + box, 3 rounds)",
             }
             .into(),
             paper: None,

@@ -87,7 +87,8 @@ impl Lab {
     /// Everything that determines a run's numbers.
     fn run_config(&self, def: &Definition, m: &MethodDef, seed: u64) -> Result<serde_json::Value> {
         Ok(match def.kind {
-            ExperimentKind::Adaptation => serde_json::json!({
+            ExperimentKind::Adaptation => {
+                let mut j = serde_json::json!({
                 "experiment": def.id,
                 "kind": def.kind,
                 "method": m.spec,
@@ -99,7 +100,13 @@ impl Lab {
                 "profile": self.profile,
                 "data_seed": self.data_seed,
                 "scorer": SCORER_VERSION,
-            }),
+                });
+                // Only when an arm labels with a model (earlier runs keep their keys).
+                if let Some(key) = self.annotator_model(def)? {
+                    j["annotator_model"] = serde_json::Value::String(key);
+                }
+                j
+            }
             ExperimentKind::Scores => serde_json::json!({
                 "experiment": def.id,
                 "kind": def.kind,
@@ -119,6 +126,12 @@ impl Lab {
                 "device": self.device_name(),
             }),
         })
+    }
+
+    /// The key of the model that labels frames, when an arm uses one.
+    fn annotator_model(&self, def: &Definition) -> Result<Option<String>> {
+        let uses = def.adaptation.as_ref().is_some_and(|a| a.arms.iter().any(|arm| arm.annotator == Some(super::definition::AnnotatorKind::Dfimat)));
+        Ok(if uses { Some(self.plan_model(&super::adaptation::dfimat_spec(), 0)?.key) } else { None })
     }
 
     fn score_rows(&self, def: &Definition, m: &MethodDef, seed: u64) -> Result<Vec<ResultRow>> {

@@ -28,6 +28,8 @@ pub fn metric_label(m: &str) -> String {
     METRICS.iter().find(|(k, _)| *k == m).map_or_else(
         || match m {
             "miou_after" => "mIoU after adaptation".into(),
+            "label_miou" => "mIoU of the annotations".into(),
+            "label_mad" => "MAD of the annotations (x1e3)".into(),
             "probe_mad" => "human-only MAD (x1e3)".into(),
             "epochs_to" => "epochs to threshold".into(),
             "fluctuation" => "fluctuation of mIoU".into(),
@@ -40,7 +42,7 @@ pub fn metric_label(m: &str) -> String {
 
 /// Higher is better for these; lower for every other metric.
 pub fn higher_is_better(metric: &str) -> bool {
-    matches!(metric, "object_recall" | "reached") || metric.starts_with("fps") || metric.starts_with("miou")
+    matches!(metric, "object_recall" | "reached" | "label_miou") || metric.starts_with("fps") || metric.starts_with("miou")
 }
 
 /// Per-clip means of every metric (`object_recall` is None on clips

@@ -267,7 +267,9 @@ pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device
         opt.lr = lr;
         let mut r = Rand::keyed(&format!("factory/step/{step}"), cfg.seed);
         let b = sample_with(&train_clips, pool, &sampling, &mut r).to_device(device);
-        let o = net.run(net.params(), &b.src, None, true);
+        // Interactive models train on clicks simulated from the truth.
+        let input = if net.prompt_channels() > 0 { crate::model::zoo::dfimat::training_input(&b.src, &b.pha, &mut r) } else { b.src.shallow_clone() };
+        let o = net.run(net.params(), &input, None, true);
         let loss = model_loss(net.arch(), &o, &Targets { pha: &b.pha, fgr: &b.fgr, labels: b.labels.as_ref() });
         opt.update(net.params(), &gradients(&loss, net.params()));
         frames += b.src.size()[0] * b.src.size()[1];

@@ -5,11 +5,30 @@ use tch::{Device, Tensor};
 
 use super::batch::{to_plane, ClipTensors};
 use crate::metrics;
+use crate::model::zoo::dfimat;
 use crate::model::{Matter, ParamSet};
+use crate::world::rng::Rand;
 
 /// Alpha predictions for every frame of a clip ([N, 1, H, W] on the CPU),
 /// processed in chunks of `chunk` frames with the state carried across.
+///
+/// An interactive model (DFIMat-like) gets clicks simulated from the clip's
+/// truth with [`dfimat::ROUNDS`] rounds, the same stream for a clip every
+/// time; it returns no foreground, so the second tensor is the input.
 pub fn predict_clip(net: &dyn Matter, params: &ParamSet, clip: &ClipTensors, chunk: i64, device: Device) -> (Tensor, Tensor) {
+    if net.prompt_channels() > 0 {
+        let mut r = Rand::keyed(&format!("interactive/{}", clip.name), 0);
+        let n = clip.len();
+        let mut phas = vec![];
+        let mut i = 0;
+        while i < n {
+            let t = chunk.min(n - i);
+            let (com, truth) = (clip.com.narrow(0, i, t).to_device(device), clip.pha.narrow(0, i, t).to_device(device));
+            phas.push(dfimat::interactive_alpha(net, params, &com, &truth, dfimat::ROUNDS, dfimat::CLICKS, &mut r).to_device(Device::Cpu));
+            i += t;
+        }
+        return (Tensor::cat(&phas, 0), clip.com.shallow_clone());
+    }
     tch::no_grad(|| {
         let mut rec: Option<Vec<Tensor>> = None;
         let (mut phas, mut fgrs) = (vec![], vec![]);

@@ -3,7 +3,6 @@
 
 use tch::Tensor;
 
-
 use super::matting::matting_loss;
 use crate::model::{Arch, Prediction};
 

@@ -375,6 +375,12 @@ pub fn add_correction(prompts: &Tensor, pred: &Tensor, truth: &Tensor) -> Tensor
     Tensor::from_slice(&out).reshape([n as i64, PROMPTS, h as i64, w as i64]).to_device(prompts.device())
 }
 
+/// The protocol hoimat scores the model with (Table II, Fig. 6) and
+/// annotates with (local adaptation): two positive clicks and a box, then
+/// two correction rounds.
+pub const ROUNDS: usize = 3;
+pub const CLICKS: usize = 2;
+
 /// The multi-round protocol (Sec. 5.2) without gradients: round 1 gives
 /// `clicks` positive clicks and a box, each later round one correction
 /// click from the last prediction. `com` [N, 3, H, W], `truth`
