@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hoimat::model::{checkpoint, zoo, Arch, Matter, MattingNet, ModelConfig};
+use hoimat::model::{checkpoint, zoo, Arch, MattingNet, ModelConfig};
 use hoimat::profile::Profile;
 use hoimat::train::supervised::{copy_backbone, train, train_until, zoo_config, FactoryConfig};
 use tch::{Device, Kind, Tensor};

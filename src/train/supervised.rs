@@ -144,27 +144,32 @@ pub fn zoo_config(profile: Profile, seed: u64, arch: Arch, factory: &Path) -> Fa
     c
 }
 
-/// Copy the backbone (`enc.*`, `aspp.*` parameters and buffers) of the
-/// checkpoint at `path` into `net` where names and shapes match; the number
-/// of tensors copied.
+/// Copy the backbone of the checkpoint at `path` into `net`: every `enc.*`
+/// tensor (parameters and BatchNorm statistics) must be there with the same
+/// shape, else nothing is copied and the error names the file and the
+/// tensor; `aspp.*` (LR-ASPP) is copied too when the model has RVM's.
+/// Returns the number of tensors copied.
 pub fn copy_backbone(net: &dyn Matter, path: &Path) -> Result<usize> {
     let src = checkpoint::read_tensors(path).with_context(|| format!("reading the backbone from {}", path.display()))?;
-    let mut n = 0;
-    tch::no_grad(|| {
-        for (prefix, set) in [("param", net.params()), ("buffer", net.buffers())] {
-            for (name, t) in set.iter().filter(|(name, _)| name.starts_with("enc.") || name.starts_with("aspp.")) {
-                if let Some((_, v)) = src.iter().find(|(k, v)| *k == format!("{prefix}/{name}") && v.size() == t.size()) {
-                    let mut d = t.shallow_clone();
-                    d.copy_(v);
-                    n += 1;
+    let mut pairs = vec![];
+    for (prefix, set) in [("param", net.params()), ("buffer", net.buffers())] {
+        for (name, t) in set.iter().filter(|(name, _)| name.starts_with("enc.") || name.starts_with("aspp.")) {
+            match src.iter().find(|(k, _)| *k == format!("{prefix}/{name}")) {
+                Some((_, v)) if v.size() == t.size() => pairs.push((t.shallow_clone(), v.shallow_clone())),
+                found if name.starts_with("enc.") => {
+                    let why = found.map_or("is missing".to_string(), |(_, v)| format!("has shape {:?}, the model needs {:?}", v.size(), t.size()));
+                    anyhow::bail!("{}: backbone tensor {prefix}/{name} {why} (a checkpoint of another width or depth?)", path.display());
                 }
+                _ => {}
             }
         }
-    });
-    if n == 0 {
-        anyhow::bail!("{}: no backbone tensor matches the model (another width or depth?)", path.display());
     }
-    Ok(n)
+    tch::no_grad(|| {
+        for (mut d, v) in pairs.iter().map(|(d, v)| (d.shallow_clone(), v)) {
+            d.copy_(v);
+        }
+    });
+    Ok(pairs.len())
 }
 
 /// Learning rate at `step`: 5% linear warm-up, then cosine decay to 10%.
