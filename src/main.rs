@@ -225,6 +225,10 @@ enum TrainCmd {
         /// deviation from Alg. 1, where the constraints are in the inner loss only).
         #[arg(long)]
         constrained_outer: bool,
+        /// Composite meta tasks over backgrounds with interfering objects of
+        /// the meta families half the time (negatives; a deviation, off by default).
+        #[arg(long)]
+        negatives: bool,
         #[arg(long)]
         iterations: Option<u64>,
         #[arg(long)]
@@ -385,7 +389,7 @@ fn main() -> Result<()> {
             println!("done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}", run.seconds, run.final_val.mad, run.final_val.miou, out.display());
             Ok(())
         }
-        Cmd::Train { cmd: TrainCmd::MamlRal { factory, profile, seed, out, no_cc, no_fc, gamma, first_order, constrained_outer, iterations, resume, cpu } } => {
+        Cmd::Train { cmd: TrainCmd::MamlRal { factory, profile, seed, out, no_cc, no_fc, gamma, first_order, constrained_outer, negatives, iterations, resume, cpu } } => {
             let mut cfg = hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
             if let Some(g) = gamma {
                 let v: Vec<f64> = g.split(',').map(|x| x.trim().parse::<f64>()).collect::<std::result::Result<_, _>>().context("--gamma takes three numbers: g1,g2,g3")?;
@@ -400,6 +404,7 @@ fn main() -> Result<()> {
             }
             cfg.first_order = first_order;
             cfg.constrained_outer = constrained_outer;
+            cfg.negatives = negatives;
             if let Some(n) = iterations {
                 cfg.iterations = n;
                 cfg.ckpt_every = (n / 10).max(1);

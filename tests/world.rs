@@ -224,3 +224,22 @@ fn profiles_scale_sizes_and_counts() {
     assert_eq!(plans.len(), 200);
     assert_eq!((plans[0].meta.width, plans[0].meta.height), (512, 288));
 }
+
+#[test]
+fn negative_plates_hold_meta_interferers_and_no_foreground() {
+    let plates = hoimat::world::sets::negative_plates(Profile::Smoke, 0, 4);
+    assert_eq!(plates.len(), 4);
+    for p in &plates {
+        assert!(!p.meta.interferer_families.is_empty());
+        assert!(p.meta.interferer_families.iter().all(|f| by_name(f).unwrap().split == Split::Meta), "only meta families: {:?}", p.meta.interferer_families);
+        for f in &p.frames {
+            assert!(f.pha.data.iter().all(|a| *a == 0.0), "a plate has no foreground");
+            assert_eq!(f.bgr.as_ref().unwrap(), &f.com);
+        }
+        // Interferer pixels are labelled as such somewhere in the clip.
+        let n: usize = p.frames.iter().map(|f| f.label.as_ref().unwrap().data.iter().filter(|l| **l == hoimat::frame::label::INTERFERER).count()).sum();
+        assert!(n > 0, "{}: no interferer pixel", p.meta.name);
+    }
+    let again = hoimat::world::sets::negative_plates(Profile::Smoke, 0, 4);
+    assert_eq!(plates[2].frames[0].com, again[2].frames[0].com, "deterministic");
+}

@@ -260,7 +260,7 @@ pub fn builtin_method(name: &str) -> Option<MethodDef> {
             name: name.into(),
             label: "MAML-RAL (first order)".into(),
             paper: None,
-            spec: ModelSpec::MamlRal { g1: 0.7, g2: 0.1, g3: 0.2, first_order: true, constrained_outer: false },
+            spec: ModelSpec::MamlRal { g1: 0.7, g2: 0.1, g3: 0.2, first_order: true, constrained_outer: false, negatives: false },
         }),
         "modnet" => m("MODNet-like", "MODNet", ModelSpec::Zoo { arch: Arch::Modnet }),
         "vmfm" => m("VMFM-like (D-CL-RN)", "D_CL_RN", ModelSpec::Zoo { arch: Arch::Vmfm }),
@@ -406,7 +406,7 @@ mod tests {
         let d = Definition::parse(text, "abl.toml").unwrap();
         let m = d.method("strong_cc").unwrap();
         assert_eq!(m.name, "strong_cc");
-        assert_eq!(m.spec, ModelSpec::MamlRal { g1: 0.7, g2: 0.1, g3: 0.4, first_order: false, constrained_outer: false });
+        assert_eq!(m.spec, ModelSpec::MamlRal { g1: 0.7, g2: 0.1, g3: 0.4, first_order: false, constrained_outer: false, negatives: false });
         assert!(Definition::parse(&text.replace("synvm:test", "nope"), "abl.toml").is_err());
         // A folder of definitions adds new ids and overrides shipped ones.
         let dir = std::env::temp_dir().join(format!("hoimat-defs-{}", std::process::id()));

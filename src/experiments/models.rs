@@ -37,6 +37,10 @@ pub enum ModelSpec {
         /// forgetting investigation); absent = off.
         #[serde(default, skip_serializing_if = "crate::meta::is_false")]
         constrained_outer: bool,
+        /// Meta tasks over backgrounds with interfering objects half the
+        /// time (a deviation, for the investigation); absent = off.
+        #[serde(default, skip_serializing_if = "crate::meta::is_false")]
+        negatives: bool,
     },
     /// A seed paper's system (the zoo), trained with its own loss on the
     /// factory's data plus synmeta, its backbone from the factory model.
@@ -45,7 +49,7 @@ pub enum ModelSpec {
 
 impl ModelSpec {
     pub fn maml_ral(g1: f64, g2: f64, g3: f64) -> Self {
-        ModelSpec::MamlRal { g1, g2, g3, first_order: false, constrained_outer: false }
+        ModelSpec::MamlRal { g1, g2, g3, first_order: false, constrained_outer: false, negatives: false }
     }
 
     /// The architecture the recipe produces.
@@ -104,13 +108,14 @@ impl Lab {
                 j["config"]["init"] = serde_json::Value::String(f.key.clone());
                 (Recipe::Supervised(Box::new(cfg)), j)
             }
-            ModelSpec::MamlRal { g1, g2, g3, first_order, constrained_outer } => {
+            ModelSpec::MamlRal { g1, g2, g3, first_order, constrained_outer, negatives } => {
                 let f = self.plan_model(&ModelSpec::Factory, seed)?;
                 let mut cfg = MamlRalConfig::for_profile(self.profile, seed, &f.path);
                 cfg.data_seed = self.data_seed;
                 cfg.weights = HoiWeights { g1: *g1, g2: *g2, g3: *g3 };
                 cfg.first_order = *first_order;
                 cfg.constrained_outer = *constrained_outer;
+                cfg.negatives = *negatives;
                 let mut j = serde_json::json!({"recipe": spec, "config": cfg});
                 j["config"]["factory"] = serde_json::Value::String(f.key.clone());
                 (Recipe::Meta(Box::new(cfg)), j)

@@ -54,6 +54,13 @@ pub struct MamlRalConfig {
     /// into the configuration when off, so default models keep their keys.
     #[serde(default, skip_serializing_if = "crate::meta::is_false")]
     pub constrained_outer: bool,
+    /// Another deviation (off by default, absent from the configuration when
+    /// off): swapped backgrounds come as often from plates with interfering
+    /// objects of the meta families (`world::sets::negative_plates`) as from
+    /// `synvm`, so meta tasks also teach that an object not held is
+    /// background. `synmeta` itself has held objects only.
+    #[serde(default, skip_serializing_if = "crate::meta::is_false")]
+    pub negatives: bool,
     pub ckpt_every: u64,
     pub threads: i32,
 }
@@ -81,6 +88,7 @@ impl MamlRalConfig {
             fc: FcConfig::default(),
             first_order: false,
             constrained_outer: false,
+            negatives: false,
             ckpt_every: (iterations / 10).max(1),
             threads: std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1),
         }
@@ -123,7 +131,11 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
     let meta = world::generate("synmeta", cfg.profile, cfg.data_seed)?;
     let clips: Vec<ClipTensors> = meta.clips.iter().map(ClipTensors::from_clip).collect();
     let tasks = world::meta_tasks(clips.len());
-    let pool = if cfg.swap_background > 0.0 { crate::train::supervised::synvm_tensors(cfg.profile, cfg.data_seed)?.0 } else { vec![] };
+    let mut pool = if cfg.swap_background > 0.0 { crate::train::supervised::synvm_tensors(cfg.profile, cfg.data_seed)?.0 } else { vec![] };
+    if cfg.negatives && !pool.is_empty() {
+        let plates = world::sets::negative_plates(cfg.profile, cfg.data_seed, pool.len());
+        pool.extend(plates.iter().map(ClipTensors::from_clip));
+    }
     let mut net = factory.duplicate();
     let mut opt = Adam::new(&net.params, cfg.beta);
     let mut log = Vec::new();

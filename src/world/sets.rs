@@ -315,3 +315,45 @@ fn separate(mut plan: ClipPlan, frames: usize) -> ClipPlan {
     }
     plan
 }
+
+/// Background plates with **negatives**: solid or room backgrounds (half of
+/// the rooms moving) with 1-4 interfering objects of the *meta* families,
+/// labelled not-foreground. No person: a plate is a background to composite
+/// meta foregrounds over, so meta tasks also show objects that are not held
+/// (MAML-RAL's `negatives` option, an investigation of issue 5; the unseen
+/// families of the test sets never appear). Frames have alpha 0 and the
+/// plate as composite and background.
+pub fn negative_plates(profile: Profile, seed: u64, n: usize) -> Vec<crate::frame::Clip> {
+    let (w, h) = profile.frame_size();
+    let aspect = w as f32 / h as f32;
+    let frames = set_size(SetName::SynMeta, profile).frames;
+    let pool = of_split(Split::Meta);
+    (0..n)
+        .map(|i| {
+            let mut r = Rand::keyed(&format!("negatives/{i}"), seed);
+            let mut bg = if r.chance(0.5) { Background::solid(&mut r) } else { Background::room(&mut r, aspect) };
+            if bg.kind == super::background::BackgroundKind::Room && r.chance(0.5) {
+                bg.make_dynamic(&mut r);
+            }
+            let k = r.int(1, 5);
+            bg.add_interferers(&mut r, &pool, k, aspect);
+            let t0 = r.range(0.0, 10.0);
+            let frames: Vec<crate::frame::Frame> = (0..frames)
+                .map(|f| {
+                    let (rgb, labels) = bg.render(w, h, t0 + f as f32 / FPS);
+                    let gain = bg.light.at(t0 + f as f32 / FPS);
+                    let rgb = crate::frame::Rgb::new(w, h, rgb.data.iter().map(|v| (v * gain).clamp(0.0, 1.0)).collect());
+                    crate::frame::Frame {
+                        com: rgb.clone(),
+                        pha: crate::frame::Plane::filled(w, h, 0.0),
+                        fgr: None,
+                        bgr: Some(rgb),
+                        label: Some(crate::frame::LabelMap { w, h, data: labels }),
+                    }
+                })
+                .collect();
+            let m = meta(format!("plate_{i:02}"), "negatives", "plate", &bg, frames.len(), w, h);
+            crate::frame::Clip { meta: m, frames }
+        })
+        .collect()
+}
