@@ -37,6 +37,9 @@ impl Material {
         Material { a: c, b: c, pattern: Pattern::Solid, scale: 1.0, angle: 0.0, salt: 0 }
     }
 
+    /// (The angle's upper bound is 3.14, not pi: every generated dataset
+    /// depends on it, so it stays as first written.)
+    #[allow(clippy::approx_constant)]
     pub fn random(r: &mut Rand, a: [f32; 3], scale: f32) -> Self {
         let b = [r.f(), r.f(), r.f()];
         Material { a, b, pattern: *r.pick(&PATTERNS), scale, angle: r.range(0.0, 3.14), salt: r.u64() as u32 }
