@@ -65,8 +65,8 @@ fn smoke_pipeline_end_to_end_then_fully_cached() {
     let def = lab.definition("table2").unwrap();
     let stored = summarize(&lab.store().load("table2").unwrap());
     let again = lab.run(&def).unwrap();
-    // RVM, RVM-F, MAML-RAL and the five zoo models.
-    assert_eq!((again.runs_done, again.runs_cached), (0, 8));
+    // RVM, RVM-F, MAML-RAL, RVM under the zoo's recipe and the five zoo models.
+    assert_eq!((again.runs_done, again.runs_cached), (0, 9));
     assert_eq!(summarize(&again.rows), stored);
     // Provenance on every row.
     for r in &again.rows {
@@ -74,10 +74,10 @@ fn smoke_pipeline_end_to_end_then_fully_cached() {
         assert!(!r.prov.config_hash.is_empty() && !r.prov.git_commit.is_empty() && r.prov.config.starts_with('{'));
         assert!(r.prov.wall_s >= 0.0 && r.prov.timestamp.ends_with('Z'));
     }
-    // Eight methods x (number of synvbhoi clips) x metrics, object recall only where objects are held.
+    // Nine methods x (number of synvbhoi clips) x metrics, object recall only where objects are held.
     let clips = lab.dataset("synvbhoi").unwrap().clips.len();
     let miou_rows = again.rows.iter().filter(|r| r.row.metric == "miou").count();
-    assert_eq!(miou_rows, 8 * clips);
+    assert_eq!(miou_rows, 9 * clips);
 
     // Python reads the compacted table and the run files.
     // Adaptation rows: a curve per clip (step = epoch) and derived numbers.

@@ -263,6 +263,14 @@ pub fn builtin_method(name: &str) -> Option<MethodDef> {
             spec: ModelSpec::MamlRal { g1: 0.7, g2: 0.1, g3: 0.2, first_order: true, constrained_outer: false, negatives: false },
         }),
         "modnet" => m("MODNet-like", "MODNet", ModelSpec::Zoo { arch: Arch::Modnet }),
+        // RVM under the zoo's recipe: separates what the architectures bring
+        // from what joint training on synvm + synmeta brings.
+        "rvm_joint" => Some(MethodDef {
+            name: name.into(),
+            label: "RVM, zoo recipe (synvm + synmeta)".into(),
+            paper: None,
+            spec: ModelSpec::Zoo { arch: Arch::Rvm },
+        }),
         "vmfm" => m("VMFM-like (D-CL-RN)", "D_CL_RN", ModelSpec::Zoo { arch: Arch::Vmfm }),
         "attention_memory" | "adam" | "dfimat" => Some(MethodDef {
             name: name.into(),

@@ -43,7 +43,8 @@ pub enum ModelSpec {
         negatives: bool,
     },
     /// A seed paper's system (the zoo), trained with its own loss on the
-    /// factory's data plus synmeta, its backbone from the factory model.
+    /// factory's data plus synmeta, its backbone from the factory model
+    /// (with `arch = rvm`: RVM under the same recipe, the control).
     Zoo { arch: Arch },
 }
 
