@@ -328,6 +328,18 @@ impl Definition {
         if self.seeds.is_empty() {
             bail!("no seeds");
         }
+        // A method_seeds key must name one of the definition's methods (a
+        // typo would otherwise silently run the default seeds).
+        let overrides = self.profiles.values().filter_map(|o| o.method_seeds.as_ref());
+        for (m, seeds) in std::iter::once(&self.method_seeds).chain(overrides).flat_map(|ms| ms.iter()) {
+            let known = self.methods.iter().chain(self.profiles.values().flat_map(|o| o.methods.iter().flatten())).any(|x| x == m);
+            if !known {
+                bail!("method_seeds names '{m}', which is not among the methods");
+            }
+            if seeds.is_empty() {
+                bail!("method_seeds.{m}: no seeds");
+            }
+        }
         if (self.kind == ExperimentKind::Adaptation) != self.adaptation.is_some() {
             bail!("an [adaptation] table is needed exactly when kind = \"adaptation\"");
         }
@@ -425,5 +437,25 @@ mod tests {
         assert_eq!(Definition::named("table2", Some(&dir)).unwrap().datasets, vec!["synvm:test".to_string()]);
         assert_eq!(Definition::named("table4", Some(&dir)).unwrap().id, "table4");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn method_seeds_replace_the_seeds_of_their_methods_only() {
+        let d = Definition::named("table2", None).unwrap().at_profile(Profile::Quick);
+        assert_eq!(d.seeds_of("rvm"), &[0, 1, 2]);
+        assert_eq!(d.seeds_of("vmfm"), &[0]);
+        // The paper profile has no override: the zoo gets every seed there.
+        assert_eq!(Definition::named("table2", None).unwrap().at_profile(Profile::Paper).seeds_of("vmfm"), &[0, 1, 2]);
+        let base = "id='x'\ntitle='t'\nkind='scores'\ndatasets=['synvbhoi']\nmethods=['rvm','modnet']\n";
+        assert!(Definition::parse(&format!("{base}[profiles.quick.method_seeds]\nmodnet=[0]\n"), "x.toml").is_ok());
+        let e = Definition::parse(&format!("{base}[profiles.quick.method_seeds]\nmodnt=[0]\n"), "x.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("modnt") && format!("{e:#}").contains("x.toml"), "{e:#}");
+        assert!(Definition::parse(&format!("{base}[method_seeds]\nmodnet=[]\n"), "x.toml").is_err());
+        // A zoo spec in a variant, and the annotator of an arm.
+        let v = format!("{base}[variants.mine]\nlabel='m'\nspec={{kind='zoo', arch='adam'}}\n").replace("'modnet']", "'mine']");
+        assert_eq!(Definition::parse(&v, "v.toml").unwrap().method("mine").unwrap().spec, ModelSpec::Zoo { arch: Arch::Adam });
+        let a = Definition::named("annotators", None).unwrap();
+        let arms = &a.adaptation.as_ref().unwrap().arms;
+        assert_eq!((arms[0].annotator, arms[1].annotator), (None, Some(AnnotatorKind::Dfimat)));
     }
 }
