@@ -7,6 +7,7 @@ pub use crate::experiments::report::{self, PaperNumbers, PaperTable};
 pub use crate::experiments::{self, Definition, Lab, ModelSpec, Outcome};
 pub use crate::frame::{label, Clip, ClipMeta, Frame, Interaction, LabelMap, Plane, Rgb};
 pub use crate::metrics;
+pub use crate::model::{self, checkpoint, zoo, Arch, Matter, MattingNet, ModelConfig, Prediction};
 pub use crate::plot::{self, Chart};
 pub use crate::profile::Profile;
 pub use crate::store::{self, summarize, Store, StoredRow, Summary};
