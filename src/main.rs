@@ -348,9 +348,7 @@ fn main() -> Result<()> {
         Cmd::Train { cmd: TrainCmd::Factory { profile, seed, out, resume, steps, cpu } } => {
             let mut cfg = hoimat::train::supervised::FactoryConfig::for_profile(profile, seed);
             if let Some(s) = steps {
-                cfg.steps = s;
-                cfg.val_every = (s / 5).max(1);
-                cfg.ckpt_every = (s / 10).max(1);
+                cfg.set_steps(s);
             }
             let device = hoimat::torch_env::device(cpu);
             println!("factory model: profile {profile}, seed {seed}, {} steps, device {device:?}", cfg.steps);
@@ -364,9 +362,7 @@ fn main() -> Result<()> {
         Cmd::Train { cmd: TrainCmd::Finetune { factory, profile, seed, out, resume, steps, cpu } } => {
             let mut cfg = hoimat::train::supervised::finetune_config(profile, seed, &factory);
             if let Some(s) = steps {
-                cfg.steps = s;
-                cfg.val_every = (s / 5).max(1);
-                cfg.ckpt_every = (s / 10).max(1);
+                cfg.set_steps(s);
             }
             let device = hoimat::torch_env::device(cpu);
             println!("RVM-F: fine-tuning {} on synmeta, profile {profile}, seed {seed}, {} steps", factory.display(), cfg.steps);
@@ -378,9 +374,7 @@ fn main() -> Result<()> {
             let mut cfg = hoimat::train::supervised::zoo_config(profile, seed, model, factory.as_deref().unwrap_or(std::path::Path::new("")));
             cfg.init_backbone = factory.clone();
             if let Some(s) = steps {
-                cfg.steps = s;
-                cfg.val_every = (s / 5).max(1);
-                cfg.ckpt_every = (s / 10).max(1);
+                cfg.set_steps(s);
             }
             let device = hoimat::torch_env::device(cpu);
             let from = factory.as_ref().map_or("random weights".to_string(), |f| format!("the backbone of {}", f.display()));

@@ -87,6 +87,27 @@ impl Prediction {
     }
 }
 
+/// The `config`, `params`, `buffers` and `set_weights` of a model struct
+/// whose fields are `cfg`, `params` and `buffers` (every model here).
+macro_rules! weight_accessors {
+    () => {
+        fn config(&self) -> &$crate::model::ModelConfig {
+            &self.cfg
+        }
+        fn params(&self) -> &$crate::model::ParamSet {
+            &self.params
+        }
+        fn buffers(&self) -> &$crate::model::ParamSet {
+            &self.buffers
+        }
+        fn set_weights(&mut self, params: $crate::model::ParamSet, buffers: $crate::model::ParamSet) {
+            self.params = params;
+            self.buffers = buffers;
+        }
+    };
+}
+pub(crate) use weight_accessors;
+
 /// A matting model over explicit parameters.
 pub trait Matter {
     fn arch(&self) -> Arch;
@@ -110,19 +131,7 @@ impl Matter for MattingNet {
     fn arch(&self) -> Arch {
         Arch::Rvm
     }
-    fn config(&self) -> &ModelConfig {
-        &self.cfg
-    }
-    fn params(&self) -> &ParamSet {
-        &self.params
-    }
-    fn buffers(&self) -> &ParamSet {
-        &self.buffers
-    }
-    fn set_weights(&mut self, params: ParamSet, buffers: ParamSet) {
-        self.params = params;
-        self.buffers = buffers;
-    }
+    weight_accessors!();
     fn run(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, train: bool) -> Prediction {
         let o = self.forward_with(params, src, state, train);
         Prediction { pha: o.pha, fgr: o.fgr, state: o.rec, aux: vec![] }

@@ -69,6 +69,13 @@ pub struct FactoryConfig {
 }
 
 impl FactoryConfig {
+    /// Train for `steps`, validating five times and checkpointing ten.
+    pub fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+        self.val_every = (steps / 5).max(1);
+        self.ckpt_every = (steps / 10).max(1);
+    }
+
     pub fn for_profile(profile: Profile, seed: u64) -> Self {
         let (steps, batch, seq_len) = match profile {
             Profile::Smoke => (16, 2, 3),
@@ -112,13 +119,11 @@ pub fn finetune_config(profile: Profile, seed: u64, factory: &Path) -> FactoryCo
     c.swap_background = 0.5;
     c.backgrounds = Some(SetName::SynVm);
     c.lr = 2e-4;
-    c.steps = match profile {
+    c.set_steps(match profile {
         Profile::Smoke => 8,
         Profile::Quick => 300,
         Profile::Paper => 10_000,
-    };
-    c.val_every = (c.steps / 5).max(1);
-    c.ckpt_every = (c.steps / 10).max(1);
+    });
     c
 }
 
@@ -134,9 +139,7 @@ pub fn zoo_config(profile: Profile, seed: u64, arch: Arch, factory: &Path) -> Fa
     c.also = vec![SetName::SynMeta];
     c.backgrounds = Some(SetName::SynVm);
     c.init_backbone = Some(factory.to_path_buf());
-    c.steps += finetune_config(profile, seed, factory).steps;
-    c.val_every = (c.steps / 5).max(1);
-    c.ckpt_every = (c.steps / 10).max(1);
+    c.set_steps(c.steps + finetune_config(profile, seed, factory).steps);
     c
 }
 

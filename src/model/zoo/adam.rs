@@ -50,6 +50,7 @@ use tch::{Device, Kind, Tensor};
 use crate::model::encoder::Encoder;
 use crate::model::layers::{avg_down, cbr, conv, normalise, resize, unflat, ConvSpec, Ctx};
 use crate::model::matter::{Arch, Matter, Prediction};
+use crate::model::matter::weight_accessors;
 use crate::model::matting_net::ModelConfig;
 use crate::model::params::{ParamBuilder, ParamSet};
 
@@ -216,19 +217,7 @@ impl Matter for AdamNet {
     fn arch(&self) -> Arch {
         Arch::Adam
     }
-    fn config(&self) -> &ModelConfig {
-        &self.cfg
-    }
-    fn params(&self) -> &ParamSet {
-        &self.params
-    }
-    fn buffers(&self) -> &ParamSet {
-        &self.buffers
-    }
-    fn set_weights(&mut self, params: ParamSet, buffers: ParamSet) {
-        self.params = params;
-        self.buffers = buffers;
-    }
+    weight_accessors!();
 
     fn run(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, train: bool) -> Prediction {
         let ctx = Ctx { p: params, buffers: &self.buffers, train };

@@ -23,6 +23,7 @@ use super::super::encoder::Encoder;
 use super::super::layers::{avg_down, cbr, conv, flat, normalise, resize, unflat, ConvSpec, Ctx};
 use super::super::lraspp::Lraspp;
 use super::super::matter::{Arch, Matter, Prediction};
+use crate::model::matter::weight_accessors;
 use super::super::matting_net::ModelConfig;
 use super::super::params::{ParamBuilder, ParamSet};
 use super::backbone;
@@ -83,19 +84,7 @@ impl Matter for AttentionMemory {
     fn arch(&self) -> Arch {
         Arch::AttentionMemory
     }
-    fn config(&self) -> &ModelConfig {
-        &self.cfg
-    }
-    fn params(&self) -> &ParamSet {
-        &self.params
-    }
-    fn buffers(&self) -> &ParamSet {
-        &self.buffers
-    }
-    fn set_weights(&mut self, params: ParamSet, buffers: ParamSet) {
-        self.params = params;
-        self.buffers = buffers;
-    }
+    weight_accessors!();
 
     fn run(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, train: bool) -> Prediction {
         let ctx = Ctx { p: params, buffers: &self.buffers, train };

@@ -50,6 +50,7 @@ use tch::{Device, Kind, Tensor};
 use super::super::encoder::Encoder;
 use super::super::layers::{bn, cbr, conv, flat, normalise, resize, unflat, ConvSpec, Ctx};
 use super::super::matter::{Arch, Matter, Prediction};
+use crate::model::matter::weight_accessors;
 use super::super::matting_net::ModelConfig;
 use super::super::params::{ParamBuilder, ParamSet};
 use super::backbone;
@@ -179,19 +180,7 @@ impl Matter for Dfimat {
     fn arch(&self) -> Arch {
         Arch::Dfimat
     }
-    fn config(&self) -> &ModelConfig {
-        &self.cfg
-    }
-    fn params(&self) -> &ParamSet {
-        &self.params
-    }
-    fn buffers(&self) -> &ParamSet {
-        &self.buffers
-    }
-    fn set_weights(&mut self, params: ParamSet, buffers: ParamSet) {
-        self.params = params;
-        self.buffers = buffers;
-    }
+    weight_accessors!();
     fn run(&self, params: &ParamSet, src: &Tensor, _state: Option<&[Tensor]>, train: bool) -> Prediction {
         let s = src.size();
         assert_eq!(s[2], 3 + PROMPTS, "dfimat reads RGB and {PROMPTS} prompt maps");

@@ -20,6 +20,7 @@ use tch::{Device, Tensor};
 use super::super::encoder::Encoder;
 use super::super::layers::{cbr, conv, flat, hardsigmoid, normalise, resize, unflat, ConvSpec, Ctx};
 use super::super::matter::{Arch, Matter, Prediction};
+use crate::model::matter::weight_accessors;
 use super::super::matting_net::ModelConfig;
 use super::super::params::{ParamBuilder, ParamSet};
 use super::backbone;
@@ -61,19 +62,7 @@ impl Matter for Modnet {
     fn arch(&self) -> Arch {
         Arch::Modnet
     }
-    fn config(&self) -> &ModelConfig {
-        &self.cfg
-    }
-    fn params(&self) -> &ParamSet {
-        &self.params
-    }
-    fn buffers(&self) -> &ParamSet {
-        &self.buffers
-    }
-    fn set_weights(&mut self, params: ParamSet, buffers: ParamSet) {
-        self.params = params;
-        self.buffers = buffers;
-    }
+    weight_accessors!();
 
     fn run(&self, params: &ParamSet, src: &Tensor, _state: Option<&[Tensor]>, train: bool) -> Prediction {
         let ctx = Ctx { p: params, buffers: &self.buffers, train };

@@ -58,6 +58,7 @@ use crate::model::encoder::Encoder;
 use crate::model::layers::{avg_down, bn, conv, normalise, resize, unflat, ConvSpec, Ctx};
 use crate::model::lraspp::Lraspp;
 use crate::model::matter::{Arch, Matter, Prediction};
+use crate::model::matter::weight_accessors;
 use crate::model::matting_net::{Depth, ModelConfig};
 use crate::model::params::{ParamBuilder, ParamSet};
 
@@ -307,19 +308,7 @@ impl Matter for Vmfm {
     fn arch(&self) -> Arch {
         Arch::Vmfm
     }
-    fn config(&self) -> &ModelConfig {
-        &self.cfg
-    }
-    fn params(&self) -> &ParamSet {
-        &self.params
-    }
-    fn buffers(&self) -> &ParamSet {
-        &self.buffers
-    }
-    fn set_weights(&mut self, params: ParamSet, buffers: ParamSet) {
-        self.params = params;
-        self.buffers = buffers;
-    }
+    weight_accessors!();
     /// Aux: `vm` (modality logits at 1/4: depth-like, segmentation,
     /// interaction), each network's `pha_*`/`fgr_*` and `dev_*`, the fused
     /// `pha_fused`/`fgr_fused`, and the `refined` pixel mask.
