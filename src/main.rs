@@ -229,8 +229,25 @@ enum TrainCmd {
         /// the meta families half the time (negatives; a deviation, off by default).
         #[arg(long)]
         negatives: bool,
+        /// Probability that a task's test sequence is human-only synvm video
+        /// (rehearsal in the meta-objective; a deviation, 0 by default).
+        #[arg(long, default_value_t = 0.0)]
+        human_tasks: f32,
+        /// BatchNorm on the factory's running statistics during
+        /// meta-training (the other BatchNorm policy; off by default).
+        #[arg(long)]
+        frozen_bn: bool,
+        /// Inner step size alpha (default: the profile's).
+        #[arg(long)]
+        alpha: Option<f64>,
+        /// Meta (Adam) step size beta (default: the profile's).
+        #[arg(long)]
+        beta: Option<f64>,
         #[arg(long)]
         iterations: Option<u64>,
+        /// Tasks per meta-iteration (default: the profile's).
+        #[arg(long)]
+        tasks: Option<usize>,
         #[arg(long)]
         resume: bool,
         #[arg(long)]
@@ -383,26 +400,22 @@ fn main() -> Result<()> {
             println!("done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}", run.seconds, run.final_val.mad, run.final_val.miou, out.display());
             Ok(())
         }
-        Cmd::Train { cmd: TrainCmd::MamlRal { factory, profile, seed, out, no_cc, no_fc, gamma, first_order, constrained_outer, negatives, iterations, resume, cpu } } => {
+        Cmd::Train { cmd: TrainCmd::MamlRal { factory, profile, seed, out, no_cc, no_fc, gamma, first_order, constrained_outer, negatives, human_tasks, frozen_bn, alpha, beta, iterations, tasks, resume, cpu } } => {
             let mut cfg = hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
+            let mut w = cfg.weights.clone();
             if let Some(g) = gamma {
                 let v: Vec<f64> = g.split(',').map(|x| x.trim().parse::<f64>()).collect::<std::result::Result<_, _>>().context("--gamma takes three numbers: g1,g2,g3")?;
                 anyhow::ensure!(v.len() == 3, "--gamma takes three numbers: g1,g2,g3");
-                cfg.weights = hoimat::meta::hoi_loss::HoiWeights { g1: v[0], g2: v[1], g3: v[2] };
+                w = hoimat::meta::hoi_loss::HoiWeights { g1: v[0], g2: v[1], g3: v[2] };
             }
             if no_cc {
-                cfg.weights.g3 = 0.0;
+                w.g3 = 0.0;
             }
             if no_fc {
-                cfg.weights.g2 = 0.0;
+                w.g2 = 0.0;
             }
-            cfg.first_order = first_order;
-            cfg.constrained_outer = constrained_outer;
-            cfg.negatives = negatives;
-            if let Some(n) = iterations {
-                cfg.iterations = n;
-                cfg.ckpt_every = (n / 10).max(1);
-            }
+            let spec = hoimat::experiments::MetaSpec { first_order, constrained_outer, negatives, human_tasks, frozen_bn, alpha, beta, iterations, tasks, ..hoimat::experiments::MetaSpec::weights(w.g1, w.g2, w.g3) };
+            spec.apply(&mut cfg);
             let device = hoimat::torch_env::device(cpu);
             println!(
                 "MAML-RAL: profile {profile}, seed {seed}, {} iterations x {} tasks, gamma ({}, {}, {}), {} order",

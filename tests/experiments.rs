@@ -125,6 +125,9 @@ fn a_killed_reproduction_leaves_readable_tables_and_resumes() {
     }
     let out = args(&dir).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A partial run reports beside the paper's report, never over it.
+    assert!(dir.join("results/smoke/REPORT-table4+table2.md").is_file());
+    assert!(!dir.join("results/smoke/REPORT.md").exists() && !dir.join("results/REPORT.md").exists());
     let lab = Lab::new(dir.join("results"), Profile::Smoke, Device::Cpu);
     let rows = lab.store().load("table4").unwrap();
     assert_eq!(summarize(&rows).iter().filter(|s| s.metric == "mad").count(), 3);

@@ -52,6 +52,27 @@ fn maml_ral_and_rvm_f_train_from_the_factory_model() {
     assert!(r.log.iter().all(|l| l.loss.is_finite()));
     assert!(continual_constraint(r.net.params(), &fnet.params).double_value(&[]) > 1e-4);
     assert_eq!(checkpoint::read_sidecar(&fo).unwrap().provenance["trainer"], "rvm_f");
+
+    // Rehearsal (human_tasks = 1): the same inner step on the same HOI
+    // window, but every outer loss is on human-only synvm video.
+    // One task, one iteration, so the logged losses are that task's.
+    let mut one = MamlRalConfig { tasks_per_iteration: 1, ..cfg.clone() };
+    one.set_iterations(1);
+    let base = maml_ral::train(&one, &dir.join("one.safetensors"), false, Device::Cpu).unwrap();
+    let rehearse = MamlRalConfig { human_tasks: 1.0, ..one.clone() };
+    let rr = maml_ral::train(&rehearse, &dir.join("rehearse.safetensors"), false, Device::Cpu).unwrap();
+    assert_eq!(rr.log[0].inner_loss, base.log[0].inner_loss);
+    assert_ne!(rr.log[0].outer_loss, base.log[0].outer_loss);
+    // The BatchNorm policies: batch statistics move the running ones away
+    // from the factory's; frozen BatchNorm keeps them bit for bit.
+    let moved = base.net.buffers.tensors().iter().zip(fnet.buffers.tensors()).any(|(a, b)| !a.equal(b));
+    assert!(moved, "batch statistics update the running statistics");
+    let frozen = maml_ral::train(&MamlRalConfig { frozen_bn: true, ..one }, &dir.join("frozen.safetensors"), false, Device::Cpu).unwrap();
+    assert!(frozen.net.buffers.tensors().iter().zip(fnet.buffers.tensors()).all(|(a, b)| a.equal(b)));
+    assert!(continual_constraint(&frozen.net.params, &fnet.params).double_value(&[]) > 0.0);
+    let bad = MamlRalConfig { human_tasks: 1.5, ..cfg };
+    let e = maml_ral::train(&bad, &dir.join("bad.safetensors"), false, Device::Cpu).err().expect("a probability above 1 is refused");
+    assert!(format!("{e:#}").contains("human_tasks"), "{e:#}");
 }
 
 #[test]
@@ -60,7 +81,7 @@ fn ablation_flags_reach_the_configuration() {
     let f = factory(&dir);
     let out = dir.join("noc.safetensors");
     let o = Command::new(env!("CARGO_BIN_EXE_hoimat"))
-        .args(["train", "maml-ral", "--cpu", "--profile", "smoke", "--iterations", "1", "--no-cc", "--first-order", "--factory"])
+        .args(["train", "maml-ral", "--cpu", "--profile", "smoke", "--iterations", "1", "--no-cc", "--first-order", "--human-tasks", "0.5", "--beta", "1e-3", "--factory"])
         .arg(&f)
         .arg("--out")
         .arg(&out)
@@ -71,6 +92,7 @@ fn ablation_flags_reach_the_configuration() {
     assert_eq!(c["weights"]["g3"], 0.0);
     assert_eq!(c["weights"]["g2"], 0.1);
     assert_eq!(c["first_order"], true);
+    assert_eq!((c["human_tasks"].as_f64(), c["beta"].as_f64(), c["iterations"].as_u64()), (Some(0.5), Some(1e-3), Some(1)));
     let bad = Command::new(env!("CARGO_BIN_EXE_hoimat"))
         .args(["train", "maml-ral", "--cpu", "--profile", "smoke", "--gamma", "1,2", "--factory"])
         .arg(&f)

@@ -93,6 +93,15 @@ fn meta_and_unseen_families_never_mix() {
                 }
             }
         }
+        // The diagnostic set: the same recipe over the meta families only.
+        let seen = world::generate("synvbhoi_seen", profile, 0).unwrap();
+        assert_eq!(seen.clips.len(), world::generate("synvbhoi", profile, 0).unwrap().clips.len());
+        for c in &seen.clips {
+            assert!(!c.meta.families.is_empty());
+            for f in c.meta.families.iter().chain(&c.meta.interferer_families) {
+                assert_eq!(by_name(f).unwrap().split, Split::Meta, "synvbhoi_seen/{} uses {f}", c.meta.name);
+            }
+        }
         let vm = world::generate("synvm", profile, 0).unwrap();
         assert!(vm.clips.iter().all(|c| c.meta.families.is_empty() && c.meta.interaction == Interaction::None));
     }

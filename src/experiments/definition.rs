@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::models::ModelSpec;
+use super::models::{MetaSpec, ModelSpec};
 use crate::model::Arch;
 use crate::profile::Profile;
 
@@ -260,7 +260,7 @@ pub fn builtin_method(name: &str) -> Option<MethodDef> {
             name: name.into(),
             label: "MAML-RAL (first order)".into(),
             paper: None,
-            spec: ModelSpec::MamlRal { g1: 0.7, g2: 0.1, g3: 0.2, first_order: true, constrained_outer: false, negatives: false },
+            spec: ModelSpec::MamlRal(MetaSpec { first_order: true, ..MetaSpec::weights(0.7, 0.1, 0.2) }),
         }),
         "modnet" => m("MODNet-like", "MODNet", ModelSpec::Zoo { arch: Arch::Modnet }),
         // RVM under the zoo's recipe: separates what the architectures bring
@@ -426,8 +426,15 @@ mod tests {
         let d = Definition::parse(text, "abl.toml").unwrap();
         let m = d.method("strong_cc").unwrap();
         assert_eq!(m.name, "strong_cc");
-        assert_eq!(m.spec, ModelSpec::MamlRal { g1: 0.7, g2: 0.1, g3: 0.4, first_order: false, constrained_outer: false, negatives: false });
+        assert_eq!(m.spec, ModelSpec::maml_ral(0.7, 0.1, 0.4));
         assert!(Definition::parse(&text.replace("synvm:test", "nope"), "abl.toml").is_err());
+        // Deviations and schedule changes of a MAML-RAL variant; a misspelt
+        // key is an error naming the file, not silently the default model.
+        let dev = text.replace("g3=0.4}", "g3=0.4, negatives=true, human_tasks=0.5, beta=2e-4, iterations=360}");
+        let want = MetaSpec { negatives: true, human_tasks: 0.5, beta: Some(2e-4), iterations: Some(360), ..MetaSpec::weights(0.7, 0.1, 0.4) };
+        assert_eq!(Definition::parse(&dev, "abl.toml").unwrap().method("strong_cc").unwrap().spec, ModelSpec::MamlRal(want));
+        let e = Definition::parse(&text.replace("g3=0.4}", "g3=0.4, negatvies=true}"), "abl.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("abl.toml") && format!("{e:#}").contains("negatvies"), "{e:#}");
         // A folder of definitions adds new ids and overrides shipped ones.
         let dir = std::env::temp_dir().join(format!("hoimat-defs-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

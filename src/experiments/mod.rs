@@ -18,6 +18,6 @@ pub mod score;
 
 pub use definition::{Definition, ExperimentKind, MethodDef};
 pub use lab::Lab;
-pub use models::ModelSpec;
+pub use models::{MetaSpec, ModelSpec};
 pub use report::{PaperNumbers, Verdict};
 pub use runner::Outcome;

@@ -27,30 +27,77 @@ pub enum ModelSpec {
     /// The factory model fine-tuned on all synmeta clips (the paper's RVM-F).
     RvmF,
     /// Meta-learned from the factory model (Alg. 1) with HOI-loss weights (Eq. 10).
-    MamlRal {
-        g1: f64,
-        g2: f64,
-        g3: f64,
-        #[serde(default)]
-        first_order: bool,
-        /// Eq. 10 as the outer loss too (a deviation from Alg. 1, for the
-        /// forgetting investigation); absent = off.
-        #[serde(default, skip_serializing_if = "crate::meta::is_false")]
-        constrained_outer: bool,
-        /// Meta tasks over backgrounds with interfering objects half the
-        /// time (a deviation, for the investigation); absent = off.
-        #[serde(default, skip_serializing_if = "crate::meta::is_false")]
-        negatives: bool,
-    },
+    MamlRal(MetaSpec),
     /// A seed paper's system (the zoo), trained with its own loss on the
     /// factory's data plus synmeta, its backbone from the factory model
     /// (with `arch = rvm`: RVM under the same recipe, the control).
     Zoo { arch: Arch },
 }
 
+/// A MAML-RAL recipe: the weights of Eq. 10, the order of the
+/// meta-gradient, and the deviations and schedule changes the issue-5
+/// investigations try. Every field past `first_order` is left out of the
+/// serialised recipe when unset, so default models keep their keys; unknown
+/// keys are an error, so a misspelt deviation cannot silently train the
+/// default model.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaSpec {
+    pub g1: f64,
+    pub g2: f64,
+    pub g3: f64,
+    #[serde(default)]
+    pub first_order: bool,
+    /// Eq. 10 as the outer loss too (a deviation from Alg. 1).
+    #[serde(default, skip_serializing_if = "crate::meta::is_false")]
+    pub constrained_outer: bool,
+    /// Meta tasks over backgrounds with interfering objects half the time.
+    #[serde(default, skip_serializing_if = "crate::meta::is_false")]
+    pub negatives: bool,
+    /// Probability of a human-only test sequence in a task.
+    #[serde(default, skip_serializing_if = "crate::meta::is_zero")]
+    pub human_tasks: f32,
+    /// BatchNorm on the factory's running statistics during meta-training.
+    #[serde(default, skip_serializing_if = "crate::meta::is_false")]
+    pub frozen_bn: bool,
+    /// Inner step size, meta step size, meta-iterations and tasks per
+    /// meta-iteration, replacing the profile's (`MamlRalConfig::for_profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<usize>,
+}
+
+impl MetaSpec {
+    /// Alg. 1 as published with these Eq. 10 weights, no deviation.
+    pub fn weights(g1: f64, g2: f64, g3: f64) -> Self {
+        MetaSpec { g1, g2, g3, ..MetaSpec::default() }
+    }
+
+    /// The profile's configuration with this recipe applied.
+    pub fn apply(&self, cfg: &mut MamlRalConfig) {
+        cfg.weights = HoiWeights { g1: self.g1, g2: self.g2, g3: self.g3 };
+        cfg.first_order = self.first_order;
+        cfg.constrained_outer = self.constrained_outer;
+        cfg.negatives = self.negatives;
+        cfg.human_tasks = self.human_tasks;
+        cfg.frozen_bn = self.frozen_bn;
+        cfg.alpha = self.alpha.unwrap_or(cfg.alpha);
+        cfg.beta = self.beta.unwrap_or(cfg.beta);
+        if let Some(n) = self.iterations {
+            cfg.set_iterations(n);
+        }
+        cfg.tasks_per_iteration = self.tasks.unwrap_or(cfg.tasks_per_iteration);
+    }
+}
+
 impl ModelSpec {
     pub fn maml_ral(g1: f64, g2: f64, g3: f64) -> Self {
-        ModelSpec::MamlRal { g1, g2, g3, first_order: false, constrained_outer: false, negatives: false }
+        ModelSpec::MamlRal(MetaSpec::weights(g1, g2, g3))
     }
 
     /// The architecture the recipe produces.
@@ -66,8 +113,8 @@ impl ModelSpec {
             ModelSpec::Zoo { arch } => arch.name(),
             ModelSpec::Factory => "factory",
             ModelSpec::RvmF => "rvm_f",
-            ModelSpec::MamlRal { first_order: false, .. } => "maml_ral",
-            ModelSpec::MamlRal { first_order: true, .. } => "fomaml_ral",
+            ModelSpec::MamlRal(m) if m.first_order => "fomaml_ral",
+            ModelSpec::MamlRal(_) => "maml_ral",
         }
     }
 }
@@ -109,14 +156,11 @@ impl Lab {
                 j["config"]["init"] = serde_json::Value::String(f.key.clone());
                 (Recipe::Supervised(Box::new(cfg)), j)
             }
-            ModelSpec::MamlRal { g1, g2, g3, first_order, constrained_outer, negatives } => {
+            ModelSpec::MamlRal(m) => {
                 let f = self.plan_model(&ModelSpec::Factory, seed)?;
                 let mut cfg = MamlRalConfig::for_profile(self.profile, seed, &f.path);
                 cfg.data_seed = self.data_seed;
-                cfg.weights = HoiWeights { g1: *g1, g2: *g2, g3: *g3 };
-                cfg.first_order = *first_order;
-                cfg.constrained_outer = *constrained_outer;
-                cfg.negatives = *negatives;
+                m.apply(&mut cfg);
                 let mut j = serde_json::json!({"recipe": spec, "config": cfg});
                 j["config"]["factory"] = serde_json::Value::String(f.key.clone());
                 (Recipe::Meta(Box::new(cfg)), j)
@@ -181,5 +225,23 @@ mod tests {
         let a = lab.plan_model(&ModelSpec::Zoo { arch: Arch::Modnet }, 0).unwrap().key;
         let b = lab.plan_model(&ModelSpec::Zoo { arch: Arch::AttentionMemory }, 0).unwrap().key;
         assert!(a.starts_with("modnet-s0-") && b.starts_with("attention_memory-s0-") && a[10..] != b[20..]);
+    }
+
+    #[test]
+    fn a_meta_spec_sets_the_schedule_and_each_change_is_a_new_model() {
+        let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), Profile::Quick, Device::Cpu);
+        let base = MetaSpec::weights(0.7, 0.1, 0.2);
+        let spec = MetaSpec { human_tasks: 0.5, alpha: Some(0.01), beta: Some(2e-4), iterations: Some(360), tasks: Some(12), ..base.clone() };
+        let mut cfg = MamlRalConfig::for_profile(Profile::Quick, 0, Path::new("f.safetensors"));
+        spec.apply(&mut cfg);
+        assert_eq!((cfg.human_tasks, cfg.alpha, cfg.beta, cfg.iterations, cfg.ckpt_every), (0.5, 0.01, 2e-4, 360, 36));
+        assert_eq!(cfg.tasks_per_iteration, 12);
+        let mut keys: Vec<String> = [base.clone(), spec, MetaSpec { beta: Some(2e-4), ..base.clone() }, MetaSpec { human_tasks: 0.5, ..base.clone() }, MetaSpec { frozen_bn: true, ..base }]
+            .into_iter()
+            .map(|m| lab.plan_model(&ModelSpec::MamlRal(m), 0).unwrap().key)
+            .collect();
+        assert_eq!(keys[0], "maml_ral-s0-ee777ed18352a948");
+        keys.dedup();
+        assert_eq!(keys.len(), 5, "{keys:?}");
     }
 }

@@ -81,6 +81,17 @@ pub fn figure_links(lab: &Lab, outcome: &super::Outcome) -> String {
     md
 }
 
+/// `REPORT.md` for a full reproduction; a partial one (`--only`) writes
+/// `REPORT-<ids>.md` beside it, so an investigation never replaces the
+/// paper's report (more than three ids: `REPORT-partial.md`).
+pub fn report_name(only: &[String]) -> String {
+    match only.len() {
+        0 => "REPORT.md".into(),
+        1..=3 => format!("REPORT-{}.md", only.join("+")),
+        _ => "REPORT-partial.md".into(),
+    }
+}
+
 pub fn reproduce(o: &ReproduceOptions) -> Result<Reproduced> {
     let start = Instant::now();
     let mut lab = Lab::new(&o.results, o.profile, o.device);
@@ -113,7 +124,7 @@ pub fn reproduce(o: &ReproduceOptions) -> Result<Reproduced> {
     }
     summary.push_str("\nModels are trained once and shared; the first experiment that needs one pays for its training.\n");
     parts.push(summary);
-    let report = lab.root.join("REPORT.md");
+    let report = lab.root.join(report_name(&o.only));
     write_report(&report, o.profile.name(), &parts, total, &lab.device_name())?;
     // The latest full reproduction is also the top-level report.
     if o.only.is_empty() {

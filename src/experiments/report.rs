@@ -126,7 +126,9 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
                 if a.clips == 0 { "all".to_string() } else { a.clips.to_string() }, a.repeats, a.noise, d.seeds.len(), a.threshold
             )
         } else if d.kind == ExperimentKind::Scores {
-            let theirs = d.paper.as_deref().and_then(|t| paper.dataset(t)).unwrap_or_else(|| "benchmark".into());
+            let theirs = d.paper.as_deref().and_then(|t| paper.dataset(t)).unwrap_or_else(|| {
+                ds.split(':').next().and_then(|n| n.parse::<crate::world::SetName>().ok()).map_or("benchmark".into(), |s| s.stands_for().to_string())
+            });
             let fewer: Vec<String> = d.method_seeds.iter().filter(|(m, s)| d.methods.contains(m) && s.len() != d.seeds.len()).map(|(m, s)| format!("{m}: {}", s.len())).collect();
             let fewer = if fewer.is_empty() { String::new() } else { format!(" (seeds per method where different: {})", fewer.join(", ")) };
             format!("Synthetic `{ds}` (stands in for the paper's {theirs}); ours: mean ± std over {} seed(s){fewer}; [paper's number on its real data].", d.seeds.len())

@@ -77,10 +77,9 @@ impl Lab {
                 done += 1;
             }
         }
-        let rows = store.compact(&def.id).with_context(|| format!("compacting the {} table", def.id))?;
         // Only rows of this definition's current runs (an edited definition
-        // leaves older runs in the store, which stay queryable there).
-        let rows = rows.into_iter().filter(|r| current.contains(&r.prov.config_hash)).collect();
+        // or a retrained model leaves older run files under `runs/`).
+        let rows = store.compact_current(&def.id, &current).with_context(|| format!("compacting the {} table", def.id))?;
         Ok(Outcome { definition: def.clone(), rows, runs_done: done, runs_cached: cached, seconds: t0.elapsed().as_secs_f64() })
     }
 

@@ -34,7 +34,14 @@ pub struct HoiLoss {
 /// model (its features on the same input feed FC; its parameters are
 /// theta_f of CC).
 pub fn hoi_loss(net: &MattingNet, theta: &ParamSet, factory: &MattingNet, batch: &Batch, w: &HoiWeights, fc: &FcConfig) -> HoiLoss {
-    let out = net.forward_with(theta, &batch.src, None, true);
+    hoi_loss_bn(net, theta, factory, batch, w, fc, true)
+}
+
+/// [`hoi_loss`] with the BatchNorm mode chosen: `batch_stats = false` runs
+/// BatchNorm on the running statistics (as at inference) and leaves them
+/// unchanged.
+pub fn hoi_loss_bn(net: &MattingNet, theta: &ParamSet, factory: &MattingNet, batch: &Batch, w: &HoiWeights, fc: &FcConfig, batch_stats: bool) -> HoiLoss {
+    let out = net.forward_with(theta, &batch.src, None, batch_stats);
     let matting = matting_loss(&out.pha, &out.fgr, &batch.pha, &batch.fgr).total;
     let zero = || Tensor::zeros([], (Kind::Float, batch.src.device()));
     let fc_term = if w.g2 != 0.0 {

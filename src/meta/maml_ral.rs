@@ -9,7 +9,8 @@
 //! BatchNorm policy: batch statistics in the inner and the outer pass (as
 //! the reference MAML code does), and the running statistics keep updating
 //! from those passes, so the adapted model is evaluated with statistics of
-//! the data it meta-trained on.
+//! the data it meta-trained on. `frozen_bn` selects the other policy: the
+//! factory's running statistics throughout, as at inference.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
 use super::constraints::FcConfig;
-use super::hoi_loss::{hoi_loss, HoiWeights};
+use super::hoi_loss::{hoi_loss_bn, HoiWeights};
 use super::maml::meta_gradient;
 use crate::loss::matting_loss;
 use crate::model::{checkpoint, MattingNet};
@@ -61,6 +62,23 @@ pub struct MamlRalConfig {
     /// background. `synmeta` itself has held objects only.
     #[serde(default, skip_serializing_if = "crate::meta::is_false")]
     pub negatives: bool,
+    /// A third deviation (0 by default, absent from the configuration then):
+    /// the probability that a task's *test* sequence is human-only `synvm`
+    /// train video instead of a `synmeta` clip. The outer loss then asks the
+    /// adapted model to still matte people without objects, so the
+    /// meta-update itself is charged for forgetting (rehearsal in the
+    /// meta-objective, as in meta-continual learning); the inner step still
+    /// adapts on an HOI clip.
+    #[serde(default, skip_serializing_if = "crate::meta::is_zero")]
+    pub human_tasks: f32,
+    /// The other BatchNorm policy (off by default, absent from the
+    /// configuration then): inner and outer passes normalise with the
+    /// factory's running statistics, as inference does, instead of the
+    /// statistics of each task's single short sequence, and the running
+    /// statistics stay the factory's. Meta-learned weights then never
+    /// depend on per-sequence statistics they will not see at test time.
+    #[serde(default, skip_serializing_if = "crate::meta::is_false")]
+    pub frozen_bn: bool,
     pub ckpt_every: u64,
     pub threads: i32,
 }
@@ -89,9 +107,24 @@ impl MamlRalConfig {
             first_order: false,
             constrained_outer: false,
             negatives: false,
-            ckpt_every: (iterations / 10).max(1),
+            human_tasks: 0.0,
+            frozen_bn: false,
+            ckpt_every: checkpoint_interval(iterations),
             threads: std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1),
         }
+    }
+}
+
+/// A checkpoint every tenth of the run.
+fn checkpoint_interval(iterations: u64) -> u64 {
+    (iterations / 10).max(1)
+}
+
+impl MamlRalConfig {
+    /// Change the number of meta-iterations (and the checkpoint interval with it).
+    pub fn set_iterations(&mut self, n: u64) {
+        self.iterations = n;
+        self.ckpt_every = checkpoint_interval(n);
     }
 }
 
@@ -124,6 +157,7 @@ pub fn log_path(out: &Path) -> PathBuf {
 
 /// Train MAML-RAL, writing (and resuming from) checkpoints at `out`.
 pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> Result<MamlRalRun> {
+    anyhow::ensure!((0.0..=1.0).contains(&cfg.human_tasks), "human_tasks is a probability, got {}", cfg.human_tasks);
     tch::set_num_threads(cfg.threads);
     let start = Instant::now();
     crate::train::run_files::prepare_output(out)?;
@@ -131,7 +165,9 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
     let meta = world::generate("synmeta", cfg.profile, cfg.data_seed)?;
     let clips: Vec<ClipTensors> = meta.clips.iter().map(ClipTensors::from_clip).collect();
     let tasks = world::meta_tasks(clips.len());
-    let mut pool = if cfg.swap_background > 0.0 { crate::train::supervised::synvm_tensors(cfg.profile, cfg.data_seed)?.0 } else { vec![] };
+    let needs_synvm = cfg.swap_background > 0.0 || cfg.human_tasks > 0.0;
+    let human = if needs_synvm { crate::train::supervised::synvm_tensors(cfg.profile, cfg.data_seed)?.0 } else { vec![] };
+    let mut pool: Vec<ClipTensors> = if cfg.swap_background > 0.0 { human.iter().map(ClipTensors::shallow_clone).collect() } else { vec![] };
     if cfg.negatives && !pool.is_empty() {
         let plates = world::sets::negative_plates(cfg.profile, cfg.data_seed, pool.len());
         pool.extend(plates.iter().map(ClipTensors::from_clip));
@@ -163,13 +199,19 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
         for _ in 0..cfg.tasks_per_iteration {
             let (a, b) = *r.pick(&tasks);
             let train_b = task_batch(&clips[a], cfg.seq_len, &pool, cfg.swap_background, &mut r, device);
-            let test_b = task_batch(&clips[b], cfg.seq_len, &pool, cfg.swap_background, &mut r, device);
-            let inner = |p: &crate::model::ParamSet| hoi_loss(&net, p, &factory, &train_b, &cfg.weights, &cfg.fc).total;
+            // The guard keeps the random stream of runs without the deviation unchanged.
+            let test_b = if cfg.human_tasks > 0.0 && r.chance(cfg.human_tasks) {
+                task_batch(r.pick(&human), cfg.seq_len, &[], 0.0, &mut r, device)
+            } else {
+                task_batch(&clips[b], cfg.seq_len, &pool, cfg.swap_background, &mut r, device)
+            };
+            let batch_stats = !cfg.frozen_bn;
+            let inner = |p: &crate::model::ParamSet| hoi_loss_bn(&net, p, &factory, &train_b, &cfg.weights, &cfg.fc, batch_stats).total;
             let outer = |p: &crate::model::ParamSet| {
                 if cfg.constrained_outer {
-                    return hoi_loss(&net, p, &factory, &test_b, &cfg.weights, &cfg.fc).total;
+                    return hoi_loss_bn(&net, p, &factory, &test_b, &cfg.weights, &cfg.fc, batch_stats).total;
                 }
-                let o = net.forward_with(p, &test_b.src, None, true);
+                let o = net.forward_with(p, &test_b.src, None, batch_stats);
                 matting_loss(&o.pha, &o.fgr, &test_b.pha, &test_b.fgr).total
             };
             let step = meta_gradient(&net.params, &inner, &outer, cfg.alpha, cfg.inner_steps, cfg.first_order);
@@ -206,10 +248,13 @@ mod tests {
         // Default models keep the keys (hashes of these configurations) they had before the flag existed.
         let cfg = MamlRalConfig::for_profile(Profile::Smoke, 0, Path::new("f.safetensors"));
         let j = serde_json::to_value(&cfg).unwrap();
-        assert!(j.get("constrained_outer").is_none());
+        for deviation in ["constrained_outer", "negatives", "human_tasks", "frozen_bn"] {
+            assert!(j.get(deviation).is_none(), "{deviation}");
+        }
         let back: MamlRalConfig = serde_json::from_value(j).unwrap();
         assert_eq!(back, cfg);
-        let on = MamlRalConfig { constrained_outer: true, ..cfg };
-        assert_eq!(serde_json::to_value(&on).unwrap()["constrained_outer"], true);
+        let on = MamlRalConfig { constrained_outer: true, human_tasks: 0.5, ..cfg };
+        let j = serde_json::to_value(&on).unwrap();
+        assert_eq!((j["constrained_outer"].as_bool(), j["human_tasks"].as_f64()), (Some(true), Some(0.5)));
     }
 }

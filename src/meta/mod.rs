@@ -12,3 +12,8 @@ pub mod maml_ral;
 pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
+
+/// For `skip_serializing_if`: leave a zero probability out of a configuration.
+pub(crate) fn is_zero(x: &f32) -> bool {
+    *x == 0.0
+}

@@ -8,6 +8,10 @@
 //! |            |                 | objects held clear of the body; 90 ordered tasks    |
 //! | `synibhoi` | IBHOI           | HOI stills, unseen families, varied backgrounds     |
 //! | `synvbhoi` | VBHOI           | HOI clips, unseen families, the paper's four types  |
+//!
+//! and one diagnostic set outside the paper, `synvbhoi_seen`: `synvbhoi`'s
+//! recipe with the *meta* families (other clips, same four types), to tell
+//! learning HOI matting apart from generalising it to unseen families.
 
 use std::fmt;
 use std::str::FromStr;
@@ -34,16 +38,22 @@ pub enum SetName {
     SynMeta,
     SynIbhoi,
     SynVbhoi,
+    #[serde(rename = "synvbhoi_seen")]
+    SynVbhoiSeen,
 }
 
 impl SetName {
+    /// The paper's four stand-ins (what `reproduce` and `data generate` write).
     pub const ALL: [SetName; 4] = [SetName::SynVm, SetName::SynMeta, SetName::SynIbhoi, SetName::SynVbhoi];
+    /// Sets outside the paper, generated on demand by the experiments that use them.
+    pub const DIAGNOSTIC: [SetName; 1] = [SetName::SynVbhoiSeen];
     pub fn name(self) -> &'static str {
         match self {
             SetName::SynVm => "synvm",
             SetName::SynMeta => "synmeta",
             SetName::SynIbhoi => "synibhoi",
             SetName::SynVbhoi => "synvbhoi",
+            SetName::SynVbhoiSeen => "synvbhoi_seen",
         }
     }
     pub fn stands_for(self) -> &'static str {
@@ -52,6 +62,7 @@ impl SetName {
             SetName::SynMeta => "Meta Dataset",
             SetName::SynIbhoi => "IBHOI",
             SetName::SynVbhoi => "VBHOI",
+            SetName::SynVbhoiSeen => "VBHOI, but with the meta families (a diagnostic set)",
         }
     }
 }
@@ -67,8 +78,9 @@ impl FromStr for SetName {
     fn from_str(s: &str) -> Result<Self, String> {
         SetName::ALL
             .into_iter()
+            .chain(SetName::DIAGNOSTIC)
             .find(|n| n.name() == s.to_ascii_lowercase())
-            .ok_or_else(|| format!("unknown set '{s}' (expected synvm, synmeta, synibhoi or synvbhoi)"))
+            .ok_or_else(|| format!("unknown set '{s}' (expected synvm, synmeta, synibhoi, synvbhoi or synvbhoi_seen)"))
     }
 }
 
@@ -92,9 +104,9 @@ pub fn set_size(set: SetName, profile: Profile) -> SetSize {
         (SetName::SynIbhoi, Smoke) => (0, 8, 1),
         (SetName::SynIbhoi, Quick) => (0, 48, 1),
         (SetName::SynIbhoi, Paper) => (0, 200, 1),
-        (SetName::SynVbhoi, Smoke) => (0, 4, 8),
-        (SetName::SynVbhoi, Quick) => (0, 16, 24),
-        (SetName::SynVbhoi, Paper) => (0, 112, 120),
+        (SetName::SynVbhoi | SetName::SynVbhoiSeen, Smoke) => (0, 4, 8),
+        (SetName::SynVbhoi | SetName::SynVbhoiSeen, Quick) => (0, 16, 24),
+        (SetName::SynVbhoi | SetName::SynVbhoiSeen, Paper) => (0, 112, 120),
     };
     SetSize { train_clips: train, test_clips: test, frames }
 }
@@ -130,10 +142,10 @@ pub fn plan(set: SetName, profile: Profile, seed: u64) -> Vec<ClipPlan> {
                 plans.push(ibhoi_still(&mut mk("eval", i), &unseen, i, w, h, aspect));
             }
         }
-        SetName::SynVbhoi => {
-            let unseen = of_split(Split::Unseen);
+        SetName::SynVbhoi | SetName::SynVbhoiSeen => {
+            let pool = of_split(if set == SetName::SynVbhoi { Split::Unseen } else { Split::Meta });
             for i in 0..size.test_clips {
-                plans.push(vbhoi_clip(&mut mk("eval", i), &unseen, i, size.frames, w, h, aspect));
+                plans.push(vbhoi_clip(&mut mk("eval", i), &pool, i, size.frames, w, h, aspect));
             }
         }
     }
