@@ -4,7 +4,7 @@ pub use crate::data::{self, loaders};
 pub use crate::display;
 pub use crate::experiments::figures::Figure;
 pub use crate::experiments::report::{self, PaperNumbers, PaperTable};
-pub use crate::experiments::{self, Definition, Lab, ModelSpec, Outcome};
+pub use crate::experiments::{self, Definition, Lab, MetaSpec, ModelSpec, Outcome};
 pub use crate::frame::{label, Clip, ClipMeta, Frame, Interaction, LabelMap, Plane, Rgb};
 pub use crate::metrics;
 pub use crate::model::{self, checkpoint, zoo, Arch, Matter, MattingNet, ModelConfig, Prediction};
