@@ -315,7 +315,7 @@ impl Definition {
             self.method(m)?;
         }
         for d in self.datasets.iter().chain(self.profiles.values().flat_map(|o| o.datasets.iter().flatten())) {
-            d.split(':').next().unwrap_or_default().parse::<crate::world::SetName>().map_err(anyhow::Error::msg)?;
+            crate::world::SetName::of_dataset(d).map_err(anyhow::Error::msg)?;
         }
         for p in self.profiles.keys() {
             p.parse::<Profile>().map_err(anyhow::Error::msg)?;

@@ -127,7 +127,7 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
             )
         } else if d.kind == ExperimentKind::Scores {
             let theirs = d.paper.as_deref().and_then(|t| paper.dataset(t)).unwrap_or_else(|| {
-                ds.split(':').next().and_then(|n| n.parse::<crate::world::SetName>().ok()).map_or("benchmark".into(), |s| s.stands_for().to_string())
+                crate::world::SetName::of_dataset(ds).map_or("benchmark".into(), |s| s.stands_for().to_string())
             });
             let fewer: Vec<String> = d.method_seeds.iter().filter(|(m, s)| d.methods.contains(m) && s.len() != d.seeds.len()).map(|(m, s)| format!("{m}: {}", s.len())).collect();
             let fewer = if fewer.is_empty() { String::new() } else { format!(" (seeds per method where different: {})", fewer.join(", ")) };

@@ -113,19 +113,17 @@ impl MamlRalConfig {
             threads: std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1),
         }
     }
-}
 
-/// A checkpoint every tenth of the run.
-fn checkpoint_interval(iterations: u64) -> u64 {
-    (iterations / 10).max(1)
-}
-
-impl MamlRalConfig {
     /// Change the number of meta-iterations (and the checkpoint interval with it).
     pub fn set_iterations(&mut self, n: u64) {
         self.iterations = n;
         self.ckpt_every = checkpoint_interval(n);
     }
+}
+
+/// A checkpoint every tenth of the run.
+fn checkpoint_interval(iterations: u64) -> u64 {
+    (iterations / 10).max(1)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -133,24 +133,15 @@ impl Store {
         Ok(out)
     }
 
-    /// Rebuild `<experiment>.parquet` from every run file; returns its rows.
-    pub fn compact(&self, experiment: &str) -> Result<Vec<StoredRow>, TableError> {
-        self.compact_where(experiment, |_| true)
-    }
-
     /// Rebuild `<experiment>.parquet` from the runs whose configuration hash
     /// is in `current` (the runs of the definition as it stands), so the
     /// table a user reads holds no numbers of models or settings since
     /// replaced; older run files stay under `runs/`, still readable with
-    /// [`Store::load_runs`].
+    /// [`Store::load_runs`]. Returns the table's rows.
     pub fn compact_current(&self, experiment: &str, current: &[String]) -> Result<Vec<StoredRow>, TableError> {
-        self.compact_where(experiment, |r| current.contains(&r.prov.config_hash))
-    }
-
-    fn compact_where(&self, experiment: &str, keep: impl Fn(&StoredRow) -> bool) -> Result<Vec<StoredRow>, TableError> {
         super::table::sweep_stale_temporaries(&self.root.join(experiment).join("runs"));
         super::table::sweep_stale_temporaries(&self.root);
-        let rows: Vec<StoredRow> = self.load_runs(experiment)?.into_iter().filter(keep).collect();
+        let rows: Vec<StoredRow> = self.load_runs(experiment)?.into_iter().filter(|r| current.contains(&r.prov.config_hash)).collect();
         to_table(&rows)?.write_parquet(&self.table_path(experiment))?;
         Ok(rows)
     }
@@ -260,7 +251,7 @@ mod tests {
         store.write_run("t2", "rvm-s0-00ff", &rows, &prov(0)).unwrap();
         store.write_run("t2", &run_key("a/b", 1, "00ff"), &rows[..1], &prov(1)).unwrap();
         assert!(store.has_run("t2", "rvm-s0-00ff"));
-        let all = store.compact("t2").unwrap();
+        let all = store.compact_current("t2", &["00ff".to_string()]).unwrap();
         assert_eq!(all.len(), 3);
         assert_eq!(store.load("t2").unwrap(), all);
         let r = all.iter().find(|r| r.row.metric == "mad").unwrap();
@@ -268,7 +259,7 @@ mod tests {
         assert_eq!(all.iter().filter(|r| r.prov.seed == 1).count(), 1);
         // A run of a replaced configuration leaves the table but not the store.
         store.write_run("t2", "rvm-s0-0aaa", &rows[..1], &Provenance { config_hash: "0aaa".into(), ..prov(0) }).unwrap();
-        assert_eq!(store.compact("t2").unwrap().len(), 4);
+        assert_eq!(store.compact_current("t2", &["00ff".to_string(), "0aaa".to_string()]).unwrap().len(), 4);
         let current = store.compact_current("t2", &["00ff".to_string()]).unwrap();
         assert_eq!(current, all);
         assert_eq!(store.load("t2").unwrap(), all);

@@ -56,6 +56,11 @@ impl SetName {
             SetName::SynVbhoiSeen => "synvbhoi_seen",
         }
     }
+    /// The set of a dataset reference, `set` or `set:split` (`synvm:test`).
+    pub fn of_dataset(reference: &str) -> Result<SetName, String> {
+        reference.split(':').next().unwrap_or_default().parse()
+    }
+
     pub fn stands_for(self) -> &'static str {
         match self {
             SetName::SynVm => "VideoMatte240K",
