@@ -14,6 +14,10 @@ Usage:
                           "params","median_ms","frames_per_s"}
   python benches/reference_torch.py --count [--config C]
       -> one JSON line with the parameter count(s)
+  python benches/reference_torch.py --loss FILE.npz
+      -> one JSON line with each term of the matting loss (paper Eq. 4-9,
+         RVM's definition, below) of the arrays pred_pha, pred_fgr,
+         true_pha, true_fgr ([B, T, C, H, W]) in FILE.npz
 
 infer: torch.no_grad, BatchNorm on running statistics, B x T frames per call,
        recurrent state carried from one call to the next.
@@ -303,6 +307,63 @@ class Net:
         return fgr, pha, rec
 
 
+# ------------------------------------------------------------ matting loss
+#
+# Paper Eq. 4-9, which is RVM's loss: L1 of alpha; a Laplacian loss over
+# five band-pass levels (each level crops to an even size, blurs with the
+# 5x5 binomial kernel under reflect padding, decimates by 2, and subtracts
+# the zero-inserted x4 re-blurred reconstruction; level s weighs 2^(s-1)/5;
+# no low-pass residual); 5 x the mean squared error of frame differences of
+# alpha; and, on pixels whose true alpha is above 0, L1 and 5 x the
+# frame-difference MSE of the foreground.
+
+def _binomial(dtype):
+    k = torch.tensor([1., 4., 6., 4., 1.], dtype=dtype)
+    return (torch.outer(k, k) / 256.)[None, None]
+
+
+def _blur(x, k):
+    n, c, h, w = x.shape
+    y = F.pad(x.reshape(n * c, 1, h, w), (2, 2, 2, 2), mode='reflect')
+    return F.conv2d(y, k).reshape(n, c, h, w)
+
+
+def laplacian_levels(x, levels=5):
+    k = _binomial(x.dtype)
+    out = []
+    for _ in range(levels):
+        h, w = x.shape[-2:]
+        x = x[..., :h - h % 2, :w - w % 2]
+        low = _blur(x, k)[..., ::2, ::2]
+        up = torch.zeros_like(x)
+        up[..., ::2, ::2] = low * 4
+        out.append(x - _blur(up, k))
+        x = low
+    return out
+
+
+def matting_loss(pred_pha, pred_fgr, true_pha, true_fgr):
+    flat = lambda t: t.flatten(0, 1)
+    lp, lt = laplacian_levels(flat(pred_pha)), laplacian_levels(flat(true_pha))
+    terms = {'pha_l1': F.l1_loss(pred_pha, true_pha),
+             'pha_laplacian': sum(2 ** i / len(lp) * F.l1_loss(a, b) for i, (a, b) in enumerate(zip(lp, lt))),
+             'pha_coherence': F.mse_loss(pred_pha.diff(dim=1), true_pha.diff(dim=1))}
+    mask = (true_pha > 0).to(pred_fgr.dtype)
+    pf, tf = pred_fgr * mask, true_fgr * mask
+    terms['fgr_l1'] = F.l1_loss(pf, tf)
+    terms['fgr_coherence'] = F.mse_loss(pf.diff(dim=1), tf.diff(dim=1))
+    terms['total'] = (terms['pha_l1'] + terms['pha_laplacian'] + 5 * terms['pha_coherence']
+                      + terms['fgr_l1'] + 5 * terms['fgr_coherence'])
+    return {k: float(v) for k, v in terms.items()}
+
+
+def loss_of_file(path):
+    import numpy as np
+    a = np.load(path)
+    t = {k: torch.from_numpy(a[k]).double() for k in ('pred_pha', 'pred_fgr', 'true_pha', 'true_fgr')}
+    return matting_loss(t['pred_pha'], t['pred_fgr'], t['true_pha'], t['true_fgr'])
+
+
 # ------------------------------------------------------------ benchmark
 
 def bench(args):
@@ -357,7 +418,11 @@ def main():
     ap.add_argument('--warmup', type=int, default=2)
     ap.add_argument('--threads', type=int, default=0, help='torch.set_num_threads (0: leave the default)')
     ap.add_argument('--count', action='store_true', help='print parameter counts and exit')
+    ap.add_argument('--loss', metavar='NPZ', help='print the matting loss terms of the arrays in NPZ and exit')
     args = ap.parse_args()
+    if args.loss:
+        print(json.dumps(loss_of_file(args.loss)))
+        return
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     if args.count:

@@ -4,6 +4,18 @@
 //! Data flows one way: `world` (synthetic clips) and `data` (files, real
 //! layouts) -> models -> losses -> training -> experiments -> results.
 
+/// The version of the training code's semantics. It is part of every model
+/// key and of every checkpoint's provenance, and a resume refuses a
+/// checkpoint of another engine: raise it when a change alters what an
+/// unchanged configuration trains (2: RVM's Laplacian loss, squared CC/FC
+/// distances, factory BatchNorm statistics kept through meta-training).
+pub const ENGINE: u32 = 2;
+
+/// The engine a checkpoint's provenance names (1 before the field existed).
+pub fn engine_of(provenance: &serde_json::Value) -> u64 {
+    provenance["engine"].as_u64().unwrap_or(1)
+}
+
 pub mod adapt;
 pub mod atomic;
 pub mod bench;

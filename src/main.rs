@@ -237,10 +237,23 @@ enum TrainCmd {
         /// meta-training (the other BatchNorm policy; off by default).
         #[arg(long)]
         frozen_bn: bool,
+        /// Let the passes' batch statistics update the running statistics
+        /// (the BatchNorm policy before the engine fix; off by default).
+        #[arg(long)]
+        track_bn: bool,
+        /// How CC's distance is taken: squared (default), norm, or smoothed:R.
+        #[arg(long)]
+        cc_distance: Option<hoimat::meta::constraints::Distance>,
+        /// How FC's distance is taken: squared (default), norm, or smoothed:R.
+        #[arg(long)]
+        fc_distance: Option<hoimat::meta::constraints::Distance>,
+        /// The outer update: adam (default) or sgd (Alg. 1 line 10).
+        #[arg(long)]
+        outer: Option<hoimat::meta::maml_ral::OuterOptimizer>,
         /// Inner step size alpha (default: the profile's).
         #[arg(long)]
         alpha: Option<f64>,
-        /// Meta (Adam) step size beta (default: the profile's).
+        /// Meta step size beta (default: the profile's).
         #[arg(long)]
         beta: Option<f64>,
         #[arg(long)]
@@ -400,13 +413,13 @@ fn main() -> Result<()> {
             println!("done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}", run.seconds, run.final_val.mad, run.final_val.miou, out.display());
             Ok(())
         }
-        Cmd::Train { cmd: TrainCmd::MamlRal { factory, profile, seed, out, no_cc, no_fc, gamma, first_order, constrained_outer, negatives, human_tasks, frozen_bn, alpha, beta, iterations, tasks, resume, cpu } } => {
+        Cmd::Train { cmd: TrainCmd::MamlRal { factory, profile, seed, out, no_cc, no_fc, gamma, first_order, constrained_outer, negatives, human_tasks, frozen_bn, track_bn, cc_distance, fc_distance, outer, alpha, beta, iterations, tasks, resume, cpu } } => {
             let mut cfg = hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
             let mut w = cfg.weights.clone();
             if let Some(g) = gamma {
                 let v: Vec<f64> = g.split(',').map(|x| x.trim().parse::<f64>()).collect::<std::result::Result<_, _>>().context("--gamma takes three numbers: g1,g2,g3")?;
                 anyhow::ensure!(v.len() == 3, "--gamma takes three numbers: g1,g2,g3");
-                w = hoimat::meta::hoi_loss::HoiWeights { g1: v[0], g2: v[1], g3: v[2] };
+                w = hoimat::meta::hoi_loss::HoiWeights::new(v[0], v[1], v[2]);
             }
             if no_cc {
                 w.g3 = 0.0;
@@ -414,7 +427,7 @@ fn main() -> Result<()> {
             if no_fc {
                 w.g2 = 0.0;
             }
-            let spec = hoimat::experiments::MetaSpec { first_order, constrained_outer, negatives, human_tasks, frozen_bn, alpha, beta, iterations, tasks, ..hoimat::experiments::MetaSpec::weights(w.g1, w.g2, w.g3) };
+            let spec = hoimat::experiments::MetaSpec { first_order, constrained_outer, negatives, human_tasks, frozen_bn, track_bn, cc_distance, fc_distance, outer, alpha, beta, iterations, tasks, ..hoimat::experiments::MetaSpec::weights(w.g1, w.g2, w.g3) };
             spec.apply(&mut cfg);
             let device = hoimat::torch_env::device(cpu);
             println!(

@@ -17,7 +17,7 @@ use tch::Tensor;
 
 use crate::meta::constraints::FcConfig;
 use crate::meta::hoi_loss::{hoi_loss, HoiWeights};
-use crate::model::{MattingNet, ParamSet};
+use crate::model::{BnMode, MattingNet, ParamSet};
 use crate::train::batch::Batch;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +41,9 @@ impl std::str::FromStr for Strategy {
 /// One SGD step of Eq. 10 on `batch`, in place on `theta` (leaf tensors
 /// requiring grad). Returns the loss.
 pub fn sgd_step(net: &MattingNet, theta: &ParamSet, factory: &MattingNet, batch: &Batch, w: &HoiWeights, fc: &FcConfig, lr: f64) -> f64 {
-    let loss = hoi_loss(net, theta, factory, batch, w, fc).total;
+    // Local adaptation adapts to the clip itself, so its running statistics
+    // follow the clip's frames (PyTorch's train() mode), unlike meta-training.
+    let loss = hoi_loss(net, theta, factory, batch, w, fc, BnMode::BatchTracked).total;
     let xs: Vec<&Tensor> = theta.tensors().iter().collect();
     let grads = Tensor::run_backward(&[&loss], &xs, false, false);
     tch::no_grad(|| {

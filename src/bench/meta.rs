@@ -12,7 +12,7 @@ use crate::loss::matting_loss;
 use crate::meta::constraints::FcConfig;
 use crate::meta::hoi_loss::{hoi_loss, HoiWeights};
 use crate::meta::maml::meta_gradient;
-use crate::model::{MattingNet, ModelConfig};
+use crate::model::{BnMode, MattingNet, ModelConfig};
 use crate::train::batch::Batch;
 
 /// Peak resident memory of this process in MiB since the last reset (Linux);
@@ -44,9 +44,9 @@ pub fn time_meta(cfg: &ModelConfig, h: i64, w: i64, seq: i64, tasks: usize, firs
         let t0 = Instant::now();
         for _ in 0..tasks {
             let (a, b) = (batch(seq, h, w, device), batch(seq, h, w, device));
-            let inner = |p: &crate::model::ParamSet| hoi_loss(&net, p, &factory, &a, &weights, &fc).total;
+            let inner = |p: &crate::model::ParamSet| hoi_loss(&net, p, &factory, &a, &weights, &fc, BnMode::Batch).total;
             let outer = |p: &crate::model::ParamSet| {
-                let o = net.forward_with(p, &b.src, None, true);
+                let o = net.forward_bn(p, &b.src, None, BnMode::Batch);
                 matting_loss(&o.pha, &o.fgr, &b.pha, &b.fgr).total
             };
             let step = meta_gradient(&net.params, &inner, &outer, 0.05, 1, first_order);

@@ -1,9 +1,10 @@
 //! Trained models shared by every experiment. A model is named by its recipe
 //! (factory, RVM-F, MAML-RAL with given weights), the seed and the profile;
 //! its checkpoint lives at `<lab>/models/<name>-s<seed>-<hash>.safetensors`,
-//! where the hash covers everything that determines the weights (the full
-//! training configuration, with the starting model replaced by its own
-//! hash). So Tables II, III, IV and VII train each model once, and a killed
+//! where the hash covers the recipe: the full training configuration, with
+//! the starting model replaced by its own hash, and the engine version, but
+//! not the thread count (results are bit-identical only for a fixed count,
+//! which each checkpoint's provenance records). So Tables II, III, IV and VII train each model once, and a killed
 //! training run resumes where it stopped.
 
 use std::path::{Path, PathBuf};
@@ -13,8 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use super::lab::Lab;
 use super::provenance::config_hash;
+use crate::meta::constraints::Distance;
 use crate::meta::hoi_loss::HoiWeights;
-use crate::meta::maml_ral::{self, MamlRalConfig};
+use crate::meta::maml_ral::{self, MamlRalConfig, OuterOptimizer};
 use crate::model::{checkpoint, Arch};
 use crate::train::supervised::{self, FactoryConfig};
 
@@ -60,6 +62,17 @@ pub struct MetaSpec {
     /// BatchNorm on the factory's running statistics during meta-training.
     #[serde(default, skip_serializing_if = "crate::meta::is_false")]
     pub frozen_bn: bool,
+    /// The passes' batch statistics update the running ones (the old policy).
+    #[serde(default, skip_serializing_if = "crate::meta::is_false")]
+    pub track_bn: bool,
+    /// How CC's and FC's distances are taken (default: squared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cc_distance: Option<Distance>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fc_distance: Option<Distance>,
+    /// The outer update (default: Adam).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outer: Option<OuterOptimizer>,
     /// Inner step size, meta step size, meta-iterations and tasks per
     /// meta-iteration, replacing the profile's (`MamlRalConfig::for_profile`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,7 +93,10 @@ impl MetaSpec {
 
     /// The profile's configuration with this recipe applied.
     pub fn apply(&self, cfg: &mut MamlRalConfig) {
-        cfg.weights = HoiWeights { g1: self.g1, g2: self.g2, g3: self.g3 };
+        cfg.weights = HoiWeights { cc_distance: self.cc_distance.unwrap_or_default(), ..HoiWeights::new(self.g1, self.g2, self.g3) };
+        cfg.fc.distance = self.fc_distance.unwrap_or_default();
+        cfg.outer = self.outer.unwrap_or_default();
+        cfg.track_bn = self.track_bn;
         cfg.first_order = self.first_order;
         cfg.constrained_outer = self.constrained_outer;
         cfg.negatives = self.negatives;
@@ -131,6 +147,19 @@ enum Recipe {
     Meta(Box<MamlRalConfig>),
 }
 
+pub use crate::ENGINE;
+
+/// What a model's key hashes: the recipe and its configuration with the
+/// machine left out (the thread count stays in the checkpoint's provenance),
+/// and the engine version.
+fn recipe_key(mut j: serde_json::Value) -> serde_json::Value {
+    if let Some(c) = j.get_mut("config").and_then(|c| c.as_object_mut()) {
+        c.remove("threads");
+    }
+    j["engine"] = serde_json::json!(ENGINE);
+    j
+}
+
 /// True when `path` holds a finished training run.
 pub fn is_complete(path: &Path) -> bool {
     path.is_file() && checkpoint::read_sidecar(path).is_ok_and(|s| s.provenance["done"] == serde_json::Value::Bool(true))
@@ -174,7 +203,7 @@ impl Lab {
                 (Recipe::Supervised(Box::new(cfg)), j)
             }
         };
-        let key = format!("{}-s{seed}-{}", spec.stem(), config_hash(&key_json));
+        let key = format!("{}-s{seed}-{}", spec.stem(), config_hash(&recipe_key(key_json)));
         Ok(Planned { path: dir.join(format!("{key}.safetensors")), key, recipe })
     }
 
@@ -213,18 +242,53 @@ mod tests {
     use crate::profile::Profile;
     use tch::Device;
 
-    /// Model keys hash the training configuration; fields added for the zoo
-    /// must not change the keys of models trained before them (the quick
-    /// results folder holds models under exactly these names).
+    /// Model keys hash the training configuration; a field added later with
+    /// its default left out of the configuration must not change the keys
+    /// of models trained before it (pinned here for engine 2).
     #[test]
     fn keys_of_existing_recipes_are_stable_and_zoo_keys_differ() {
         let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), Profile::Quick, Device::Cpu);
-        assert_eq!(lab.plan_model(&ModelSpec::Factory, 0).unwrap().key, "factory-s0-ddfbea82fbc67440");
-        assert_eq!(lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key, "rvm_f-s0-7ddda056dff29129");
-        assert_eq!(lab.plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 0).unwrap().key, "maml_ral-s0-ee777ed18352a948");
+        assert_eq!(lab.plan_model(&ModelSpec::Factory, 0).unwrap().key, "factory-s0-9bdb66c16e5af2bd");
+        assert_eq!(lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key, "rvm_f-s0-d740c769f5f3e132");
+        assert_eq!(lab.plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 0).unwrap().key, "maml_ral-s0-1138ce5146028289");
         let a = lab.plan_model(&ModelSpec::Zoo { arch: Arch::Modnet }, 0).unwrap().key;
         let b = lab.plan_model(&ModelSpec::Zoo { arch: Arch::AttentionMemory }, 0).unwrap().key;
         assert!(a.starts_with("modnet-s0-") && b.starts_with("attention_memory-s0-") && a[10..] != b[20..]);
+    }
+
+    #[test]
+    fn the_thread_count_is_not_part_of_a_key_but_the_engine_is() {
+        let mut cfg = MamlRalConfig::for_profile(Profile::Quick, 0, Path::new("f.safetensors"));
+        let key = |c: &MamlRalConfig| config_hash(&recipe_key(serde_json::json!({"recipe": "x", "config": c})));
+        let (two, sixteen) = (MamlRalConfig { threads: 2, ..cfg.clone() }, MamlRalConfig { threads: 16, ..cfg.clone() });
+        assert_eq!(key(&two), key(&sixteen));
+        assert!(two.same_recipe(&sixteen));
+        cfg.beta *= 2.0;
+        assert_ne!(key(&two), key(&cfg));
+        let j = recipe_key(serde_json::json!({"recipe": "x", "config": two}));
+        assert_eq!((j["engine"].as_u64(), j["config"].get("threads")), (Some(ENGINE as u64), None));
+        let mut f = FactoryConfig::for_profile(Profile::Quick, 0);
+        let a = config_hash(&recipe_key(serde_json::json!({"config": f.clone()})));
+        f.threads += 7;
+        assert_eq!(a, config_hash(&recipe_key(serde_json::json!({"config": f}))));
+    }
+
+    #[test]
+    fn new_meta_recipe_fields_make_new_models() {
+        let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), Profile::Quick, Device::Cpu);
+        let base = MetaSpec::weights(0.7, 0.1, 0.2);
+        let mut cfg = MamlRalConfig::for_profile(Profile::Quick, 0, Path::new("f.safetensors"));
+        let spec = MetaSpec { cc_distance: Some(Distance::Norm), fc_distance: Some(Distance::Smoothed { radius: 0.1 }), outer: Some(OuterOptimizer::Sgd), track_bn: true, ..base.clone() };
+        spec.apply(&mut cfg);
+        assert_eq!((cfg.weights.cc_distance, cfg.fc.distance, cfg.outer, cfg.track_bn), (Distance::Norm, Distance::Smoothed { radius: 0.1 }, OuterOptimizer::Sgd, true));
+        let keys: std::collections::BTreeSet<String> = [base.clone(), MetaSpec { cc_distance: Some(Distance::Norm), ..base.clone() }, MetaSpec { outer: Some(OuterOptimizer::Sgd), ..base.clone() }, MetaSpec { track_bn: true, ..base }]
+            .into_iter()
+            .map(|m| lab.plan_model(&ModelSpec::MamlRal(m), 0).unwrap().key)
+            .collect();
+        assert_eq!(keys.len(), 4, "{keys:?}");
+        // TOML spells the forms as a recipe would.
+        let t: MetaSpec = toml::from_str("g1 = 0.7\ng2 = 0.1\ng3 = 0.2\ncc_distance = { smoothed = { radius = 0.5 } }\nouter = \"sgd\"").unwrap();
+        assert_eq!((t.cc_distance, t.outer), (Some(Distance::Smoothed { radius: 0.5 }), Some(OuterOptimizer::Sgd)));
     }
 
     #[test]
@@ -240,7 +304,7 @@ mod tests {
             .into_iter()
             .map(|m| lab.plan_model(&ModelSpec::MamlRal(m), 0).unwrap().key)
             .collect();
-        assert_eq!(keys[0], "maml_ral-s0-ee777ed18352a948");
+        assert_eq!(keys[0], "maml_ral-s0-1138ce5146028289");
         keys.dedup();
         assert_eq!(keys.len(), 5, "{keys:?}");
     }

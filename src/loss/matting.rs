@@ -77,19 +77,20 @@ mod tests {
     }
 
     #[test]
-    fn laplacian_term_on_a_single_pixel_difference() {
-        // A unit impulse in an 8x8 image; level weights 2^(s-1)/5.
-        let mut v = vec![0.0; 64];
-        v[3 * 8 + 3] = 1.0;
-        let a = t(&v, &[1, 1, 1, 8, 8]);
-        let z = Tensor::zeros([1, 1, 1, 8, 8], (Kind::Double, Device::Cpu));
-        let l = matting_loss(&a, &a.repeat([1, 1, 3, 1, 1]), &z, &z.repeat([1, 1, 3, 1, 1]));
-        let py = super::super::laplacian::pyramid(&a.reshape([1, 1, 8, 8]), 5);
-        let want: f64 = py.iter().enumerate().map(|(i, p)| p.abs().mean(Kind::Double).double_value(&[]) * 2f64.powi(i as i32) / 5.0).sum();
-        assert!((l.pha_laplacian.double_value(&[]) - want).abs() < 1e-12);
-        // finest level: the impulse minus its blurred reconstruction; the
-        // centre keeps 1 - (6*6/256 * 4 / 4 ...) > 0: just check positivity and decay
-        assert!(want > 0.0);
+    fn a_constant_alpha_offset_costs_l1_but_no_laplacian_term() {
+        // Eq. 5 has band-pass levels only: pred = truth + 0.1 everywhere
+        // moves L1 by exactly 0.1 and the Laplacian term not at all.
+        tch::manual_seed(5);
+        let tp = Tensor::rand([1, 2, 1, 64, 64], (Kind::Double, Device::Cpu)) * 0.8;
+        let pp = &tp + 0.1;
+        let tf = Tensor::rand([1, 2, 3, 64, 64], (Kind::Double, Device::Cpu));
+        let l = matting_loss(&pp, &tf, &tp, &tf);
+        assert!((l.pha_l1.double_value(&[]) - 0.1).abs() < 1e-12);
+        assert!(l.pha_laplacian.double_value(&[]).abs() < 1e-12);
+        assert!(l.pha_coherence.double_value(&[]).abs() < 1e-12);
+        // a 1x2 image has no band-pass level at all
+        let one = t(&[0.5, 1.0], &[1, 1, 1, 1, 2]);
+        assert_eq!(matting_loss(&one, &one.repeat([1, 1, 3, 1, 1]), &(&one * 0.0), &one.repeat([1, 1, 3, 1, 1])).pha_laplacian.double_value(&[]), 0.0);
     }
 
     #[test]

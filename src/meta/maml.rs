@@ -17,6 +17,9 @@ use crate::model::ParamSet;
 pub struct MetaStep {
     /// d L_outer(theta') / d theta, one tensor per parameter.
     pub grads: Vec<Tensor>,
+    /// d L_outer(theta') / d theta': the first-order (FOMAML) direction,
+    /// from the same backward pass; equal to `grads` in first order.
+    pub first_order_grads: Vec<Tensor>,
     pub inner_loss: f64,
     pub outer_loss: f64,
 }
@@ -44,9 +47,30 @@ pub fn meta_gradient(
     }
     let lo = outer(&adapted);
     let outer_loss = lo.double_value(&[]);
-    let xs: Vec<&Tensor> = theta.tensors().iter().collect();
-    let grads = Tensor::run_backward(&[&lo], &xs, false, false);
-    MetaStep { grads, inner_loss, outer_loss }
+    if first_order {
+        let xs: Vec<&Tensor> = adapted.tensors().iter().collect();
+        let grads = Tensor::run_backward(&[&lo], &xs, false, false);
+        let first_order_grads = grads.iter().map(Tensor::shallow_clone).collect();
+        return MetaStep { grads, first_order_grads, inner_loss, outer_loss };
+    }
+    // One backward gives both d/dtheta (through the inner step) and d/dtheta'.
+    let n = theta.tensors().len();
+    let xs: Vec<&Tensor> = theta.tensors().iter().chain(adapted.tensors().iter()).collect();
+    let mut grads = Tensor::run_backward(&[&lo], &xs, false, false);
+    let first_order_grads = grads.split_off(n);
+    MetaStep { grads, first_order_grads, inner_loss, outer_loss }
+}
+
+/// Cosine between two gradients given as tensor lists (0 when either is 0).
+pub fn cosine(a: &[Tensor], b: &[Tensor]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| (x * y).sum(tch::Kind::Double).double_value(&[])).sum();
+    let (na, nb) = (norm(a), norm(b));
+    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na * nb) }
+}
+
+/// Euclidean norm of a gradient given as a tensor list.
+pub fn norm(a: &[Tensor]) -> f64 {
+    a.iter().map(|x| x.square().sum(tch::Kind::Double).double_value(&[])).sum::<f64>().sqrt()
 }
 
 #[cfg(test)]

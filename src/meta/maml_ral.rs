@@ -3,14 +3,24 @@
 //! (train clip, test clip) pairs of `synmeta`; per task, the inner step
 //! adapts theta on a T-frame window of the train clip with the HOI loss
 //! (Eq. 10, step alpha), the outer loss is the matting loss of a window of
-//! the test clip at the adapted parameters, and theta moves by Adam (step
-//! beta) along the mean meta-gradient, exact second order by default.
+//! the test clip at the adapted parameters, and theta moves along the mean
+//! meta-gradient (exact second order by default) by Adam with step beta, or
+//! by plain gradient descent as Alg. 1 line 10 writes it (`outer = "sgd"`).
 //!
-//! BatchNorm policy: batch statistics in the inner and the outer pass (as
-//! the reference MAML code does), and the running statistics keep updating
-//! from those passes, so the adapted model is evaluated with statistics of
-//! the data it meta-trained on. `frozen_bn` selects the other policy: the
-//! factory's running statistics throughout, as at inference.
+//! CC and FC take their distances squared by default (see
+//! `meta::constraints`): at theta = theta_f, where the run starts, the
+//! norm's Hessian is unbounded and reversed the second-order meta-gradient.
+//!
+//! BatchNorm policy (`BnMode::Batch`): batch statistics in the inner and
+//! the outer pass (as the reference MAML code does), while the running
+//! statistics stay the factory's, so the meta-learned model normalises test
+//! video as the factory does, not with the green-screen statistics of the
+//! meta tasks. Two deviations: `track_bn` lets the passes update the
+//! running statistics (the policy before this was measured), `frozen_bn`
+//! normalises with the factory's running statistics in the passes too.
+//!
+//! Every meta-iteration logs the meta-gradient's norm, its cosine with the
+//! first-order direction, the inner and outer losses and ||theta - theta_f||.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -19,11 +29,11 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
-use super::constraints::FcConfig;
-use super::hoi_loss::{hoi_loss_bn, HoiWeights};
-use super::maml::meta_gradient;
+use super::constraints::{squared_distance, FcConfig};
+use super::hoi_loss::{hoi_loss, HoiWeights};
+use super::maml::{cosine, meta_gradient, norm};
 use crate::loss::matting_loss;
-use crate::model::{checkpoint, MattingNet};
+use crate::model::{checkpoint, BnMode, MattingNet};
 use crate::profile::Profile;
 use crate::train::adam::Adam;
 use crate::train::batch::{background_window, window, Batch, ClipTensors};
@@ -40,8 +50,12 @@ pub struct MamlRalConfig {
     /// Inner step size (alpha).
     pub alpha: f64,
     pub inner_steps: usize,
-    /// Outer (Adam) step size (beta).
+    /// Outer step size (beta).
     pub beta: f64,
+    /// The outer update: Adam (the default, chosen by measurement, see the
+    /// README) or plain gradient descent as in Alg. 1 line 10.
+    #[serde(default, skip_serializing_if = "OuterOptimizer::is_default")]
+    pub outer: OuterOptimizer,
     pub seq_len: i64,
     /// Probability of re-compositing a task's foreground over a `synvm`
     /// background (synmeta is all green screen; see RVM-F's note).
@@ -79,8 +93,25 @@ pub struct MamlRalConfig {
     /// depend on per-sequence statistics they will not see at test time.
     #[serde(default, skip_serializing_if = "crate::meta::is_false")]
     pub frozen_bn: bool,
+    /// The BatchNorm policy measured before the engine fix (off by
+    /// default): the passes' batch statistics also update the running
+    /// statistics, so the saved model normalises with meta-set statistics.
+    #[serde(default, skip_serializing_if = "crate::meta::is_false")]
+    pub track_bn: bool,
     pub ckpt_every: u64,
+    /// libtorch threads: provenance only, never part of a model's key
+    /// (results are reproducible for a fixed count).
     pub threads: i32,
+}
+
+/// The outer (meta) update of Alg. 1 line 10.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OuterOptimizer {
+    #[default]
+    Adam,
+    /// theta <- theta - beta * g, exactly as Alg. 1 writes it.
+    Sgd,
 }
 
 impl MamlRalConfig {
@@ -100,6 +131,7 @@ impl MamlRalConfig {
             alpha: 0.05,
             inner_steps: 1,
             beta: 5e-4,
+            outer: OuterOptimizer::Adam,
             seq_len,
             swap_background: 0.5,
             weights: HoiWeights::default(),
@@ -109,9 +141,24 @@ impl MamlRalConfig {
             negatives: false,
             human_tasks: 0.0,
             frozen_bn: false,
+            track_bn: false,
             ckpt_every: checkpoint_interval(iterations),
             threads: std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1),
         }
+    }
+
+    /// BatchNorm mode of the inner and outer passes.
+    pub fn bn_mode(&self) -> BnMode {
+        match (self.frozen_bn, self.track_bn) {
+            (true, _) => BnMode::Running,
+            (false, true) => BnMode::BatchTracked,
+            (false, false) => BnMode::Batch,
+        }
+    }
+
+    /// The same recipe, whatever the thread count.
+    pub fn same_recipe(&self, other: &MamlRalConfig) -> bool {
+        MamlRalConfig { threads: other.threads, ..self.clone() } == *other
     }
 
     /// Change the number of meta-iterations (and the checkpoint interval with it).
@@ -131,6 +178,20 @@ pub struct MetaLogLine {
     pub iteration: u64,
     pub inner_loss: f64,
     pub outer_loss: f64,
+    /// Norm of the mean meta-gradient this iteration followed.
+    #[serde(default)]
+    pub grad_norm: f64,
+    /// Norm of the mean first-order direction (grad L_outer at theta').
+    #[serde(default)]
+    pub first_order_norm: f64,
+    /// Cosine of the meta-gradient with the first-order direction: near 1
+    /// when the inner step's Jacobian I - alpha H is benign, negative when
+    /// a constraint's curvature reverses it.
+    #[serde(default)]
+    pub first_order_cosine: f64,
+    /// ||theta - theta_f|| after the update.
+    #[serde(default)]
+    pub distance: f64,
     pub seconds: f64,
 }
 
@@ -156,6 +217,7 @@ pub fn log_path(out: &Path) -> PathBuf {
 /// Train MAML-RAL, writing (and resuming from) checkpoints at `out`.
 pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> Result<MamlRalRun> {
     anyhow::ensure!((0.0..=1.0).contains(&cfg.human_tasks), "human_tasks is a probability, got {}", cfg.human_tasks);
+    anyhow::ensure!(!(cfg.frozen_bn && cfg.track_bn), "frozen_bn and track_bn are two BatchNorm policies; choose one");
     tch::set_num_threads(cfg.threads);
     let start = Instant::now();
     crate::train::run_files::prepare_output(out)?;
@@ -177,22 +239,27 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
     if resume && out.is_file() {
         let (loaded, side) = checkpoint::load(out, device)?;
         let saved: MamlRalConfig = serde_json::from_value(side.provenance["config"].clone()).with_context(|| format!("{}: not a MAML-RAL checkpoint", out.display()))?;
-        if &saved != cfg {
+        anyhow::ensure!(crate::engine_of(&side.provenance) == crate::ENGINE as u64, "{}: was trained by engine {} (this build is engine {}); remove it or drop --resume", out.display(), crate::engine_of(&side.provenance), crate::ENGINE);
+        if !saved.same_recipe(cfg) {
             anyhow::bail!("{}: was trained with another configuration; remove it or drop --resume", out.display());
         }
         net = loaded;
         opt = Adam::new(&net.params, cfg.beta);
         opt.load_state(&checkpoint::read_tensors(out)?).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
-        first = opt.step as u64;
+        // The checkpoint's own count: an SGD outer step leaves Adam's at 0.
+        first = side.provenance["step"].as_u64().with_context(|| format!("{}: no step in the checkpoint's provenance", out.display()))?;
         if let Ok(text) = std::fs::read_to_string(log_path(out)) {
             log = text.lines().filter_map(|l| serde_json::from_str(l).ok()).filter(|l: &MetaLogLine| l.iteration <= first).collect();
         }
     }
+    // The log starts as the lines kept by a resume (none otherwise); lines are appended from here.
+    crate::train::run_files::write_log(&log_path(out), &log)?;
     let bar = crate::progress::bar(cfg.iterations, if cfg.first_order { "fomaml-ral" } else { "maml-ral" });
     bar.set_position(first);
     for it in first..cfg.iterations {
         let mut r = Rand::keyed(&format!("maml-ral/iteration/{it}"), cfg.seed);
         let mut sum: Option<Vec<Tensor>> = None;
+        let mut fo_sum: Option<Vec<Tensor>> = None;
         let (mut inner_l, mut outer_l) = (0.0, 0.0);
         for _ in 0..cfg.tasks_per_iteration {
             let (a, b) = *r.pick(&tasks);
@@ -203,38 +270,85 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
             } else {
                 task_batch(&clips[b], cfg.seq_len, &pool, cfg.swap_background, &mut r, device)
             };
-            let batch_stats = !cfg.frozen_bn;
-            let inner = |p: &crate::model::ParamSet| hoi_loss_bn(&net, p, &factory, &train_b, &cfg.weights, &cfg.fc, batch_stats).total;
+            let bn = cfg.bn_mode();
+            let inner = |p: &crate::model::ParamSet| hoi_loss(&net, p, &factory, &train_b, &cfg.weights, &cfg.fc, bn).total;
             let outer = |p: &crate::model::ParamSet| {
                 if cfg.constrained_outer {
-                    return hoi_loss_bn(&net, p, &factory, &test_b, &cfg.weights, &cfg.fc, batch_stats).total;
+                    return hoi_loss(&net, p, &factory, &test_b, &cfg.weights, &cfg.fc, bn).total;
                 }
-                let o = net.forward_with(p, &test_b.src, None, batch_stats);
+                let o = net.forward_bn(p, &test_b.src, None, bn);
                 matting_loss(&o.pha, &o.fgr, &test_b.pha, &test_b.fgr).total
             };
             let step = meta_gradient(&net.params, &inner, &outer, cfg.alpha, cfg.inner_steps, cfg.first_order);
             inner_l += step.inner_loss;
             outer_l += step.outer_loss;
-            sum = Some(match sum {
-                None => step.grads,
-                Some(acc) => acc.iter().zip(&step.grads).map(|(x, y)| x + y).collect(),
-            });
+            sum = Some(accumulate(sum, step.grads));
+            fo_sum = Some(accumulate(fo_sum, step.first_order_grads));
         }
         let n = cfg.tasks_per_iteration as f64;
         let grads: Vec<Tensor> = sum.expect("at least one task").iter().map(|g| g / n).collect();
-        opt.update(&net.params, &grads);
+        let fo: Vec<Tensor> = fo_sum.expect("at least one task").iter().map(|g| g / n).collect();
+        match cfg.outer {
+            OuterOptimizer::Adam => opt.update(&net.params, &grads),
+            OuterOptimizer::Sgd => sgd_update(&net.params, &grads, cfg.beta),
+        }
         let done = it + 1;
-        log.push(MetaLogLine { iteration: done, inner_loss: inner_l / n, outer_loss: outer_l / n, seconds: start.elapsed().as_secs_f64() });
-        bar.set_message(format!("inner {:.4} outer {:.4}", inner_l / n, outer_l / n));
+        let line = MetaLogLine {
+            iteration: done,
+            inner_loss: inner_l / n,
+            outer_loss: outer_l / n,
+            grad_norm: norm(&grads),
+            first_order_norm: norm(&fo),
+            first_order_cosine: cosine(&grads, &fo),
+            distance: tch::no_grad(|| squared_distance(&net.params, &factory.params)).double_value(&[]).sqrt(),
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        bar.set_message(format!("outer {:.4} |g| {:.2e} cos {:+.3} |θ-θf| {:.3e}", line.outer_loss, line.grad_norm, line.first_order_cosine, line.distance));
+        // Each line goes to the JSON-lines log as it happens, not only at checkpoints.
+        crate::train::run_files::append_log(&log_path(out), &line)?;
+        log.push(line);
         bar.inc(1);
         if done % cfg.ckpt_every == 0 || done == cfg.iterations {
-            let prov = serde_json::json!({"trainer": "maml_ral", "config": cfg, "step": done, "done": done == cfg.iterations, "hoimat_version": env!("CARGO_PKG_VERSION")});
+            let prov = serde_json::json!({"trainer": "maml_ral", "config": cfg, "step": done, "done": done == cfg.iterations, "engine": crate::ENGINE, "hoimat_version": env!("CARGO_PKG_VERSION")});
             crate::train::run_files::write_log(&log_path(out), &log)?;
             checkpoint::save_with(&net, out, prov, &opt.state())?;
         }
     }
     bar.finish_and_clear();
     Ok(MamlRalRun { net, log, seconds: start.elapsed().as_secs_f64() })
+}
+
+fn accumulate(sum: Option<Vec<Tensor>>, g: Vec<Tensor>) -> Vec<Tensor> {
+    match sum {
+        None => g,
+        Some(acc) => acc.iter().zip(&g).map(|(x, y)| x + y).collect(),
+    }
+}
+
+impl OuterOptimizer {
+    pub fn is_default(&self) -> bool {
+        *self == OuterOptimizer::Adam
+    }
+}
+
+impl std::str::FromStr for OuterOptimizer {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "adam" => Ok(OuterOptimizer::Adam),
+            "sgd" => Ok(OuterOptimizer::Sgd),
+            _ => Err(format!("'{s}': expected adam or sgd")),
+        }
+    }
+}
+
+/// theta <- theta - beta * g, in place (Alg. 1 line 10).
+fn sgd_update(params: &crate::model::ParamSet, grads: &[Tensor], beta: f64) {
+    tch::no_grad(|| {
+        for (p, g) in params.tensors().iter().zip(grads) {
+            let _ = p.shallow_clone().g_sub_(&(g * beta));
+        }
+    });
 }
 
 #[cfg(test)]
@@ -246,7 +360,7 @@ mod tests {
         // Default models keep the keys (hashes of these configurations) they had before the flag existed.
         let cfg = MamlRalConfig::for_profile(Profile::Smoke, 0, Path::new("f.safetensors"));
         let j = serde_json::to_value(&cfg).unwrap();
-        for deviation in ["constrained_outer", "negatives", "human_tasks", "frozen_bn"] {
+        for deviation in ["constrained_outer", "negatives", "human_tasks", "frozen_bn", "track_bn", "outer"] {
             assert!(j.get(deviation).is_none(), "{deviation}");
         }
         let back: MamlRalConfig = serde_json::from_value(j).unwrap();

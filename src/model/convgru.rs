@@ -2,7 +2,7 @@
 //! information in RVM's decoder. Gates from [x, h]; candidate from [x, r*h];
 //! h' = (1 - z) * h + z * c.
 
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use super::layers::{conv, ConvSpec, Ctx};
 use super::params::ParamBuilder;
@@ -33,7 +33,7 @@ impl ConvGru {
         let s = x.size();
         let mut h = match h {
             Some(h) => h.shallow_clone(),
-            None => Tensor::zeros([s[0], s[2], s[3], s[4]], (Kind::Float, x.device())),
+            None => Tensor::zeros([s[0], s[2], s[3], s[4]], (x.kind(), x.device())),
         };
         let mut outs = Vec::with_capacity(s[1] as usize);
         for t in 0..s[1] {

@@ -9,12 +9,35 @@ use tch::Tensor;
 use super::params::ParamSet;
 
 /// What a forward pass needs besides the input: parameters, BatchNorm
-/// buffers, and whether BatchNorm uses batch statistics (training) or the
-/// running ones (inference).
+/// buffers, and how BatchNorm normalises.
 pub struct Ctx<'a> {
     pub p: &'a ParamSet,
     pub buffers: &'a ParamSet,
-    pub train: bool,
+    pub bn: BnMode,
+}
+
+/// How BatchNorm normalises in one pass. Supervised training uses
+/// `BatchTracked` (PyTorch's `train()` mode), and so does local adaptation,
+/// which adapts to the clip itself; inference `Running` (`eval()`).
+/// Meta-training uses `Batch`: batch statistics, as the reference MAML code
+/// does, while the running statistics stay those of the model the pass
+/// started from, so inner and outer passes over a few task frames never
+/// re-normalise later test video.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BnMode {
+    /// The running statistics normalise; nothing is updated.
+    Running,
+    /// Batch statistics normalise; the running statistics are left alone.
+    Batch,
+    /// Batch statistics normalise and the running ones follow them (momentum 0.1).
+    BatchTracked,
+}
+
+impl BnMode {
+    /// PyTorch's `train()` / `eval()` switch.
+    pub fn train(train: bool) -> BnMode {
+        if train { BnMode::BatchTracked } else { BnMode::Running }
+    }
 }
 
 thread_local! {
@@ -66,7 +89,12 @@ pub fn bn(ctx: &Ctx, name: &str, x: &Tensor) -> Tensor {
     let b = ctx.p.get(&format!("{name}.beta"));
     let m = ctx.buffers.get(&format!("{name}.mean"));
     let v = ctx.buffers.get(&format!("{name}.var"));
-    Tensor::batch_norm(x, Some(g), Some(b), Some(m), Some(v), ctx.train, 0.1, 1e-5, false)
+    match ctx.bn {
+        BnMode::Running => Tensor::batch_norm(x, Some(g), Some(b), Some(m), Some(v), false, 0.1, 1e-5, false),
+        BnMode::BatchTracked => Tensor::batch_norm(x, Some(g), Some(b), Some(m), Some(v), true, 0.1, 1e-5, false),
+        // Without running tensors libtorch normalises by the batch and writes nothing.
+        BnMode::Batch => Tensor::batch_norm(x, Some(g), Some(b), None::<&Tensor>, None::<&Tensor>, true, 0.1, 1e-5, false),
+    }
 }
 
 pub fn hardswish(x: &Tensor) -> Tensor {

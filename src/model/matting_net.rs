@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use super::encoder::{Encoder, LARGE, LARGE_TAPS, LITE, LITE_TAPS};
-use super::layers::{conv, count_flops, normalise, ConvSpec, Ctx};
+use super::layers::{conv, count_flops, normalise, BnMode, ConvSpec, Ctx};
 use super::lraspp::Lraspp;
 use super::params::{ParamBuilder, ParamSet};
 use super::recurrent_decoder::RecurrentDecoder;
@@ -106,7 +106,13 @@ impl MattingNet {
     /// `src` is [B, T, 3, H, W] in [0, 1]. BatchNorm uses batch statistics
     /// when `train` (and updates the running ones), running ones otherwise.
     pub fn forward_with(&self, params: &ParamSet, src: &Tensor, rec: Option<&[Tensor]>, train: bool) -> Output {
-        let ctx = Ctx { p: params, buffers: &self.buffers, train };
+        self.forward_bn(params, src, rec, BnMode::train(train))
+    }
+
+    /// [`forward_with`](Self::forward_with) with the BatchNorm mode spelt out
+    /// (meta-training uses `BnMode::Batch`).
+    pub fn forward_bn(&self, params: &ParamSet, src: &Tensor, rec: Option<&[Tensor]>, bn: BnMode) -> Output {
+        let ctx = Ctx { p: params, buffers: &self.buffers, bn };
         let s = src.size();
         let (b, t) = (s[0], s[1]);
         let x = src.reshape([b * t, s[2], s[3], s[4]]);

@@ -14,5 +14,6 @@ pub mod recurrent_decoder;
 pub mod zoo;
 
 pub use matter::{Arch, Matter, Prediction};
+pub use layers::BnMode;
 pub use matting_net::{Depth, MattingNet, ModelConfig, Output};
 pub use params::ParamSet;

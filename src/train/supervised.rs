@@ -248,7 +248,9 @@ pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device
         let (loaded, side) = checkpoint::load_model(out, device).with_context(|| format!("resuming from {}", out.display()))?;
         let saved: FactoryConfig = serde_json::from_value(side.provenance["config"].clone())
             .with_context(|| format!("{}: not a factory checkpoint", out.display()))?;
-        if &saved != cfg {
+        anyhow::ensure!(crate::engine_of(&side.provenance) == crate::ENGINE as u64, "{}: was trained by engine {} (this build is engine {}); remove it or drop --resume", out.display(), crate::engine_of(&side.provenance), crate::ENGINE);
+        // A resume may run on another thread count (another machine): the recipe is what must match.
+        if (FactoryConfig { threads: cfg.threads, ..saved }) != *cfg {
             anyhow::bail!("{}: was trained with another configuration; remove it or drop --resume", out.display());
         }
         net = loaded;
@@ -311,6 +313,7 @@ fn save(net: &dyn Matter, opt: &Adam, cfg: &FactoryConfig, log: &[LogLine], out:
         "config": cfg,
         "step": opt.step,
         "done": done,
+        "engine": crate::ENGINE,
         "hoimat_version": env!("CARGO_PKG_VERSION"),
     });
     super::run_files::write_log(&log_path(out), log)?;

@@ -48,7 +48,7 @@
 use tch::{Device, Kind, Tensor};
 
 use crate::model::encoder::Encoder;
-use crate::model::layers::{avg_down, cbr, conv, normalise, resize, unflat, ConvSpec, Ctx};
+use crate::model::layers::{avg_down, cbr, conv, normalise, resize, unflat, BnMode, ConvSpec, Ctx};
 use crate::model::matter::{Arch, Matter, Prediction};
 use crate::model::matter::weight_accessors;
 use crate::model::matting_net::ModelConfig;
@@ -220,7 +220,7 @@ impl Matter for AdamNet {
     weight_accessors!();
 
     fn run(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, train: bool) -> Prediction {
-        let ctx = Ctx { p: params, buffers: &self.buffers, train };
+        let ctx = Ctx { p: params, buffers: &self.buffers, bn: BnMode::train(train) };
         let s = src.size();
         let (b, t, hh, ww, d) = (s[0], s[1], s[3], s[4], self.dim);
         let x = src.narrow(2, 0, 3).reshape([b * t, 3, hh, ww]);
@@ -431,7 +431,7 @@ mod tests {
     #[test]
     fn previous_mask_embeds_the_value() {
         let net = AdamNet::new(&ModelConfig::quick(), Device::Cpu, 6);
-        let ctx = Ctx { p: &net.params, buffers: &net.buffers, train: false };
+        let ctx = Ctx { p: &net.params, buffers: &net.buffers, bn: BnMode::Running };
         tch::manual_seed(8);
         let d = net.cfg.aspp;
         let v = Tensor::randn([1, 1, d, 3, 4], cpu());

@@ -20,7 +20,7 @@
 use tch::{Device, Kind, Tensor};
 
 use super::super::encoder::Encoder;
-use super::super::layers::{avg_down, cbr, conv, flat, normalise, resize, unflat, ConvSpec, Ctx};
+use super::super::layers::{avg_down, cbr, conv, flat, normalise, resize, unflat, BnMode, ConvSpec, Ctx};
 use super::super::lraspp::Lraspp;
 use super::super::matter::{Arch, Matter, Prediction};
 use crate::model::matter::weight_accessors;
@@ -87,7 +87,7 @@ impl Matter for AttentionMemory {
     weight_accessors!();
 
     fn run(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, train: bool) -> Prediction {
-        let ctx = Ctx { p: params, buffers: &self.buffers, train };
+        let ctx = Ctx { p: params, buffers: &self.buffers, bn: BnMode::train(train) };
         let s = src.size();
         let (b, t, h, w) = (s[0], s[1], s[3], s[4]);
         let x = flat(src);
@@ -169,7 +169,7 @@ mod tests {
 
     /// The key of one frame ([1, 3, H, W]) as the model computes it.
     fn key_of(n: &AttentionMemory, frame: &Tensor) -> Tensor {
-        let ctx = Ctx { p: &n.params, buffers: &n.buffers, train: false };
+        let ctx = Ctx { p: &n.params, buffers: &n.buffers, bn: BnMode::Running };
         let f = n.encoder.forward(&ctx, &normalise(frame));
         conv(&ctx, "mem.key", &n.aspp.forward(&ctx, &f[3]), &ConvSpec::same(1, 1)).relu()
     }

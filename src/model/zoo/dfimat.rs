@@ -48,7 +48,7 @@
 use tch::{Device, Kind, Tensor};
 
 use super::super::encoder::Encoder;
-use super::super::layers::{bn, cbr, conv, flat, normalise, resize, unflat, ConvSpec, Ctx};
+use super::super::layers::{bn, cbr, conv, flat, normalise, resize, unflat, BnMode, ConvSpec, Ctx};
 use super::super::matter::{Arch, Matter, Prediction};
 use crate::model::matter::weight_accessors;
 use super::super::matting_net::ModelConfig;
@@ -184,7 +184,7 @@ impl Matter for Dfimat {
     fn run(&self, params: &ParamSet, src: &Tensor, _state: Option<&[Tensor]>, train: bool) -> Prediction {
         let s = src.size();
         assert_eq!(s[2], 3 + PROMPTS, "dfimat reads RGB and {PROMPTS} prompt maps");
-        let ctx = Ctx { p: params, buffers: &self.buffers, train };
+        let ctx = Ctx { p: params, buffers: &self.buffers, bn: BnMode::train(train) };
         let (pha, fgr, mask) = self.frames(&ctx, &flat(src));
         let (b, t) = (s[0], s[1]);
         Prediction {

@@ -18,7 +18,7 @@
 use tch::{Device, Tensor};
 
 use super::super::encoder::Encoder;
-use super::super::layers::{cbr, conv, flat, hardsigmoid, normalise, resize, unflat, ConvSpec, Ctx};
+use super::super::layers::{cbr, conv, flat, hardsigmoid, normalise, resize, unflat, BnMode, ConvSpec, Ctx};
 use super::super::matter::{Arch, Matter, Prediction};
 use crate::model::matter::weight_accessors;
 use super::super::matting_net::ModelConfig;
@@ -65,7 +65,7 @@ impl Matter for Modnet {
     weight_accessors!();
 
     fn run(&self, params: &ParamSet, src: &Tensor, _state: Option<&[Tensor]>, train: bool) -> Prediction {
-        let ctx = Ctx { p: params, buffers: &self.buffers, train };
+        let ctx = Ctx { p: params, buffers: &self.buffers, bn: BnMode::train(train) };
         let s = src.size();
         let (b, t, h, w) = (s[0], s[1], s[3], s[4]);
         let x = flat(src);

@@ -55,7 +55,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::backbone;
 use crate::model::encoder::Encoder;
-use crate::model::layers::{avg_down, bn, conv, normalise, resize, unflat, ConvSpec, Ctx};
+use crate::model::layers::{avg_down, bn, conv, normalise, resize, unflat, BnMode, ConvSpec, Ctx};
 use crate::model::lraspp::Lraspp;
 use crate::model::matter::{Arch, Matter, Prediction};
 use crate::model::matter::weight_accessors;
@@ -277,7 +277,7 @@ impl Vmfm {
 
     /// The whole pipeline on `src` [B, T, 3, H, W], frames independent.
     pub fn forward_parts(&self, params: &ParamSet, src: &Tensor, train: bool) -> Parts {
-        let ctx = Ctx { p: params, buffers: &self.buffers, train };
+        let ctx = Ctx { p: params, buffers: &self.buffers, bn: BnMode::train(train) };
         let s = src.size();
         let (h, w) = (s[3], s[4]);
         let x = src.narrow(2, 0, 3).reshape([s[0] * s[1], 3, h, w]);
