@@ -16,6 +16,13 @@ pub fn engine_of(provenance: &serde_json::Value) -> u64 {
     provenance["engine"].as_u64().unwrap_or(1)
 }
 
+/// A resume continues only a checkpoint of this engine.
+pub fn check_engine(provenance: &serde_json::Value, path: &std::path::Path) -> anyhow::Result<()> {
+    let e = engine_of(provenance);
+    anyhow::ensure!(e == ENGINE as u64, "{}: was trained by engine {e} (this build is engine {ENGINE}); remove it or drop --resume", path.display());
+    Ok(())
+}
+
 pub mod adapt;
 pub mod atomic;
 pub mod bench;

@@ -10,6 +10,16 @@ use hoimat::prelude::*;
 use hoimat::train::supervised::{train, FactoryConfig};
 use tch::Device;
 
+/// libtorch's generator is global (model initialisation draws from it) and
+/// the harness runs tests in parallel: each test holds this lock, so each
+/// sees the same factory model every run (an unlucky interleaving once made
+/// a different factory that did not improve in 8 epochs).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn scratch(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("hoimat-adapt-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -28,6 +38,7 @@ fn factory(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn adaptation_learns_the_clip_and_is_deterministic() {
+    let _serial = serial();
     tch::set_num_threads(2);
     let dir = scratch("learn");
     let f = factory(&dir);
@@ -61,6 +72,7 @@ fn adaptation_learns_the_clip_and_is_deterministic() {
 
 #[test]
 fn adapt_cli_writes_a_checkpoint_and_rejects_a_missing_clip() {
+    let _serial = serial();
     let dir = scratch("cli");
     let f = factory(&dir);
     let data = dir.join("data");

@@ -132,6 +132,13 @@ fn a_finished_run_resumes_to_itself_with_either_outer_update() {
         assert!(first.net.params.tensors().iter().zip(again.net.params.tensors()).all(|(a, b)| a.equal(b)), "{outer:?}: a resumed finished run is the same model");
         assert_eq!(std::fs::read_to_string(maml_ral::log_path(&out)).unwrap().lines().count(), 2);
         assert_eq!(checkpoint::read_sidecar(&out).unwrap().provenance["engine"], hoimat::ENGINE);
+        // A checkpoint of the old engine (no engine field) is not continued under new semantics.
+        let side = checkpoint::sidecar_path(&out);
+        let mut j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&side).unwrap()).unwrap();
+        j["provenance"].as_object_mut().unwrap().remove("engine");
+        std::fs::write(&side, j.to_string()).unwrap();
+        let e = maml_ral::train(&cfg, &out, true, Device::Cpu).err().expect("an engine-1 checkpoint is refused on resume");
+        assert!(format!("{e:#}").contains("engine 1"), "{e:#}");
     }
     let both = MamlRalConfig { frozen_bn: true, track_bn: true, ..MamlRalConfig::for_profile(Profile::Smoke, 0, &f) };
     let e = maml_ral::train(&both, &dir.join("both.safetensors"), false, Device::Cpu).err().expect("two BatchNorm policies at once are refused");

@@ -239,7 +239,7 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
     if resume && out.is_file() {
         let (loaded, side) = checkpoint::load(out, device)?;
         let saved: MamlRalConfig = serde_json::from_value(side.provenance["config"].clone()).with_context(|| format!("{}: not a MAML-RAL checkpoint", out.display()))?;
-        anyhow::ensure!(crate::engine_of(&side.provenance) == crate::ENGINE as u64, "{}: was trained by engine {} (this build is engine {}); remove it or drop --resume", out.display(), crate::engine_of(&side.provenance), crate::ENGINE);
+        crate::check_engine(&side.provenance, out)?;
         if !saved.same_recipe(cfg) {
             anyhow::bail!("{}: was trained with another configuration; remove it or drop --resume", out.display());
         }

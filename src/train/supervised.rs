@@ -248,7 +248,7 @@ pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device
         let (loaded, side) = checkpoint::load_model(out, device).with_context(|| format!("resuming from {}", out.display()))?;
         let saved: FactoryConfig = serde_json::from_value(side.provenance["config"].clone())
             .with_context(|| format!("{}: not a factory checkpoint", out.display()))?;
-        anyhow::ensure!(crate::engine_of(&side.provenance) == crate::ENGINE as u64, "{}: was trained by engine {} (this build is engine {}); remove it or drop --resume", out.display(), crate::engine_of(&side.provenance), crate::ENGINE);
+        crate::check_engine(&side.provenance, out)?;
         // A resume may run on another thread count (another machine): the recipe is what must match.
         if (FactoryConfig { threads: cfg.threads, ..saved }) != *cfg {
             anyhow::bail!("{}: was trained with another configuration; remove it or drop --resume", out.display());
