@@ -2,6 +2,8 @@
 //! clip from a few annotated frames gets better on the clip's held-out
 //! frames; the run is deterministic; the CLI writes an adapted checkpoint.
 
+mod common;
+
 use std::process::Command;
 
 use hoimat::adapt::{adapt, AdaptConfig, AugmentConfig, NoisyAnnotator, SamplingKind, Strategy};
@@ -9,16 +11,6 @@ use hoimat::model::checkpoint;
 use hoimat::prelude::*;
 use hoimat::train::supervised::{train, FactoryConfig};
 use tch::Device;
-
-/// libtorch's generator is global (model initialisation draws from it) and
-/// the harness runs tests in parallel: each test holds this lock, so each
-/// sees the same factory model every run (an unlucky interleaving once made
-/// a different factory that did not improve in 8 epochs).
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn scratch(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("hoimat-adapt-{}-{name}", std::process::id()));
@@ -38,7 +30,7 @@ fn factory(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn adaptation_learns_the_clip_and_is_deterministic() {
-    let _serial = serial();
+    let _serial = common::serial();
     tch::set_num_threads(2);
     let dir = scratch("learn");
     let f = factory(&dir);
@@ -72,7 +64,7 @@ fn adaptation_learns_the_clip_and_is_deterministic() {
 
 #[test]
 fn adapt_cli_writes_a_checkpoint_and_rejects_a_missing_clip() {
-    let _serial = serial();
+    let _serial = common::serial();
     let dir = scratch("cli");
     let f = factory(&dir);
     let data = dir.join("data");

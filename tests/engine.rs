@@ -2,6 +2,8 @@
 //! exactly, checkpoints round-trip, and `hoimat infer` writes a tree that
 //! `hoimat eval` scores.
 
+mod common;
+
 use std::process::Command;
 
 use hoimat::loss::matting_loss;
@@ -21,6 +23,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn loss_falls_on_a_tiny_overfit_task() {
+    let _serial = common::serial();
     tch::set_num_threads(1);
     let ds = world::generate("synmeta", Profile::Smoke, 0).unwrap();
     let clips: Vec<ClipTensors> = ds.clips.iter().take(1).map(ClipTensors::from_clip).collect();
@@ -52,6 +55,7 @@ fn tensors_of(path: &std::path::Path) -> Vec<(String, Vec<f32>)> {
 
 #[test]
 fn training_is_deterministic_and_resumes_exactly() {
+    let _serial = common::serial();
     let dir = scratch("det");
     let mut cfg = FactoryConfig::for_profile(Profile::Smoke, 5);
     cfg.steps = 6;
@@ -84,6 +88,7 @@ fn training_is_deterministic_and_resumes_exactly() {
 
 #[test]
 fn checkpoints_round_trip_and_bad_files_are_named() {
+    let _serial = common::serial();
     let dir = scratch("ckpt");
     let net = MattingNet::new(&ModelConfig::quick(), Device::Cpu, 3);
     let p = dir.join("m.safetensors");
@@ -102,6 +107,7 @@ fn checkpoints_round_trip_and_bad_files_are_named() {
 
 #[test]
 fn infer_writes_a_tree_that_eval_scores() {
+    let _serial = common::serial();
     let dir = scratch("infer");
     let g = hoimat::data::export::generate(SetName::SynVbhoi, Profile::Smoke, 0, &dir.join("data"), hoimat::data::export::Format::Png).unwrap();
     let net = MattingNet::new(&ModelConfig::quick(), Device::Cpu, 0);

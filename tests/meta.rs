@@ -2,6 +2,8 @@
 //! factory checkpoint, move away from it, log finite losses, and the
 //! ablation flags reach the configuration.
 
+mod common;
+
 use std::process::Command;
 
 use hoimat::meta::constraints::{continual_constraint, Distance};
@@ -30,6 +32,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn maml_ral_and_rvm_f_train_from_the_factory_model() {
+    let _serial = common::serial();
     let dir = scratch("e2e");
     let f = factory(&dir);
     let (fnet, _) = checkpoint::load(&f, Device::Cpu).unwrap();
@@ -87,6 +90,7 @@ fn maml_ral_and_rvm_f_train_from_the_factory_model() {
 
 #[test]
 fn ablation_flags_reach_the_configuration() {
+    let _serial = common::serial();
     let dir = scratch("flags");
     let f = factory(&dir);
     let out = dir.join("noc.safetensors");
@@ -118,6 +122,7 @@ fn ablation_flags_reach_the_configuration() {
 
 #[test]
 fn a_finished_run_resumes_to_itself_with_either_outer_update() {
+    let _serial = common::serial();
     // The resume point is the checkpoint's own step count: with the SGD
     // outer step Adam's counter stays 0, and a resume must not re-train.
     let dir = scratch("resume");

@@ -3,6 +3,8 @@
 //! checkpoint that names its architecture, runs from the command line, and
 //! its backbone starts from a factory checkpoint.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -47,6 +49,7 @@ fn factory(dir: &Path) -> PathBuf {
 
 #[test]
 fn a_recurrent_zoo_model_trains_deterministically_and_resumes_exactly() {
+    let _serial = common::serial();
     let dir = scratch("det");
     let f = factory(&dir);
     let cfg = small(Arch::AttentionMemory, &f);
@@ -63,6 +66,7 @@ fn a_recurrent_zoo_model_trains_deterministically_and_resumes_exactly() {
 
 #[test]
 fn backbone_copy_takes_the_factory_encoder_and_nothing_else() {
+    let _serial = common::serial();
     let dir = scratch("backbone");
     let f = factory(&dir);
     let rvm = checkpoint::load(&f, Device::Cpu).unwrap().0;
@@ -83,6 +87,7 @@ fn backbone_copy_takes_the_factory_encoder_and_nothing_else() {
 
 #[test]
 fn every_architecture_round_trips_through_a_checkpoint() {
+    let _serial = common::serial();
     let dir = scratch("ckpt");
     let src = Tensor::rand([1, 2, 3, 36, 64], (Kind::Float, Device::Cpu));
     for arch in Arch::ZOO {
@@ -102,6 +107,7 @@ fn every_architecture_round_trips_through_a_checkpoint() {
 
 #[test]
 fn train_zoo_and_infer_from_the_command_line() {
+    let _serial = common::serial();
     let dir = scratch("cli");
     let f = factory(&dir);
     let bin = env!("CARGO_BIN_EXE_hoimat");
