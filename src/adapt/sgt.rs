@@ -46,12 +46,7 @@ pub fn sgd_step(net: &MattingNet, theta: &ParamSet, factory: &MattingNet, batch:
     let loss = hoi_loss(net, theta, factory, batch, w, fc, BnMode::BatchTracked).total;
     let xs: Vec<&Tensor> = theta.tensors().iter().collect();
     let grads = Tensor::run_backward(&[&loss], &xs, false, false);
-    tch::no_grad(|| {
-        for (p, g) in theta.tensors().iter().zip(&grads) {
-            let mut p = p.shallow_clone();
-            let _ = p.g_sub_(&(g * lr));
-        }
-    });
+    theta.descend(&grads, lr);
     loss.double_value(&[])
 }
 

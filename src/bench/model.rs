@@ -50,12 +50,7 @@ pub fn time_train(net: &MattingNet, b: i64, t: i64, h: i64, w: i64, iters: usize
         let out = net.forward(&src, None, true);
         let loss = (&out.pha - 0.5).abs().mean(Kind::Float) + (&out.fgr - 0.5).abs().mean(Kind::Float);
         let grads = Tensor::run_backward(&[&loss], &params, false, false);
-        tch::no_grad(|| {
-            for (p, g) in params.iter().zip(&grads) {
-                let mut p = p.shallow_clone();
-                let _ = p.g_sub_(&(g * 1e-3));
-            }
-        });
+        net.params.descend(&grads, 1e-3);
         let _ = loss.double_value(&[]);
         if i >= 2 {
             times.push(t0.elapsed().as_secs_f64() * 1e3);

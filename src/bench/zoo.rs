@@ -33,12 +33,7 @@ pub fn time_train_step(net: &dyn Matter, b: i64, t: i64, h: i64, w: i64, iters: 
         let out = net.run(net.params(), &src, None, true);
         let loss = model_loss(net.arch(), &out, &Targets { pha: &pha, fgr: &fgr, labels: Some(&labels) });
         let grads = gradients(&loss, net.params());
-        tch::no_grad(|| {
-            for (p, g) in net.params().tensors().iter().zip(&grads) {
-                let mut p = p.shallow_clone();
-                let _ = p.g_sub_(&(g * 1e-4));
-            }
-        });
+        net.params().descend(&grads, 1e-4);
         if i >= 2 {
             times.push(t0.elapsed().as_secs_f64() * 1e3);
         }

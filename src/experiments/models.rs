@@ -147,8 +147,6 @@ enum Recipe {
     Meta(Box<MamlRalConfig>),
 }
 
-pub use crate::ENGINE;
-
 /// What a model's key hashes: the recipe and its configuration with the
 /// machine left out (the thread count stays in the checkpoint's provenance),
 /// and the engine version.
@@ -156,7 +154,7 @@ fn recipe_key(mut j: serde_json::Value) -> serde_json::Value {
     if let Some(c) = j.get_mut("config").and_then(|c| c.as_object_mut()) {
         c.remove("threads");
     }
-    j["engine"] = serde_json::json!(ENGINE);
+    j["engine"] = serde_json::json!(crate::ENGINE);
     j
 }
 
@@ -266,7 +264,7 @@ mod tests {
         cfg.beta *= 2.0;
         assert_ne!(key(&two), key(&cfg));
         let j = recipe_key(serde_json::json!({"recipe": "x", "config": two}));
-        assert_eq!((j["engine"].as_u64(), j["config"].get("threads")), (Some(ENGINE as u64), None));
+        assert_eq!((j["engine"].as_u64(), j["config"].get("threads")), (Some(crate::ENGINE as u64), None));
         let mut f = FactoryConfig::for_profile(Profile::Quick, 0);
         let a = config_hash(&recipe_key(serde_json::json!({"config": f.clone()})));
         f.threads += 7;

@@ -290,7 +290,8 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
         let fo: Vec<Tensor> = fo_sum.expect("at least one task").iter().map(|g| g / n).collect();
         match cfg.outer {
             OuterOptimizer::Adam => opt.update(&net.params, &grads),
-            OuterOptimizer::Sgd => sgd_update(&net.params, &grads, cfg.beta),
+            // theta <- theta - beta * g (Alg. 1 line 10).
+            OuterOptimizer::Sgd => net.params.descend(&grads, cfg.beta),
         }
         let done = it + 1;
         let line = MetaLogLine {
@@ -342,14 +343,6 @@ impl std::str::FromStr for OuterOptimizer {
     }
 }
 
-/// theta <- theta - beta * g, in place (Alg. 1 line 10).
-fn sgd_update(params: &crate::model::ParamSet, grads: &[Tensor], beta: f64) {
-    tch::no_grad(|| {
-        for (p, g) in params.tensors().iter().zip(grads) {
-            let _ = p.shallow_clone().g_sub_(&(g * beta));
-        }
-    });
-}
 
 #[cfg(test)]
 mod tests {

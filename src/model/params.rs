@@ -100,6 +100,17 @@ impl ParamSet {
         });
     }
 
+    /// One gradient-descent step in place: theta <- theta - step * g, with
+    /// `grads` in this set's order (SGD for local adaptation, Alg. 1's
+    /// outer step, the benches' training steps).
+    pub fn descend(&self, grads: &[Tensor], step: f64) {
+        tch::no_grad(|| {
+            for (p, g) in self.tensors.iter().zip(grads) {
+                let _ = p.shallow_clone().g_sub_(&(g * step));
+            }
+        });
+    }
+
     /// Sum over tensors of sum of squares (for ||theta - theta_f||).
     pub fn sq_norm(&self) -> Tensor {
         self.tensors.iter().map(|t| t.square().sum(Kind::Float)).fold(Tensor::from(0f32).to_device(self.device()), |a, b| a + b)
