@@ -1,310 +1,261 @@
 #!/usr/bin/env python3
-"""PyTorch-eager twin of hoimat's RVM-style matting network (src/model/*.rs),
-used by `hoimat bench model` to time the Rust/libtorch implementation against
-plain PyTorch eager in the same run.
+"""PyTorch twin of hoimat's matting network (src/model/*.rs): RVM's
+MattingNetwork('mobilenetv3') written as ordinary torch.nn modules from the
+published architecture, with torchvision's own MobileNetV3-Large (dilated
+last stage, torchvision's width rounding) as the encoder, so the encoder's
+structure and key names come from a third party, not from hoimat. Its
+`state_dict()` has RVM's keys; `load_state_dict` takes what
+`hoimat export rvm` writes.
 
-The architecture mirrors the Rust code layer by layer: parameters are plain
-named tensors (the same names, shapes and creation order as the Rust
-ParamBuilder), and the forward pass is functional, like src/model/layers.rs.
+Used by `hoimat bench model` (timing against plain PyTorch eager in the
+same run) and by tests (parity of hoimat's forward with this one on an
+exported checkpoint; the matting loss in PyTorch's own ops).
 
 Usage:
   python benches/reference_torch.py --config quick|paper --height H --width W \
-      --batch B --seq T --mode infer|train --iters N --warmup K --threads N
-      -> one JSON line: {"config","height","width","batch","seq","mode",
+      --batch B --seq T --mode infer|train --iters N --warmup K --threads N [--ratio R]
+      -> one JSON line: {"config","height","width","batch","seq","mode","ratio",
                           "params","median_ms","frames_per_s"}
   python benches/reference_torch.py --count [--config C]
       -> one JSON line with the parameter count(s)
+  python benches/reference_torch.py --save-init FILE.pth --config C [--seed S]
+      -> torch.save(state_dict()) of a freshly initialised twin (RVM's file format)
+  python benches/reference_torch.py --parity CKPT.pth --frames IN.npz --ratio R --chunk K --out OUT.npz
+      -> runs the frames (IN.npz: src [T, 3, H, W] float32) through the twin
+         loaded from CKPT.pth (eval mode), K frames per call with the
+         recurrent state carried, and writes pha [T, 1, H, W] and fgr [T, 3, H, W]
   python benches/reference_torch.py --loss FILE.npz
       -> one JSON line with each term of the matting loss (paper Eq. 4-9,
          RVM's definition, below) of the arrays pred_pha, pred_fgr,
          true_pha, true_fgr ([B, T, C, H, W]) in FILE.npz
 
-infer: torch.no_grad, BatchNorm on running statistics, B x T frames per call,
-       recurrent state carried from one call to the next.
-train: BatchNorm on batch statistics, forward from a zero state, loss
+infer: torch.no_grad, eval mode, B x T frames per call, recurrent state
+       carried from one call to the next, at --ratio (RVM's downsample_ratio).
+train: train mode (batch statistics), forward from a zero state, loss
        mean|pha - 0.5| + mean|fgr - 0.5|, backward, SGD step p -= 1e-3 * grad;
        the timed unit is the whole step.
 """
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-# ------------------------------------------------------------ configuration
+# ------------------------------------------------------------ the network
 
-# Inverted residual blocks: (kernel, expansion, out, se, hardswish, stride, dilation)
-LARGE = [
-    (3, 16, 16, False, False, 1, 1),
-    (3, 64, 24, False, False, 2, 1),
-    (3, 72, 24, False, False, 1, 1),
-    (5, 72, 40, True, False, 2, 1),
-    (5, 120, 40, True, False, 1, 1),
-    (5, 120, 40, True, False, 1, 1),
-    (3, 240, 80, False, True, 2, 1),
-    (3, 200, 80, False, True, 1, 1),
-    (3, 184, 80, False, True, 1, 1),
-    (3, 184, 80, False, True, 1, 1),
-    (3, 480, 112, True, True, 1, 1),
-    (3, 672, 112, True, True, 1, 1),
-    (5, 672, 160, True, True, 1, 2),
-    (5, 960, 160, True, True, 1, 2),
-    (5, 960, 160, True, True, 1, 2),
-]
-LARGE_TAPS = (0, 2, 5)
-
-LITE = [
-    (3, 16, 16, False, False, 1, 1),
-    (3, 64, 24, False, False, 2, 1),
-    (5, 72, 40, True, False, 2, 1),
-    (3, 240, 80, False, True, 2, 1),
-    (5, 480, 160, True, True, 1, 2),
-]
-LITE_TAPS = (0, 1, 2)
-
+# (width multiplier, LR-ASPP channels, decoder channels): ModelConfig::quick / paper.
 CONFIGS = {
-    # ModelConfig::quick
-    'quick': dict(width=0.5, blocks=LITE, taps=LITE_TAPS, last=256, aspp=32, decoder=(24, 16, 12, 8)),
-    # ModelConfig::paper
-    'paper': dict(width=1.0, blocks=LARGE, taps=LARGE_TAPS, last=960, aspp=128, decoder=(80, 40, 32, 16)),
+    'quick': (0.5, 32, (24, 16, 12, 8)),
+    'paper': (1.0, 128, (80, 40, 32, 16)),
 }
 
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
 
+class Backbone(nn.Module):
+    """torchvision's MobileNetV3-Large features, last stage dilated; taps
+    after features 1, 3, 6 and 16 (1/2, 1/4, 1/8, 1/16)."""
 
-def rust_round(v):
-    """f64::round: halves away from zero (Python's round() is banker's)."""
-    return math.floor(v + 0.5) if v >= 0 else -math.floor(-v + 0.5)
+    def __init__(self, width):
+        super().__init__()
+        from torchvision.models.mobilenetv3 import MobileNetV3, _mobilenet_v3_conf
+        setting, last = _mobilenet_v3_conf('mobilenet_v3_large', width_mult=width, dilated=True)
+        self.features = MobileNetV3(setting, last).features
+        self.mean = (0.485, 0.456, 0.406)
+        self.std = (0.229, 0.224, 0.225)
 
-
-def scaled(c, width):
-    """Round channels to a multiple of 4 (at least 4) after width scaling."""
-    return max(int(rust_round(c * width / 4.0)) * 4, 4)
-
-
-def se_channels(exp):
-    return max((exp // 4 + 4) // 8 * 8, 8)
-
-
-# ------------------------------------------------------------ parameters
-
-class Builder:
-    """Creates named parameters in the Rust ParamBuilder's order and with its
-    initialiser (uniform +-sqrt(3 / fan_in) weights, +-1/sqrt(fan_in) biases)."""
-
-    def __init__(self, device):
-        self.params = {}
-        self.buffers = {}
-        self.device = device
-
-    def conv(self, name, out_c, in_per_group, k, bias):
-        fan_in = float(in_per_group * k * k)
-        bound = math.sqrt(6.0 / fan_in) / math.sqrt(2.0)
-        w = torch.empty(out_c, in_per_group, k, k, device=self.device).uniform_(-bound, bound)
-        self.params[name + '.w'] = w.requires_grad_(True)
-        if bias:
-            b = 1.0 / math.sqrt(fan_in)
-            self.params[name + '.b'] = torch.empty(out_c, device=self.device).uniform_(-b, b).requires_grad_(True)
-
-    def bn(self, name, c):
-        self.params[name + '.gamma'] = torch.ones(c, device=self.device).requires_grad_(True)
-        self.params[name + '.beta'] = torch.zeros(c, device=self.device).requires_grad_(True)
-        self.buffers[name + '.mean'] = torch.zeros(c, device=self.device)
-        self.buffers[name + '.var'] = torch.ones(c, device=self.device)
-
-
-class Net:
-    """Structure of the network (channel plan) plus its parameters/buffers."""
-
-    def __init__(self, config, device='cpu', seed=0):
-        cfg = CONFIGS[config]
-        torch.manual_seed(seed)
-        pb = Builder(device)
-        width = cfg['width']
-        # Encoder
-        self.stem = scaled(16, width)
-        pb.conv('enc.stem', self.stem, 3, 3, False)
-        pb.bn('enc.stem.bn', self.stem)
-        c_in = self.stem
-        self.blocks = []  # (k, exp, out, se, hs, stride, dilation, c_in, residual)
-        for i, (k, exp, out, se, hs, stride, dil) in enumerate(cfg['blocks']):
-            exp, out = scaled(exp, width), scaled(out, width)
-            name = f'enc.b{i}'
-            if exp != c_in:
-                pb.conv(f'{name}.expand', exp, c_in, 1, False)
-                pb.bn(f'{name}.expand.bn', exp)
-            pb.conv(f'{name}.dw', exp, 1, k, False)
-            pb.bn(f'{name}.dw.bn', exp)
-            if se:
-                sq = se_channels(exp)
-                pb.conv(f'{name}.se1', sq, exp, 1, True)
-                pb.conv(f'{name}.se2', exp, sq, 1, True)
-            pb.conv(f'{name}.project', out, exp, 1, False)
-            pb.bn(f'{name}.project.bn', out)
-            self.blocks.append((k, exp, out, se, hs, stride, dil, c_in, stride == 1 and c_in == out))
-            c_in = out
-        last = scaled(cfg['last'], width)
-        pb.conv('enc.last', last, c_in, 1, False)
-        pb.bn('enc.last.bn', last)
-        self.taps = cfg['taps']
-        feats = [self.blocks[t][2] for t in self.taps]
-        # LR-ASPP
-        aspp = cfg['aspp']
-        pb.conv('aspp.a', aspp, last, 1, False)
-        pb.bn('aspp.a.bn', aspp)
-        pb.conv('aspp.b', aspp, last, 1, False)
-        # Recurrent decoder
-        dec = cfg['decoder']
-
-        def gru(name, ch):
-            pb.conv(f'{name}.ih', 2 * ch, 2 * ch, 3, True)
-            pb.conv(f'{name}.hh', ch, 2 * ch, 3, True)
-            return (name, ch)
-
-        g4 = gru('dec.gru4', aspp // 2)
-        pb.conv('dec.up3', dec[0], aspp + feats[2] + 3, 3, False)
-        pb.bn('dec.up3.bn', dec[0])
-        g3 = gru('dec.gru3', dec[0] // 2)
-        pb.conv('dec.up2', dec[1], dec[0] + feats[1] + 3, 3, False)
-        pb.bn('dec.up2.bn', dec[1])
-        g2 = gru('dec.gru2', dec[1] // 2)
-        pb.conv('dec.up1', dec[2], dec[1] + feats[0] + 3, 3, False)
-        pb.bn('dec.up1.bn', dec[2])
-        g1 = gru('dec.gru1', dec[2] // 2)
-        pb.conv('dec.out1', dec[3], dec[2] + 3, 3, False)
-        pb.bn('dec.out1.bn', dec[3])
-        pb.conv('dec.out2', dec[3], dec[3], 3, False)
-        pb.bn('dec.out2.bn', dec[3])
-        self.grus = (g4, g3, g2, g1)
-        # Head
-        pb.conv('head', 4, dec[3], 1, True)
-        self.params = pb.params
-        self.buffers = pb.buffers
-        self.mean = torch.tensor(MEAN, dtype=torch.float32, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(STD, dtype=torch.float32, device=device).view(1, 3, 1, 1)
-
-    def num_params(self):
-        return sum(t.numel() for t in self.params.values())
-
-    # -------------------------------------------------------- layers
-
-    def conv(self, name, x, stride=1, padding=0, dilation=1, groups=1):
-        return F.conv2d(x, self.params[name + '.w'], self.params.get(name + '.b'),
-                        stride, padding, dilation, groups)
-
-    def bn(self, name, x, train):
-        return F.batch_norm(x, self.buffers[name + '.mean'], self.buffers[name + '.var'],
-                            self.params[name + '.gamma'], self.params[name + '.beta'],
-                            train, 0.1, 1e-5)
-
-    @staticmethod
-    def hardswish(x):
-        return x * (x + 3.0).clamp(0.0, 6.0) / 6.0
-
-    @staticmethod
-    def hardsigmoid(x):
-        return (x + 3.0).clamp(0.0, 6.0) / 6.0
-
-    @staticmethod
-    def resize(x, h, w):
-        return F.interpolate(x, size=(h, w), mode='bilinear', align_corners=False)
-
-    @staticmethod
-    def avg_down(x):
-        return F.avg_pool2d(x, 2, 2, 0, ceil_mode=True, count_include_pad=False)
-
-    # -------------------------------------------------------- blocks
-
-    def encoder(self, x, train):
-        x = self.hardswish(self.bn('enc.stem.bn', self.conv('enc.stem', x, 2, 1), train))
+    def forward(self, x):
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        x = (x - mean) / std
         taps = []
-        for i, (k, exp, out, se, hs, stride, dil, c_in, residual) in enumerate(self.blocks):
-            name = f'enc.b{i}'
-            act = self.hardswish if hs else torch.relu
-            h = x
-            if exp != c_in:
-                h = act(self.bn(f'{name}.expand.bn', self.conv(f'{name}.expand', h), train))
-            h = act(self.bn(f'{name}.dw.bn',
-                            self.conv(f'{name}.dw', h, stride, dil * (k // 2), dil, exp), train))
-            if se:
-                g = F.adaptive_avg_pool2d(h, 1)
-                g = torch.relu(self.conv(f'{name}.se1', g))
-                g = self.hardsigmoid(self.conv(f'{name}.se2', g))
-                h = h * g
-            h = self.bn(f'{name}.project.bn', self.conv(f'{name}.project', h), train)
-            x = h + x if residual else h
-            if i in self.taps:
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in (1, 3, 6, 16):
                 taps.append(x)
-        f4 = self.hardswish(self.bn('enc.last.bn', self.conv('enc.last', x), train))
-        return taps + [f4]
+        return taps
 
-    def lraspp(self, x, train):
-        a = torch.relu(self.bn('aspp.a.bn', self.conv('aspp.a', x), train))
-        g = torch.sigmoid(self.conv('aspp.b', F.adaptive_avg_pool2d(x, 1)))
-        return a * g
+    def channels(self):
+        return [self.features[i].out_channels if hasattr(self.features[i], 'out_channels')
+                else self.features[i].block[-1][0].out_channels for i in (1, 3, 6, 16)]
 
-    def gru(self, g, x, h):
+
+class LRASPP(nn.Module):
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.aspp1 = nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True))
+        self.aspp2 = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(c_in, c_out, 1, bias=False), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.aspp1(x) * self.aspp2(x)
+
+
+class ConvGRU(nn.Module):
+    def __init__(self, ch):
+        super().__init__()
+        self.ch = ch
+        self.ih = nn.Sequential(nn.Conv2d(2 * ch, 2 * ch, 3, padding=1), nn.Sigmoid())
+        self.hh = nn.Sequential(nn.Conv2d(2 * ch, ch, 3, padding=1), nn.Tanh())
+
+    def forward(self, x, h):
         """x: [B, T, C, H, W]; h: [B, C, H, W] or None."""
-        name, ch = g
-        b, t, _, hh, ww = x.shape
         if h is None:
-            h = torch.zeros(b, ch, hh, ww, dtype=x.dtype, device=x.device)
+            h = torch.zeros_like(x[:, 0])
         outs = []
-        for i in range(t):
-            xi = x[:, i]
-            rz = torch.sigmoid(self.conv(f'{name}.ih', torch.cat([xi, h], 1), 1, 1))
-            parts = torch.split(rz, ch, 1)
-            r, z = parts[0], parts[1]
-            c = torch.tanh(self.conv(f'{name}.hh', torch.cat([xi, r * h], 1), 1, 1))
-            h = (1.0 - z) * h + z * c
+        for t in range(x.shape[1]):
+            r, z = self.ih(torch.cat([x[:, t], h], 1)).split(self.ch, 1)
+            c = self.hh(torch.cat([x[:, t], r * h], 1))
+            h = (1 - z) * h + z * c
             outs.append(h)
         return torch.stack(outs, 1), h
 
-    def half_gru(self, g, x, b, t, h):
-        parts = torch.split(x, g[1], 1)
-        p1 = parts[1]
-        out, state = self.gru(g, p1.reshape(b, t, *p1.shape[1:]), h)
-        return torch.cat([parts[0], out.reshape(b * t, *out.shape[2:])], 1), state
 
-    def up(self, name, x, skip, src, train):
-        x = self.resize(x, skip.shape[2], skip.shape[3])
-        y = self.conv(name, torch.cat([x, skip, src], 1), 1, 1)
-        return torch.relu(self.bn(name + '.bn', y, train))
+def half_gru(gru, x, b, t, h):
+    """ConvGRU over the second half of the channels of x: [B*T, C, H, W]."""
+    a, y = x.split(gru.ch, 1)
+    y, h = gru(y.unflatten(0, (b, t)), h)
+    return torch.cat([a, y.flatten(0, 1)], 1), h
 
-    def decoder(self, src, f, x4, b, t, rec, train):
-        r = (lambda i: None) if rec is None else (lambda i: rec[i])
-        s1 = self.avg_down(src)
-        s2 = self.avg_down(s1)
-        s3 = self.avg_down(s2)
-        x, r4 = self.half_gru(self.grus[0], x4, b, t, r(0))
-        x = self.up('dec.up3', x, f[2], self.resize(s3, f[2].shape[2], f[2].shape[3]), train)
-        x, r3 = self.half_gru(self.grus[1], x, b, t, r(1))
-        x = self.up('dec.up2', x, f[1], self.resize(s2, f[1].shape[2], f[1].shape[3]), train)
-        x, r2 = self.half_gru(self.grus[2], x, b, t, r(2))
-        x = self.up('dec.up1', x, f[0], self.resize(s1, f[0].shape[2], f[0].shape[3]), train)
-        x, r1 = self.half_gru(self.grus[3], x, b, t, r(3))
-        x = self.resize(x, src.shape[2], src.shape[3])
-        x = torch.relu(self.bn('dec.out1.bn', self.conv('dec.out1', torch.cat([x, src], 1), 1, 1), train))
-        x = torch.relu(self.bn('dec.out2.bn', self.conv('dec.out2', x, 1, 1), train))
-        return x, [r4, r3, r2, r1]
 
-    def forward(self, src, rec=None, train=False):
-        """src: [B, T, 3, H, W] in [0, 1] -> (fgr, pha, rec)."""
-        b, t, _, h, w = src.shape
-        x = src.reshape(b * t, 3, h, w)
-        f = self.encoder((x - self.mean) / self.std, train)
-        x4 = self.lraspp(f[3], train)
-        hid, rec = self.decoder(x, f, x4, b, t, rec, train)
-        out = self.conv('head', hid)
-        fgr_res, pha = torch.split(out, [3, 1], 1)
-        fgr = (fgr_res + x).clamp(0.0, 1.0).reshape(b, t, 3, h, w)
-        pha = torch.sigmoid(pha).reshape(b, t, 1, h, w)
+def up2_crop(x, like):
+    x = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
+    return x[:, :, :like.shape[2], :like.shape[3]]
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, ch):
+        super().__init__()
+        self.gru = ConvGRU(ch // 2)
+
+
+class Upsampling(nn.Module):
+    def __init__(self, c_in, c_skip, c_out):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(c_in + c_skip + 3, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True))
+        self.gru = ConvGRU(c_out // 2)
+
+    def forward(self, x, f, s, b, t, h):
+        x = self.conv(torch.cat([up2_crop(x, s), f, s], 1))
+        return half_gru(self.gru, x, b, t, h)
+
+
+class Output(nn.Module):
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(c_in + 3, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True),
+                                  nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True))
+
+    def forward(self, x, s):
+        return self.conv(torch.cat([up2_crop(x, s), s], 1))
+
+
+class Decoder(nn.Module):
+    def __init__(self, feats, dec):
+        super().__init__()
+        self.pool = nn.AvgPool2d(2, 2, count_include_pad=False, ceil_mode=True)
+        self.decode4 = Bottleneck(feats[3])
+        self.decode3 = Upsampling(feats[3], feats[2], dec[0])
+        self.decode2 = Upsampling(dec[0], feats[1], dec[1])
+        self.decode1 = Upsampling(dec[1], feats[0], dec[2])
+        self.decode0 = Output(dec[2], dec[3])
+
+    def forward(self, s0, f1, f2, f3, f4, b, t, r1, r2, r3, r4):
+        s1 = self.pool(s0)
+        s2 = self.pool(s1)
+        s3 = self.pool(s2)
+        x4, r4 = half_gru(self.decode4.gru, f4, b, t, r4)
+        x3, r3 = self.decode3(x4, f3, s3, b, t, r3)
+        x2, r2 = self.decode2(x3, f2, s2, b, t, r2)
+        x1, r1 = self.decode1(x2, f1, s1, b, t, r1)
+        return self.decode0(x1, s0), r1, r2, r3, r4
+
+
+class Projection(nn.Module):
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class DeepGuidedFilter(nn.Module):
+    """Wu et al. 2018's guided filter with learned A, as RVM uses it."""
+
+    def __init__(self, hid):
+        super().__init__()
+        self.box_filter = nn.Conv2d(4, 4, 3, padding=1, bias=False, groups=4)
+        self.box_filter.weight.data.fill_(1 / 9)
+        self.conv = nn.Sequential(nn.Conv2d(8 + hid, hid, 1, bias=False), nn.BatchNorm2d(hid), nn.ReLU(True),
+                                  nn.Conv2d(hid, hid, 1, bias=False), nn.BatchNorm2d(hid), nn.ReLU(True),
+                                  nn.Conv2d(hid, 4, 1, bias=True))
+
+    def forward(self, fine_src, base_src, base_fgr, base_pha, base_hid):
+        fine_x = torch.cat([fine_src, fine_src.mean(1, keepdim=True)], 1)
+        base_x = torch.cat([base_src, base_src.mean(1, keepdim=True)], 1)
+        base_y = torch.cat([base_fgr, base_pha], 1)
+        mean_x, mean_y = self.box_filter(base_x), self.box_filter(base_y)
+        cov_xy = self.box_filter(base_x * base_y) - mean_x * mean_y
+        var_x = self.box_filter(base_x * base_x) - mean_x * mean_x
+        a = self.conv(torch.cat([cov_xy, var_x, base_hid], 1))
+        b = mean_y - a * mean_x
+        size = fine_src.shape[2:]
+        a = F.interpolate(a, size, mode='bilinear', align_corners=False)
+        b = F.interpolate(b, size, mode='bilinear', align_corners=False)
+        return (a * fine_x + b).split([3, 1], 1)
+
+
+class Net(nn.Module):
+    """RVM's MattingNetwork('mobilenetv3', refiner='deep_guided_filter')."""
+
+    def __init__(self, config='paper', seed=0):
+        super().__init__()
+        torch.manual_seed(seed)
+        width, aspp, dec = CONFIGS[config]
+        self.backbone = Backbone(width)
+        ch = self.backbone.channels()
+        self.aspp = LRASPP(ch[3], aspp)
+        self.decoder = Decoder([ch[0], ch[1], ch[2], aspp], dec)
+        self.project_mat = Projection(dec[3], 4)
+        self.project_seg = Projection(dec[3], 1)
+        self.refiner = DeepGuidedFilter(dec[3])
+
+    def num_params(self):
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, src, rec=None, ratio=1.0):
+        """src: [B, T, 3, H, W] in [0, 1] -> (fgr, pha, [r1, r2, r3, r4])."""
+        b, t = src.shape[:2]
+        x = src.flatten(0, 1)
+        small = x if ratio == 1 else F.interpolate(x, scale_factor=ratio, mode='bilinear', align_corners=False,
+                                                   recompute_scale_factor=False)
+        f1, f2, f3, f4 = self.backbone(small)
+        f4 = self.aspp(f4)
+        hid, *rec = self.decoder(small, f1, f2, f3, f4, b, t, *(rec or [None] * 4))
+        fgr_res, pha = self.project_mat(hid).split([3, 1], 1)
+        if ratio != 1:
+            fgr_res, pha = self.refiner(x, small, fgr_res, pha, hid)
+        fgr = (fgr_res + x).clamp(0, 1).unflatten(0, (b, t))
+        pha = pha.clamp(0, 1).unflatten(0, (b, t))
         return fgr, pha, rec
+
+
+def parity(args):
+    import numpy as np
+    net = Net(args.config)
+    state = torch.load(args.parity, map_location='cpu', weights_only=True)
+    net.load_state_dict(state, strict=True)
+    net.eval()
+    src = torch.from_numpy(np.load(args.frames)['src'])
+    phas, fgrs, rec = [], [], None
+    with torch.no_grad():
+        for i in range(0, src.shape[0], args.chunk):
+            fgr, pha, rec = net(src[i:i + args.chunk].unsqueeze(0), rec, args.ratio)
+            phas.append(pha[0])
+            fgrs.append(fgr[0])
+    np.savez(args.out, pha=torch.cat(phas).numpy(), fgr=torch.cat(fgrs).numpy())
 
 
 # ------------------------------------------------------------ matting loss
@@ -373,19 +324,21 @@ def bench(args):
     src = torch.rand(args.batch, args.seq, 3, args.height, args.width)
     times = []
     if args.mode == 'infer':
+        net.eval()
         rec = None
         with torch.no_grad():
             for i in range(args.warmup + args.iters):
                 t0 = time.perf_counter()
-                _fgr, _pha, rec = net.forward(src, rec, train=False)
+                _fgr, _pha, rec = net(src, rec, args.ratio)
                 dt = time.perf_counter() - t0
                 if i >= args.warmup:
                     times.append(dt)
     else:
-        params = list(net.params.values())
+        net.train()
+        params = list(net.parameters())
         for i in range(args.warmup + args.iters):
             t0 = time.perf_counter()
-            fgr, pha, _rec = net.forward(src, None, train=True)
+            fgr, pha, _rec = net(src, None, args.ratio)
             loss = (pha - 0.5).abs().mean() + (fgr - 0.5).abs().mean()
             for p in params:
                 p.grad = None
@@ -400,7 +353,7 @@ def bench(args):
     median_ms = statistics.median(times) * 1e3
     return {
         'config': args.config, 'height': args.height, 'width': args.width,
-        'batch': args.batch, 'seq': args.seq, 'mode': args.mode,
+        'batch': args.batch, 'seq': args.seq, 'mode': args.mode, 'ratio': args.ratio,
         'params': net.num_params(), 'median_ms': median_ms,
         'frames_per_s': args.batch * args.seq / (median_ms / 1e3),
     }
@@ -419,9 +372,46 @@ def main():
     ap.add_argument('--threads', type=int, default=0, help='torch.set_num_threads (0: leave the default)')
     ap.add_argument('--count', action='store_true', help='print parameter counts and exit')
     ap.add_argument('--loss', metavar='NPZ', help='print the matting loss terms of the arrays in NPZ and exit')
+    ap.add_argument('--ratio', type=float, default=1.0, help="RVM's downsample_ratio")
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--save-init', metavar='PTH', help='torch.save the state dict of a fresh twin and exit')
+    ap.add_argument('--parity', metavar='PTH', help='run --frames through the twin loaded from PTH, write --out')
+    ap.add_argument('--frames', metavar='NPZ')
+    ap.add_argument('--chunk', type=int, default=2)
+    ap.add_argument('--out', metavar='NPZ')
     args = ap.parse_args()
     if args.loss:
         print(json.dumps(loss_of_file(args.loss)))
+        return
+    if args.save_init:
+        net = Net(args.config, seed=args.seed)
+        # Non-trivial BatchNorm statistics, so a loader that ignored them fails parity.
+        g = torch.Generator().manual_seed(args.seed)
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.num_batches_tracked.fill_(int(torch.randint(0, 1000, (1,), generator=g)))
+        # Rescale the output projection (as data-dependent initialisation
+        # does) so alpha is soft, not clamped flat: parity then compares
+        # real values. Target: alpha ~ 0.5 +- 0.25, residual +- 0.1.
+        net.eval()
+        with torch.no_grad():
+            x = torch.rand(1, 2, 3, 72, 128, generator=g)
+            b, t = x.shape[:2]
+            f1, f2, f3, f4 = net.backbone(x.flatten(0, 1))
+            hid = net.decoder(x.flatten(0, 1), f1, f2, f3, net.aspp(f4), b, t, None, None, None, None)[0]
+            out = net.project_mat(hid)
+            conv = net.project_mat.conv
+            for c in range(4):
+                mean, std = out[:, c].mean(), out[:, c].std() + 1e-6
+                want_mean, want_std = (0.5, 0.25) if c == 3 else (0.0, 0.1)
+                conv.weight[c] *= want_std / std
+                conv.bias[c] = (conv.bias[c] - mean) * want_std / std + want_mean
+        torch.save(net.state_dict(), args.save_init)
+        return
+    if args.parity:
+        parity(args)
         return
     if args.threads > 0:
         torch.set_num_threads(args.threads)

@@ -1,25 +1,50 @@
 //! Writing a file so that readers see the old content or the new, never half
-//! of it: write `<path>.tmp` beside it, then rename over it (one filesystem,
-//! so the rename is atomic). A killed run leaves at most a stale `.tmp`.
+//! of it: write a temporary beside it (unique to this process and call, so
+//! concurrent writers never share one), sync it to disk, then rename over
+//! the target (one filesystem, so the rename is atomic). A killed run leaves
+//! at most a stale `.<name>.<n>.tmp-<pid>`, which
+//! `store::table::sweep_stale_temporaries` removes once the process is gone.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 
-/// The temporary name used while writing `path`: `<name>.<ext>.tmp`.
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh temporary name for writing `path`: `.<name>.<n>.tmp-<pid>`.
 pub fn temporary(path: &Path) -> PathBuf {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    path.with_extension(if ext.is_empty() { "tmp".to_string() } else { format!("{ext}.tmp") })
+    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.{n}.tmp-{}", std::process::id()))
 }
 
 /// Write `bytes` to `path` atomically, creating its folder if needed.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_with(path, |f| {
+        use std::io::Write;
+        f.write_all(bytes)?;
+        Ok(())
+    })
+}
+
+/// Write `path` atomically with `fill` writing (and seeking in) the file.
+pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     }
     let tmp = temporary(path);
-    std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
+    let result = (|| {
+        let mut f = File::create(&tmp).with_context(|| format!("{}: cannot write", tmp.display()))?;
+        fill(&mut f).with_context(|| format!("{}: cannot write", path.display()))?;
+        f.sync_all().with_context(|| format!("{}: cannot sync", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]
@@ -28,14 +53,20 @@ mod tests {
 
     #[test]
     fn replaces_whole_files_and_leaves_no_temporary() {
-        assert_eq!(temporary(Path::new("a/REPORT.md")), PathBuf::from("a/REPORT.md.tmp"));
-        assert_eq!(temporary(Path::new("a/x.log.jsonl")), PathBuf::from("a/x.log.jsonl.tmp"));
-        let dir = std::env::temp_dir().join(format!("hoimat-atomic-{}", std::process::id()));
+        let (a, b) = (temporary(Path::new("d/REPORT.md")), temporary(Path::new("d/REPORT.md")));
+        assert_ne!(a, b, "every call gets its own temporary");
+        let pid = std::process::id();
+        assert!(a.to_string_lossy().starts_with("d/.REPORT.md.") && a.to_string_lossy().ends_with(&format!(".tmp-{pid}")), "{a:?}");
+        let dir = std::env::temp_dir().join(format!("hoimat-atomic-{pid}"));
         let p = dir.join("sub/f.txt");
         write(&p, b"one").unwrap();
         write(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert!(!temporary(&p).exists());
+        assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1, "no temporary left");
+        // A failing writer leaves the old file and no temporary.
+        assert!(write_with(&p, |_| anyhow::bail!("boom")).is_err());
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

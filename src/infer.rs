@@ -12,7 +12,8 @@ use crate::data::png::{list_frames, read_rgb, stem};
 use crate::frame::{Clip, ClipMeta, Frame, Interaction, Plane};
 use crate::model::Matter;
 use crate::train::batch::{to_plane, to_rgb, ClipTensors};
-use crate::train::validate::predict_clip;
+use crate::model::auto_downsample_ratio;
+use crate::train::validate::predict_clip_at;
 
 /// Clip folders (those with a `com/` folder) below `root`, sorted.
 pub fn find_clips(root: &Path) -> Result<Vec<PathBuf>> {
@@ -37,9 +38,23 @@ pub fn find_clips(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Run `net` over every clip below `input`, writing to `out`. Returns the
+/// The `downsample_ratio` for frames of h x w: the user's, else RVM's
+/// automatic one for models with a refiner (1 for the others, which have
+/// no high-resolution path).
+pub fn resolve_ratio(net: &dyn Matter, ratio: Option<f64>, h: i64, w: i64) -> Result<f64> {
+    match ratio {
+        Some(r) if !(r > 0.0 && r <= 1.0) => anyhow::bail!("--downsample-ratio must be in (0, 1], got {r}"),
+        Some(r) if r < 1.0 && !net.has_refiner() => anyhow::bail!("a {} model has no refiner: --downsample-ratio below 1 needs RVM's network", net.arch()),
+        Some(r) => Ok(r),
+        None if net.has_refiner() => Ok(auto_downsample_ratio(h, w)),
+        None => Ok(1.0),
+    }
+}
+
+/// Run `net` over every clip below `input`, writing to `out`, at RVM's
+/// `downsample_ratio` (None: automatic for the frame size). Returns the
 /// number of frames processed.
-pub fn infer_tree(net: &dyn Matter, input: &Path, out: &Path, device: Device) -> Result<usize> {
+pub fn infer_tree(net: &dyn Matter, input: &Path, out: &Path, device: Device, ratio: Option<f64>) -> Result<usize> {
     if net.prompt_channels() > 0 {
         anyhow::bail!("a {} model needs user input (clicks) for every frame; `hoimat infer` runs automatic models only", net.arch());
     }
@@ -71,7 +86,8 @@ pub fn infer_tree(net: &dyn Matter, input: &Path, out: &Path, device: Device) ->
             height: h,
         };
         let ct = ClipTensors::from_clip(&Clip { meta, frames });
-        let (pha, fgr) = predict_clip(net, net.params(), &ct, 8, device);
+        let r = resolve_ratio(net, ratio, h as i64, w as i64)?;
+        let (pha, fgr) = predict_clip_at(net, net.params(), &ct, 8, device, r);
         let rel = dir.strip_prefix(input).unwrap_or(&dir);
         let od = out.join(rel);
         std::fs::create_dir_all(od.join("pha"))?;

@@ -8,8 +8,9 @@
 /// key and of every checkpoint's provenance, and a resume refuses a
 /// checkpoint of another engine: raise it when a change alters what an
 /// unchanged configuration trains (2: RVM's Laplacian loss, squared CC/FC
-/// distances, factory BatchNorm statistics kept through meta-training).
-pub const ENGINE: u32 = 2;
+/// distances, factory BatchNorm statistics kept through meta-training;
+/// 3: RVM's network layer for layer, alpha clamped instead of a sigmoid).
+pub const ENGINE: u32 = 3;
 
 /// The engine a checkpoint's provenance names (1 before the field existed).
 pub fn engine_of(provenance: &serde_json::Value) -> u64 {

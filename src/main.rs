@@ -54,6 +54,10 @@ enum Cmd {
         /// Regenerate datasets and re-run experiment runs even when stored (trained models are kept).
         #[arg(long)]
         force: bool,
+        /// Start from RVM's own checkpoint (torch.save .pth or .safetensors with
+        /// RVM's keys) as the factory model instead of training one.
+        #[arg(long)]
+        factory_import: Option<PathBuf>,
     },
     /// Score predicted alpha mattes against ground truth (RVM's metrics plus mIoU).
     Eval {
@@ -86,9 +90,25 @@ enum Cmd {
         input: PathBuf,
         #[arg(long)]
         out: PathBuf,
+        /// RVM's downsample_ratio in (0, 1]: the network sees the frames
+        /// scaled by it and the refiner restores full size (default: RVM's
+        /// automatic min(1, 512 / longer side) for RVM, 1 for the zoo).
+        #[arg(long)]
+        downsample_ratio: Option<f64>,
         /// Stay on the CPU even when CUDA is available.
         #[arg(long)]
         cpu: bool,
+    },
+    /// RVM's own checkpoints in: a torch.save(state_dict) .pth (e.g. RVM's
+    /// released rvm_mobilenetv3.pth) or a safetensors file with RVM's keys.
+    Import {
+        #[command(subcommand)]
+        cmd: ImportCmd,
+    },
+    /// hoimat checkpoints out in RVM's format.
+    Export {
+        #[command(subcommand)]
+        cmd: ExportCmd,
     },
     /// Local adaptation of a model to one clip (paper Sec. IV-E): annotate a
     /// few frames, train with SGT or normally, score the held-out frames.
@@ -138,6 +158,27 @@ enum Cmd {
     },
     /// libtorch version, threads and devices of this process.
     Info,
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// Check every key and shape against RVM's MattingNetwork('mobilenetv3')
+    /// and write a hoimat checkpoint (sidecar records the source).
+    Rvm {
+        ckpt: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCmd {
+    /// Write RVM's state dict (.pth for torch.load + load_state_dict, or .safetensors).
+    Rvm {
+        model: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -371,8 +412,8 @@ fn main() -> Result<()> {
         Cmd::Bench { cmd: BenchCmd::Model { cpu, no_reference } } => hoimat::bench::model::run(hoimat::torch_env::device(cpu), !no_reference),
         Cmd::Bench { cmd: BenchCmd::Eval { profile, seed, clips, frames } } => hoimat::bench::eval::run(profile, seed, clips, frames),
         Cmd::Eval { pred_dir, true_dir, json, per_clip, miou_threshold } => eval(&pred_dir, &true_dir, json, per_clip.as_deref(), miou_threshold),
-        Cmd::Reproduce { profile, seed, only, definitions, cpu, data, results, force } => {
-            let o = hoimat::experiments::pipeline::ReproduceOptions { profile, only, definitions, force, results, data, data_seed: seed, device: hoimat::torch_env::device(cpu) };
+        Cmd::Reproduce { profile, seed, only, definitions, cpu, data, results, force, factory_import } => {
+            let o = hoimat::experiments::pipeline::ReproduceOptions { profile, only, definitions, force, results, data, data_seed: seed, device: hoimat::torch_env::device(cpu), factory_import };
             hoimat::experiments::pipeline::reproduce(&o).map(|_| ())
         }
         Cmd::Train { cmd: TrainCmd::Factory { profile, seed, out, resume, steps, cpu } } => {
@@ -445,11 +486,21 @@ fn main() -> Result<()> {
             );
             Ok(())
         }
-        Cmd::Infer { ckpt, input, out, cpu } => {
+        Cmd::Import { cmd: ImportCmd::Rvm { ckpt, out } } => {
+            let cfg = hoimat::model::rvm::import(&ckpt, &out)?;
+            println!("{} -> {} (RVM, width {}, every key and shape checked)", ckpt.display(), out.display(), cfg.width);
+            Ok(())
+        }
+        Cmd::Export { cmd: ExportCmd::Rvm { model, out } } => {
+            hoimat::model::rvm::export(&model, &out)?;
+            println!("{} -> {} (RVM's state dict)", model.display(), out.display());
+            Ok(())
+        }
+        Cmd::Infer { ckpt, input, out, downsample_ratio, cpu } => {
             let device = hoimat::torch_env::device(cpu);
             let (net, _) = hoimat::model::checkpoint::load_model(&ckpt, device)?;
             let t = Instant::now();
-            let n = hoimat::infer::infer_tree(net.as_ref(), &input, &out, device)?;
+            let n = hoimat::infer::infer_tree(net.as_ref(), &input, &out, device, downsample_ratio)?;
             println!("{n} frames in {:.1} s -> {}", t.elapsed().as_secs_f64(), out.display());
             Ok(())
         }

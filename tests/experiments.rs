@@ -30,6 +30,7 @@ fn opts(dir: &Path, only: &[&str]) -> ReproduceOptions {
         data: dir.join("data"),
         data_seed: 0,
         device: Device::Cpu,
+        factory_import: None,
     }
 }
 

@@ -73,9 +73,9 @@ fn backbone_copy_takes_the_factory_encoder_and_nothing_else() {
     for arch in Arch::ZOO {
         let net = zoo::build(arch, &ModelConfig::quick(), Device::Cpu, 0);
         let n = copy_backbone(net.as_ref(), &f).unwrap();
-        let enc = net.params().names().iter().filter(|n| n.starts_with("enc.")).count();
+        let enc = net.params().names().iter().filter(|n| n.starts_with("backbone.")).count();
         assert!(n >= enc, "{arch}: {n} tensors copied, {enc} encoder parameters");
-        for (name, t) in net.params().iter().filter(|(n, _)| n.starts_with("enc.")) {
+        for (name, t) in net.params().iter().filter(|(n, _)| n.starts_with("backbone.")) {
             assert!(t.equal(rvm.params.get(name)), "{arch}: {name} not copied");
         }
     }

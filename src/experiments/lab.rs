@@ -27,6 +27,10 @@ pub struct Lab {
     pub data_seed: u64,
     /// A folder of edited experiment definitions overriding the shipped ones.
     pub definitions: Option<PathBuf>,
+    /// RVM's own checkpoint (`.pth` or `.safetensors`) as the factory model
+    /// theta_f instead of the synthetic one (`reproduce --factory-import`):
+    /// RVM-F, MAML-RAL and the zoo then start from it.
+    pub factory_import: Option<PathBuf>,
     sets: Mutex<HashMap<String, Arc<Dataset>>>,
     sink: Sink,
 }
@@ -41,6 +45,7 @@ impl Lab {
             force: false,
             data_seed: 0,
             definitions: None,
+            factory_import: None,
             sets: Mutex::new(HashMap::new()),
             sink: Arc::new(|s: &str| println!("{s}")),
         }

@@ -145,6 +145,20 @@ pub struct Planned {
 enum Recipe {
     Supervised(Box<FactoryConfig>),
     Meta(Box<MamlRalConfig>),
+    /// RVM's checkpoint imported as the factory model (nothing to train).
+    Import(PathBuf),
+}
+
+/// FNV-1a 64 of a file's bytes (an imported factory's key names its content,
+/// not where it lies).
+fn file_hash(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the factory checkpoint to import", path.display()))?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    Ok(format!("{h:016x}"))
 }
 
 /// What a model's key hashes: the recipe and its configuration with the
@@ -169,6 +183,12 @@ impl Lab {
     pub fn plan_model(&self, spec: &ModelSpec, seed: u64) -> Result<Planned> {
         let dir = self.root.join("models");
         let (recipe, key_json) = match spec {
+            ModelSpec::Factory if self.factory_import.is_some() => {
+                let src = self.factory_import.clone().expect("checked");
+                // Seedless: the same imported weights serve every seed.
+                let key = format!("factory_import-{}", file_hash(&src)?);
+                return Ok(Planned { path: dir.join(format!("{key}.safetensors")), key, recipe: Recipe::Import(src) });
+            }
             ModelSpec::Factory => {
                 let mut cfg = FactoryConfig::for_profile(self.profile, seed);
                 cfg.data_seed = self.data_seed;
@@ -220,6 +240,10 @@ impl Lab {
         }
         self.say(&format!("training {} ({})", plan.key, self.profile));
         match &plan.recipe {
+            Recipe::Import(src) => {
+                let cfg = crate::model::rvm::import(src, &plan.path).with_context(|| format!("importing the factory model {}", src.display()))?;
+                self.say(&format!("  imported RVM's checkpoint {} (width {}) as the factory model", src.display(), cfg.width));
+            }
             Recipe::Supervised(cfg) => {
                 let run = supervised::train(cfg, &plan.path, true, self.device).with_context(|| format!("training {}", plan.key))?;
                 self.say(&format!("  {} done in {:.0} s: synvm test MAD {:.2}, mIoU {:.4}", plan.key, run.seconds, run.final_val.mad, run.final_val.miou));

@@ -26,6 +26,8 @@ pub struct ReproduceOptions {
     pub data: PathBuf,
     pub data_seed: u64,
     pub device: Device,
+    /// RVM's checkpoint as the factory model (see `Lab::factory_import`).
+    pub factory_import: Option<PathBuf>,
 }
 
 pub struct Reproduced {
@@ -98,6 +100,7 @@ pub fn reproduce(o: &ReproduceOptions) -> Result<Reproduced> {
     lab.force = o.force;
     lab.data_seed = o.data_seed;
     lab.definitions = o.definitions.clone();
+    lab.factory_import = o.factory_import.clone();
     println!("hoimat reproduce: profile {}, device {}, results in {}", o.profile, lab.device_name(), lab.root.display());
     println!("All data are synthetic stand-ins for the paper's private datasets (hoimat's procedural HOI world).");
     export_datasets(o.profile, o.data_seed, &o.data, &lab.figures(), o.force)?;

@@ -39,7 +39,7 @@ pub fn meta_gradient(
         let l = inner(&adapted);
         inner_loss = l.double_value(&[]);
         let xs: Vec<&Tensor> = adapted.tensors().iter().collect();
-        let g = Tensor::run_backward(&[&l], &xs, true, !first_order);
+        let g = adapted.defined_grads(Tensor::run_backward(&[&l], &xs, true, !first_order));
         adapted = adapted.zip_map(&ParamSet::from_pairs(theta.names().iter().cloned().zip(g).collect()), |p, g| {
             let g = if first_order { g.detach() } else { g.shallow_clone() };
             p - g * alpha
@@ -49,7 +49,7 @@ pub fn meta_gradient(
     let outer_loss = lo.double_value(&[]);
     if first_order {
         let xs: Vec<&Tensor> = adapted.tensors().iter().collect();
-        let grads = Tensor::run_backward(&[&lo], &xs, false, false);
+        let grads = adapted.defined_grads(Tensor::run_backward(&[&lo], &xs, false, false));
         let first_order_grads = grads.iter().map(Tensor::shallow_clone).collect();
         return MetaStep { grads, first_order_grads, inner_loss, outer_loss };
     }
@@ -57,7 +57,8 @@ pub fn meta_gradient(
     let n = theta.tensors().len();
     let xs: Vec<&Tensor> = theta.tensors().iter().chain(adapted.tensors().iter()).collect();
     let mut grads = Tensor::run_backward(&[&lo], &xs, false, false);
-    let first_order_grads = grads.split_off(n);
+    let first_order_grads = adapted.defined_grads(grads.split_off(n));
+    let grads = theta.defined_grads(grads);
     MetaStep { grads, first_order_grads, inner_loss, outer_loss }
 }
 

@@ -70,8 +70,8 @@ impl ConvSpec {
 }
 
 pub fn conv(ctx: &Ctx, name: &str, x: &Tensor, s: &ConvSpec) -> Tensor {
-    let w = ctx.p.get(&format!("{name}.w"));
-    let b = ctx.p.try_get(&format!("{name}.b"));
+    let w = ctx.p.get(&format!("{name}.weight"));
+    let b = ctx.p.try_get(&format!("{name}.bias"));
     let y = x.conv2d(w, b, [s.stride, s.stride], [s.padding, s.padding], [s.dilation, s.dilation], s.groups);
     FLOPS.with(|c| {
         if let Some(n) = c.get() {
@@ -84,16 +84,23 @@ pub fn conv(ctx: &Ctx, name: &str, x: &Tensor, s: &ConvSpec) -> Tensor {
     y
 }
 
+/// PyTorch's `BatchNorm2d` defaults (eps 1e-5, momentum 0.1).
 pub fn bn(ctx: &Ctx, name: &str, x: &Tensor) -> Tensor {
-    let g = ctx.p.get(&format!("{name}.gamma"));
-    let b = ctx.p.get(&format!("{name}.beta"));
-    let m = ctx.buffers.get(&format!("{name}.mean"));
-    let v = ctx.buffers.get(&format!("{name}.var"));
+    bn_with(ctx, name, x, 1e-5, 0.1)
+}
+
+/// BatchNorm with its own eps and momentum (torchvision's MobileNetV3 uses
+/// 1e-3 and 0.01, which RVM's encoder inherits).
+pub fn bn_with(ctx: &Ctx, name: &str, x: &Tensor, eps: f64, momentum: f64) -> Tensor {
+    let g = ctx.p.get(&format!("{name}.weight"));
+    let b = ctx.p.get(&format!("{name}.bias"));
+    let m = ctx.buffers.get(&format!("{name}.running_mean"));
+    let v = ctx.buffers.get(&format!("{name}.running_var"));
     match ctx.bn {
-        BnMode::Running => Tensor::batch_norm(x, Some(g), Some(b), Some(m), Some(v), false, 0.1, 1e-5, false),
-        BnMode::BatchTracked => Tensor::batch_norm(x, Some(g), Some(b), Some(m), Some(v), true, 0.1, 1e-5, false),
+        BnMode::Running => Tensor::batch_norm(x, Some(g), Some(b), Some(m), Some(v), false, momentum, eps, false),
+        BnMode::BatchTracked => Tensor::batch_norm(x, Some(g), Some(b), Some(m), Some(v), true, momentum, eps, false),
         // Without running tensors libtorch normalises by the batch and writes nothing.
-        BnMode::Batch => Tensor::batch_norm(x, Some(g), Some(b), None::<&Tensor>, None::<&Tensor>, true, 0.1, 1e-5, false),
+        BnMode::Batch => Tensor::batch_norm(x, Some(g), Some(b), None::<&Tensor>, None::<&Tensor>, true, momentum, eps, false),
     }
 }
 
@@ -108,6 +115,23 @@ pub fn hardsigmoid(x: &Tensor) -> Tensor {
 /// Bilinear resize to an exact size (align_corners = false).
 pub fn resize(x: &Tensor, h: i64, w: i64) -> Tensor {
     x.upsample_bilinear2d([h, w], false, None, None)
+}
+
+/// Bilinear x2 upsampling cropped to `h` x `w` (RVM's decoder: upsample,
+/// then cut the odd row/column that ceil-mode halving added).
+pub fn up2_crop(x: &Tensor, h: i64, w: i64) -> Tensor {
+    let s = x.size();
+    x.upsample_bilinear2d([2 * s[2], 2 * s[3]], false, None, None).narrow(2, 0, h).narrow(3, 0, w)
+}
+
+/// Bilinear scaling by `ratio` as PyTorch's `interpolate(scale_factor=r,
+/// recompute_scale_factor=False)`: output floor(size * r), sampling
+/// positions from r itself (not from the rounded sizes), which is what
+/// RVM's `downsample_ratio` path does.
+pub fn scale_by(x: &Tensor, ratio: f64) -> Tensor {
+    let s = x.size();
+    let (h, w) = ((s[2] as f64 * ratio).floor() as i64, (s[3] as f64 * ratio).floor() as i64);
+    x.upsample_bilinear2d([h.max(1), w.max(1)], false, Some(ratio), Some(ratio))
 }
 
 /// 2x2 average pooling with ceil mode: halves odd sizes the way stride-2

@@ -125,6 +125,18 @@ pub trait Matter {
     fn prompt_channels(&self) -> i64 {
         0
     }
+    /// Whether [`run_at`](Self::run_at) takes a `downsample_ratio` below 1
+    /// (RVM's refiner path); other models run at full resolution only.
+    fn has_refiner(&self) -> bool {
+        false
+    }
+    /// Inference (BatchNorm on running statistics) with RVM's
+    /// `downsample_ratio`; callers check [`has_refiner`](Self::has_refiner)
+    /// before passing a ratio below 1.
+    fn run_at(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, ratio: f64) -> Prediction {
+        assert!(ratio == 1.0 || self.has_refiner(), "a {} model has no refiner for downsample_ratio {ratio}", self.arch());
+        self.run(params, src, state, false)
+    }
 }
 
 impl Matter for MattingNet {
@@ -134,6 +146,13 @@ impl Matter for MattingNet {
     weight_accessors!();
     fn run(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, train: bool) -> Prediction {
         let o = self.forward_with(params, src, state, train);
+        Prediction { pha: o.pha, fgr: o.fgr, state: o.rec, aux: vec![] }
+    }
+    fn has_refiner(&self) -> bool {
+        true
+    }
+    fn run_at(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, ratio: f64) -> Prediction {
+        let o = self.forward_at(params, src, state, super::BnMode::Running, ratio);
         Prediction { pha: o.pha, fgr: o.fgr, state: o.rec, aux: vec![] }
     }
 }

@@ -11,9 +11,12 @@ pub mod matter;
 pub mod matting_net;
 pub mod params;
 pub mod recurrent_decoder;
+pub mod refiner;
+pub mod rvm;
+pub mod torch_file;
 pub mod zoo;
 
 pub use matter::{Arch, Matter, Prediction};
 pub use layers::BnMode;
-pub use matting_net::{Depth, MattingNet, ModelConfig, Output};
+pub use matting_net::{auto_downsample_ratio, MattingNet, ModelConfig, Output};
 pub use params::ParamSet;

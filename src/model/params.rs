@@ -111,6 +111,13 @@ impl ParamSet {
         });
     }
 
+    /// `grads` (from `run_backward` over this set) with zeros where a
+    /// parameter did not reach the loss: the segmentation head and the
+    /// refiner are idle in full-resolution matting passes.
+    pub fn defined_grads(&self, grads: Vec<Tensor>) -> Vec<Tensor> {
+        grads.into_iter().zip(&self.tensors).map(|(g, p)| if g.defined() { g } else { p.detach().zeros_like() }).collect()
+    }
+
     /// Sum over tensors of sum of squares (for ||theta - theta_f||).
     pub fn sq_norm(&self) -> Tensor {
         self.tensors.iter().map(|t| t.square().sum(Kind::Float)).fold(Tensor::from(0f32).to_device(self.device()), |a, b| a + b)
@@ -148,16 +155,20 @@ impl ParamBuilder {
         ParamBuilder { params: ParamSet::new(), buffers: ParamSet::new(), device }
     }
 
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
     /// Kaiming-uniform weights for a conv with `fan_in` inputs per output.
     pub fn conv(&mut self, name: &str, out_c: i64, in_per_group: i64, k: i64, bias: bool) {
         let fan_in = (in_per_group * k * k) as f64;
         let bound = (6.0 / fan_in).sqrt() / 2.0_f64.sqrt() * 1.0;
         let w = Tensor::empty([out_c, in_per_group, k, k], (Kind::Float, self.device)).uniform_(-bound, bound);
-        self.params.push(&format!("{name}.w"), w.set_requires_grad(true));
+        self.params.push(&format!("{name}.weight"), w.set_requires_grad(true));
         if bias {
             let b = 1.0 / fan_in.sqrt();
             let t = Tensor::empty([out_c], (Kind::Float, self.device)).uniform_(-b, b);
-            self.params.push(&format!("{name}.b"), t.set_requires_grad(true));
+            self.params.push(&format!("{name}.bias"), t.set_requires_grad(true));
         }
     }
 
@@ -168,13 +179,15 @@ impl ParamBuilder {
         self.bn(&format!("{name}.bn"), out_c);
     }
 
-    /// BatchNorm affine parameters and running statistics.
+    /// BatchNorm affine parameters and running statistics, under PyTorch's
+    /// `BatchNorm2d` names (`weight`, `bias`, `running_mean`, `running_var`;
+    /// `num_batches_tracked` only exists in exported files, see `model::rvm`).
     pub fn bn(&mut self, name: &str, c: i64) {
         let opts = (Kind::Float, self.device);
-        self.params.push(&format!("{name}.gamma"), Tensor::ones([c], opts).set_requires_grad(true));
-        self.params.push(&format!("{name}.beta"), Tensor::zeros([c], opts).set_requires_grad(true));
-        self.buffers.push(&format!("{name}.mean"), Tensor::zeros([c], opts));
-        self.buffers.push(&format!("{name}.var"), Tensor::ones([c], opts));
+        self.params.push(&format!("{name}.weight"), Tensor::ones([c], opts).set_requires_grad(true));
+        self.params.push(&format!("{name}.bias"), Tensor::zeros([c], opts).set_requires_grad(true));
+        self.buffers.push(&format!("{name}.running_mean"), Tensor::zeros([c], opts));
+        self.buffers.push(&format!("{name}.running_var"), Tensor::ones([c], opts));
     }
 }
 

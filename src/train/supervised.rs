@@ -61,7 +61,7 @@ pub struct FactoryConfig {
     /// Further sets whose clips (all splits) join the training clips.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<SetName>,
-    /// Start the backbone (`enc.*`, `aspp.*`) from this checkpoint's: the
+    /// Start the backbone (`backbone.*`, `aspp.*`) from this checkpoint's: the
     /// factory model's encoder stands in for the ImageNet weights the seed
     /// papers start from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,7 +143,7 @@ pub fn zoo_config(profile: Profile, seed: u64, arch: Arch, factory: &Path) -> Fa
     c
 }
 
-/// Copy the backbone of the checkpoint at `path` into `net`: every `enc.*`
+/// Copy the backbone of the checkpoint at `path` into `net`: every `backbone.*`
 /// tensor (parameters and BatchNorm statistics) must be there with the same
 /// shape, else nothing is copied and the error names the file and the
 /// tensor; `aspp.*` (LR-ASPP) is copied too when the model has RVM's.
@@ -152,10 +152,10 @@ pub fn copy_backbone(net: &dyn Matter, path: &Path) -> Result<usize> {
     let src = checkpoint::read_tensors(path).with_context(|| format!("reading the backbone from {}", path.display()))?;
     let mut pairs = vec![];
     for (prefix, set) in [("param", net.params()), ("buffer", net.buffers())] {
-        for (name, t) in set.iter().filter(|(name, _)| name.starts_with("enc.") || name.starts_with("aspp.")) {
+        for (name, t) in set.iter().filter(|(name, _)| name.starts_with("backbone.") || name.starts_with("aspp.")) {
             match src.iter().find(|(k, _)| *k == format!("{prefix}/{name}")) {
                 Some((_, v)) if v.size() == t.size() => pairs.push((t.shallow_clone(), v.shallow_clone())),
-                found if name.starts_with("enc.") => {
+                found if name.starts_with("backbone.") => {
                     let why = found.map_or("is missing".to_string(), |(_, v)| format!("has shape {:?}, the model needs {:?}", v.size(), t.size()));
                     anyhow::bail!("{}: backbone tensor {prefix}/{name} {why} (a checkpoint of another width or depth?)", path.display());
                 }

@@ -16,6 +16,12 @@ use crate::world::rng::Rand;
 /// truth with [`dfimat::ROUNDS`] rounds, the same stream for a clip every
 /// time; it returns no foreground, so the second tensor is the input.
 pub fn predict_clip(net: &dyn Matter, params: &ParamSet, clip: &ClipTensors, chunk: i64, device: Device) -> (Tensor, Tensor) {
+    predict_clip_at(net, params, clip, chunk, device, 1.0)
+}
+
+/// [`predict_clip`] with RVM's `downsample_ratio` (below 1 only for models
+/// with a refiner, see [`Matter::has_refiner`]).
+pub fn predict_clip_at(net: &dyn Matter, params: &ParamSet, clip: &ClipTensors, chunk: i64, device: Device, ratio: f64) -> (Tensor, Tensor) {
     if net.prompt_channels() > 0 {
         let mut r = Rand::keyed(&format!("interactive/{}", clip.name), 0);
         let n = clip.len();
@@ -37,7 +43,7 @@ pub fn predict_clip(net: &dyn Matter, params: &ParamSet, clip: &ClipTensors, chu
         while i < n {
             let t = chunk.min(n - i);
             let src = clip.com.narrow(0, i, t).unsqueeze(0).to_device(device);
-            let out = net.run(params, &src, rec.as_deref(), false);
+            let out = net.run_at(params, &src, rec.as_deref(), ratio);
             phas.push(out.pha.squeeze_dim(0).to_device(Device::Cpu));
             fgrs.push(out.fgr.squeeze_dim(0).to_device(Device::Cpu));
             rec = Some(out.state);

@@ -188,9 +188,11 @@ mod tests {
         // Compared on the 1/16 read-out (the retrieved feature's head), where
         // an untrained decoder does not dampen the difference.
         let diff = |i: i64| (out.aux("lr_fgr").select(1, i) - base.aux("lr_fgr").select(1, i)).abs().max().double_value(&[]);
-        assert!(diff(0) < 1e-7 && diff(1) < 1e-7, "past frames changed");
-        assert!(diff(3) > 1e-6, "frame 3 did not read its previous frame ({})", diff(3));
-        assert!(diff(4) < 1e-7, "frame 4 depends on frame 2 by {}", diff(4));
+        eprintln!("read-out change per frame: {:?}", (0..5).map(diff).collect::<Vec<_>>());
+        // Unaffected frames run the very same arithmetic: exactly equal.
+        assert!(diff(0) == 0.0 && diff(1) == 0.0, "past frames changed");
+        assert!(diff(3) > 1e-7, "frame 3 did not read its previous frame ({})", diff(3));
+        assert!(diff(4) == 0.0, "frame 4 depends on frame 2 by {}", diff(4));
         // The state after the call: the first frame's key and the last's.
         let k0 = key_of(&n, &src.select(1, 0));
         let k4 = key_of(&n, &src.select(1, 4));

@@ -7,9 +7,9 @@
 
 use tch::Device;
 
-use super::encoder::{Encoder, LARGE, LARGE_TAPS, LITE, LITE_TAPS};
+use super::encoder::Encoder;
 use super::matter::{Arch, Matter};
-use super::matting_net::{Depth, MattingNet, ModelConfig};
+use super::matting_net::{MattingNet, ModelConfig};
 use super::params::ParamBuilder;
 
 pub mod adam;
@@ -31,15 +31,11 @@ pub fn build(arch: Arch, cfg: &ModelConfig, device: Device, seed: u64) -> Box<dy
 }
 
 /// The MobileNetV3-style backbone of the configuration, with parameters
-/// named `enc.*` exactly as in the target model, so a zoo model can start
+/// named `backbone.*` exactly as in the target model, so a zoo model can start
 /// from the factory model's encoder (our stand-in for ImageNet
 /// pre-training, which the seed papers use and our synthetic world lacks).
 pub fn backbone(pb: &mut ParamBuilder, cfg: &ModelConfig) -> Encoder {
-    let (specs, taps): (&[_], _) = match cfg.depth {
-        Depth::Lite => (&LITE, LITE_TAPS),
-        Depth::Large => (&LARGE, LARGE_TAPS),
-    };
-    Encoder::new(pb, specs, taps, cfg.width, cfg.last)
+    Encoder::new(pb, cfg.width)
 }
 
 /// Shared pieces of the zoo models' tests: a tiny task and an overfit loop.

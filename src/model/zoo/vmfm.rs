@@ -22,7 +22,7 @@
 //! pasted back, everything else untouched.
 //!
 //! Where it departs, and why:
-//! - One backbone (the zoo's `enc.*` MobileNetV3, initialised from RVM) is
+//! - One backbone (the zoo's `backbone.*` MobileNetV3, initialised from RVM) is
 //!   shared by the three modality heads and both foreground networks instead
 //!   of separate pre-trained D-Net, Mask R-CNN, Hourglass and two image
 //!   encoders: five encoders per frame would not train on CPU. The heatmap
@@ -59,7 +59,7 @@ use crate::model::layers::{avg_down, bn, conv, normalise, resize, unflat, BnMode
 use crate::model::lraspp::Lraspp;
 use crate::model::matter::{Arch, Matter, Prediction};
 use crate::model::matter::weight_accessors;
-use crate::model::matting_net::{Depth, ModelConfig};
+use crate::model::matting_net::ModelConfig;
 use crate::model::params::{ParamBuilder, ParamSet};
 
 /// Side of a refinement patch (paper Sec. 3.3).
@@ -183,7 +183,7 @@ impl Vmfm {
         pb.conv_bn("rn.c2", 2 * d1, 2 * d1, 3);
         pb.conv_bn("rn.c3", d1, 2 * d1, 3);
         pb.conv("rn.head", 4, d1, 1, true);
-        let k = if cfg.depth == Depth::Large { 32 } else { 8 };
+        let k = if cfg.width >= 1.0 { 32 } else { 8 };
         Vmfm { cfg: cfg.clone(), params: pb.params, buffers: pb.buffers, k, encoder, aspp }
     }
 
