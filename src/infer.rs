@@ -39,22 +39,29 @@ pub fn find_clips(root: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The `downsample_ratio` for frames of h x w: the user's, else RVM's
-/// automatic one for models with a refiner (1 for the others, which have
-/// no high-resolution path).
-pub fn resolve_ratio(net: &dyn Matter, ratio: Option<f64>, h: i64, w: i64) -> Result<f64> {
+/// automatic one when the refiner's weights were trained (`trained_refiner`:
+/// RVM's own, imported), else 1: hoimat's trainers run at full resolution
+/// and leave the refiner at its plain-upsampler start.
+pub fn resolve_ratio(net: &dyn Matter, ratio: Option<f64>, h: i64, w: i64, trained_refiner: bool) -> Result<f64> {
     match ratio {
         Some(r) if !(r > 0.0 && r <= 1.0) => anyhow::bail!("--downsample-ratio must be in (0, 1], got {r}"),
         Some(r) if r < 1.0 && !net.has_refiner() => anyhow::bail!("a {} model has no refiner: --downsample-ratio below 1 needs RVM's network", net.arch()),
         Some(r) => Ok(r),
-        None if net.has_refiner() => Ok(auto_downsample_ratio(h, w)),
+        None if net.has_refiner() && trained_refiner => Ok(auto_downsample_ratio(h, w)),
         None => Ok(1.0),
     }
 }
 
+/// Whether a checkpoint's refiner holds trained weights: true for RVM's
+/// own (imported) checkpoints.
+pub fn refiner_trained(provenance: &serde_json::Value) -> bool {
+    provenance["trainer"] == "import"
+}
+
 /// Run `net` over every clip below `input`, writing to `out`, at RVM's
-/// `downsample_ratio` (None: automatic for the frame size). Returns the
-/// number of frames processed.
-pub fn infer_tree(net: &dyn Matter, input: &Path, out: &Path, device: Device, ratio: Option<f64>) -> Result<usize> {
+/// `downsample_ratio` (None: see [`resolve_ratio`]). Returns the number of
+/// frames processed.
+pub fn infer_tree(net: &dyn Matter, input: &Path, out: &Path, device: Device, ratio: Option<f64>, trained_refiner: bool) -> Result<usize> {
     if net.prompt_channels() > 0 {
         anyhow::bail!("a {} model needs user input (clicks) for every frame; `hoimat infer` runs automatic models only", net.arch());
     }
@@ -86,7 +93,7 @@ pub fn infer_tree(net: &dyn Matter, input: &Path, out: &Path, device: Device, ra
             height: h,
         };
         let ct = ClipTensors::from_clip(&Clip { meta, frames });
-        let r = resolve_ratio(net, ratio, h as i64, w as i64)?;
+        let r = resolve_ratio(net, ratio, h as i64, w as i64, trained_refiner)?;
         let (pha, fgr) = predict_clip_at(net, net.params(), &ct, 8, device, r);
         let rel = dir.strip_prefix(input).unwrap_or(&dir);
         let od = out.join(rel);

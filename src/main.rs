@@ -92,7 +92,8 @@ enum Cmd {
         out: PathBuf,
         /// RVM's downsample_ratio in (0, 1]: the network sees the frames
         /// scaled by it and the refiner restores full size (default: RVM's
-        /// automatic min(1, 512 / longer side) for RVM, 1 for the zoo).
+        /// automatic min(1, 512 / longer side) for imported RVM weights, whose
+        /// refiner is trained; 1 for models trained here and for the zoo).
         #[arg(long)]
         downsample_ratio: Option<f64>,
         /// Stay on the CPU even when CUDA is available.
@@ -498,9 +499,9 @@ fn main() -> Result<()> {
         }
         Cmd::Infer { ckpt, input, out, downsample_ratio, cpu } => {
             let device = hoimat::torch_env::device(cpu);
-            let (net, _) = hoimat::model::checkpoint::load_model(&ckpt, device)?;
+            let (net, side) = hoimat::model::checkpoint::load_model(&ckpt, device)?;
             let t = Instant::now();
-            let n = hoimat::infer::infer_tree(net.as_ref(), &input, &out, device, downsample_ratio)?;
+            let n = hoimat::infer::infer_tree(net.as_ref(), &input, &out, device, downsample_ratio, hoimat::infer::refiner_trained(&side.provenance))?;
             println!("{n} frames in {:.1} s -> {}", t.elapsed().as_secs_f64(), out.display());
             Ok(())
         }

@@ -67,7 +67,8 @@ fn parity_at(config: &str, h: i64, w: i64) {
     let src = frames(5, h, w);
     let npz = dir.join("frames.npz");
     Tensor::write_npz(&[("src", &src)], &npz).unwrap();
-    for ratio in [1.0, 0.5] {
+    // 0.37 on odd sizes: floor(90 * 0.37) = 33, sampling from the ratio itself.
+    for ratio in [1.0, 0.5, 0.37] {
         // Chunks of 2 frames: the state crosses two call boundaries.
         let (pha, fgr) = predict_clip_at(net.as_ref(), net.params(), &clip_of(&src), 2, Device::Cpu, ratio);
         let out = dir.join(format!("twin-{ratio}.npz"));
@@ -177,5 +178,54 @@ fn a_renamed_extra_or_misshaped_key_is_refused_by_name() {
     std::fs::write(&junk, b"PK\x03\x04 not really").unwrap();
     let e = format!("{:#}", rvm::import(&junk, &dir.join("out.safetensors")).unwrap_err());
     assert!(e.contains(&junk.display().to_string()), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_imported_checkpoint_is_the_factory_of_every_recipe() {
+    use hoimat::experiments::lab::Lab;
+    use hoimat::experiments::models::ModelSpec;
+    let dir = scratch("lab");
+    let pth = saved_twin(&dir, "quick");
+    let plain = Lab::new(dir.join("results"), hoimat::profile::Profile::Smoke, Device::Cpu);
+    let mut lab = Lab::new(dir.join("results"), hoimat::profile::Profile::Smoke, Device::Cpu);
+    lab.factory_import = Some(pth.clone());
+    let f = lab.plan_model(&ModelSpec::Factory, 0).unwrap();
+    assert!(f.key.starts_with("factory_import-"), "{}", f.key);
+    // The key names the file's content, the same for every seed.
+    assert_eq!(lab.plan_model(&ModelSpec::Factory, 7).unwrap().key, f.key);
+    let path = lab.model(&ModelSpec::Factory, 0).unwrap();
+    assert_eq!(checkpoint::read_sidecar(&path).unwrap().provenance["trainer"], "import");
+    // Recipes built on it are other models than those on the synthetic factory.
+    for spec in [ModelSpec::RvmF, ModelSpec::maml_ral(0.7, 0.1, 0.2)] {
+        assert_ne!(lab.plan_model(&spec, 0).unwrap().key, plain.plan_model(&spec, 0).unwrap().key);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_cli_imports_exports_and_checks_the_downsample_ratio() {
+    let dir = scratch("cli");
+    let pth = saved_twin(&dir, "quick");
+    let bin = env!("CARGO_BIN_EXE_hoimat");
+    let run = |args: &[&std::ffi::OsStr]| Command::new(bin).args(args).output().unwrap();
+    let ckpt = dir.join("m.safetensors");
+    let o = run(&["import".as_ref(), "rvm".as_ref(), pth.as_os_str(), "--out".as_ref(), ckpt.as_os_str()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let back = dir.join("back.pth");
+    let o = run(&["export".as_ref(), "rvm".as_ref(), ckpt.as_os_str(), "--out".as_ref(), back.as_os_str()]);
+    assert!(o.status.success() && back.is_file(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A clip tree of three frames; a ratio outside (0, 1] is refused.
+    let clip = dir.join("in/clip0/com");
+    std::fs::create_dir_all(&clip).unwrap();
+    for i in 0..3 {
+        image::save_buffer(clip.join(format!("{i:04}.png")), &vec![(40 * i) as u8; 64 * 36 * 3], 64, 36, image::ColorType::Rgb8).unwrap();
+    }
+    let infer = |ratio: &str| run(&["infer".as_ref(), "--cpu".as_ref(), "--ckpt".as_ref(), ckpt.as_os_str(), "--input".as_ref(), dir.join("in").as_os_str(), "--out".as_ref(), dir.join(format!("out{ratio}")).as_os_str(), "--downsample-ratio".as_ref(), ratio.as_ref()]);
+    let bad = infer("1.5");
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("--downsample-ratio must be in (0, 1]"), "{}", String::from_utf8_lossy(&bad.stderr));
+    let ok = infer("0.5");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(std::fs::read_dir(dir.join("out0.5/clip0/pha")).unwrap().count(), 3);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -45,7 +45,7 @@ pub fn sgd_step(net: &MattingNet, theta: &ParamSet, factory: &MattingNet, batch:
     // follow the clip's frames (PyTorch's train() mode), unlike meta-training.
     let loss = hoi_loss(net, theta, factory, batch, w, fc, BnMode::BatchTracked).total;
     let xs: Vec<&Tensor> = theta.tensors().iter().collect();
-    let grads = theta.defined_grads(Tensor::run_backward(&[&loss], &xs, false, false));
+    let grads = Tensor::run_backward(&[&loss], &xs, false, false);
     theta.descend(&grads, lr);
     loss.double_value(&[])
 }

@@ -55,7 +55,7 @@ pub fn time_train(net: &MattingNet, b: i64, t: i64, h: i64, w: i64, iters: usize
         let t0 = Instant::now();
         let out = net.forward(&src, None, true);
         let loss = (&out.pha - 0.5).abs().mean(Kind::Float) + (&out.fgr - 0.5).abs().mean(Kind::Float);
-        let grads = net.params.defined_grads(Tensor::run_backward(&[&loss], &params, false, false));
+        let grads = Tensor::run_backward(&[&loss], &params, false, false);
         net.params.descend(&grads, 1e-3);
         let _ = loss.double_value(&[]);
         if i >= 2 {

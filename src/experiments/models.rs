@@ -186,7 +186,7 @@ impl Lab {
             ModelSpec::Factory if self.factory_import.is_some() => {
                 let src = self.factory_import.clone().expect("checked");
                 // Seedless: the same imported weights serve every seed.
-                let key = format!("factory_import-{}", file_hash(&src)?);
+                let key = format!("factory_import-{}", config_hash(&serde_json::json!({"file": file_hash(&src)?, "engine": crate::ENGINE})));
                 return Ok(Planned { path: dir.join(format!("{key}.safetensors")), key, recipe: Recipe::Import(src) });
             }
             ModelSpec::Factory => {
@@ -216,6 +216,10 @@ impl Lab {
                 let f = self.plan_model(&ModelSpec::Factory, seed)?;
                 let mut cfg = supervised::zoo_config(self.profile, seed, *arch, &f.path);
                 cfg.data_seed = self.data_seed;
+                if let Some(src) = &self.factory_import {
+                    // The zoo's backbone starts from the imported factory's, so it takes its width.
+                    cfg.model = crate::model::rvm::config_of(src)?;
+                }
                 let mut j = serde_json::json!({"recipe": spec, "config": cfg});
                 j["config"]["init_backbone"] = serde_json::Value::String(f.key.clone());
                 (Recipe::Supervised(Box::new(cfg)), j)
@@ -266,13 +270,13 @@ mod tests {
 
     /// Model keys hash the training configuration; a field added later with
     /// its default left out of the configuration must not change the keys
-    /// of models trained before it (pinned here for engine 2).
+    /// of models trained before it (pinned here for engine 3).
     #[test]
     fn keys_of_existing_recipes_are_stable_and_zoo_keys_differ() {
         let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), Profile::Quick, Device::Cpu);
-        assert_eq!(lab.plan_model(&ModelSpec::Factory, 0).unwrap().key, "factory-s0-9bdb66c16e5af2bd");
-        assert_eq!(lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key, "rvm_f-s0-d740c769f5f3e132");
-        assert_eq!(lab.plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 0).unwrap().key, "maml_ral-s0-1138ce5146028289");
+        assert_eq!(lab.plan_model(&ModelSpec::Factory, 0).unwrap().key, "factory-s0-e131dc6a2ae3d1d2");
+        assert_eq!(lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key, "rvm_f-s0-5ea4385a3a7abdf7");
+        assert_eq!(lab.plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 0).unwrap().key, "maml_ral-s0-7c1e5960a3143eee");
         let a = lab.plan_model(&ModelSpec::Zoo { arch: Arch::Modnet }, 0).unwrap().key;
         let b = lab.plan_model(&ModelSpec::Zoo { arch: Arch::AttentionMemory }, 0).unwrap().key;
         assert!(a.starts_with("modnet-s0-") && b.starts_with("attention_memory-s0-") && a[10..] != b[20..]);
@@ -326,7 +330,7 @@ mod tests {
             .into_iter()
             .map(|m| lab.plan_model(&ModelSpec::MamlRal(m), 0).unwrap().key)
             .collect();
-        assert_eq!(keys[0], "maml_ral-s0-1138ce5146028289");
+        assert_eq!(keys[0], "maml_ral-s0-7c1e5960a3143eee");
         keys.dedup();
         assert_eq!(keys.len(), 5, "{keys:?}");
     }

@@ -37,19 +37,21 @@ pub fn sidecar_path(path: &Path) -> PathBuf {
     path.with_extension("json")
 }
 
-fn tmp_of(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
 /// Write named tensors atomically.
 pub fn write_tensors(path: &Path, named: &[(String, Tensor)]) -> Result<(), CheckpointError> {
     if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d).map_err(|e| err(d, e))?;
     }
-    let tmp = tmp_of(path);
+    let tmp = crate::atomic::temporary(path);
     let cpu: Vec<(String, Tensor)> = named.iter().map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu).contiguous())).collect();
-    Tensor::write_safetensors(&cpu, &tmp).map_err(|e| err(path, e))?;
+    let written = Tensor::write_safetensors(&cpu, &tmp).map_err(|e| err(path, e)).and_then(|_| {
+        // On disk before the rename makes it visible.
+        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| err(path, e))
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::rename(&tmp, path).map_err(|e| err(path, e))
 }
 
@@ -79,12 +81,10 @@ pub fn save_with(net: &dyn Matter, path: &Path, provenance: serde_json::Value, e
     let arch = (net.arch() != Arch::Rvm).then_some(net.arch());
     let side = Sidecar { format: "hoimat-matting-net/1".into(), config: net.config().clone(), arch, provenance };
     let sp = sidecar_path(path);
-    let tmp = tmp_of(&sp);
     let mut all = named(net.params(), net.buffers());
     all.extend(extra.iter().map(|(n, t)| (n.clone(), t.shallow_clone())));
     write_tensors(path, &all)?;
-    std::fs::write(&tmp, serde_json::to_string_pretty(&side).expect("sidecar serialises") + "\n").map_err(|e| err(&sp, e))?;
-    std::fs::rename(&tmp, &sp).map_err(|e| err(&sp, e))
+    crate::atomic::write(&sp, (serde_json::to_string_pretty(&side).expect("sidecar serialises") + "\n").as_bytes()).map_err(|e| err(&sp, format!("{e:#}")))
 }
 
 pub fn read_sidecar(path: &Path) -> Result<Sidecar, CheckpointError> {

@@ -102,10 +102,11 @@ impl ParamSet {
 
     /// One gradient-descent step in place: theta <- theta - step * g, with
     /// `grads` in this set's order (SGD for local adaptation, Alg. 1's
-    /// outer step, the benches' training steps).
+    /// outer step, the benches' training steps). Undefined gradients (a
+    /// parameter the loss did not reach) leave their parameter alone.
     pub fn descend(&self, grads: &[Tensor], step: f64) {
         tch::no_grad(|| {
-            for (p, g) in self.tensors.iter().zip(grads) {
+            for (p, g) in self.tensors.iter().zip(grads).filter(|(_, g)| g.defined()) {
                 let _ = p.shallow_clone().g_sub_(&(g * step));
             }
         });

@@ -25,6 +25,14 @@ impl Refiner {
         pb.conv("refiner.conv.3", hid, hid, 1, false);
         pb.bn("refiner.conv.4", hid);
         pb.conv("refiner.conv.6", 4, hid, 1, true);
+        // hoimat's trainers run at ratio 1 and never train the refiner, so
+        // start it as a plain upsampler: A = 0, b = box mean of the low-res
+        // output (RVM's own weights replace this on import).
+        tch::no_grad(|| {
+            for n in ["refiner.conv.6.weight", "refiner.conv.6.bias"] {
+                let _ = pb.params.get(n).shallow_clone().zero_();
+            }
+        });
         Refiner
     }
 

@@ -55,6 +55,8 @@ pub fn read_any(path: &Path) -> Result<Vec<(String, Tensor)>> {
         .with_context(|| format!("{}: too short to be a checkpoint", path.display()))?;
     if &head == b"PK\x03\x04" {
         torch_file::read_state_dict(path)
+    } else if head[0] == 0x80 {
+        bail!("{}: a pickle, i.e. torch.save's legacy format (torch < 1.6); re-save it with a current torch.save", path.display())
     } else {
         Tensor::read_safetensors(path).with_context(|| format!("{}: neither a torch.save zip nor a safetensors file", path.display()))
     }
@@ -90,6 +92,11 @@ pub fn from_state_dict(path: &Path, tensors: Vec<(String, Tensor)>) -> Result<(M
     Ok((net, tracked))
 }
 
+/// The configuration (width) of RVM's checkpoint at `path`.
+pub fn config_of(path: &Path) -> Result<ModelConfig> {
+    Ok(from_state_dict(path, read_any(path)?)?.0.cfg)
+}
+
 /// `hoimat import rvm`: RVM's checkpoint at `src` as a hoimat checkpoint at
 /// `out` (its sidecar records the source). Returns the network's config.
 pub fn import(src: &Path, out: &Path) -> Result<ModelConfig> {
@@ -120,12 +127,15 @@ pub fn export(ckpt: &Path, out: &Path) -> Result<()> {
     let file = checkpoint::read_tensors(ckpt)?;
     let find = |k: &str| file.iter().find(|(n, _)| n == k).map(|(_, t)| t.shallow_clone());
     let mut named = Vec::new();
-    for (k, _, kind) in expected_keys(&side.config) {
+    for (k, shape, kind) in expected_keys(&side.config) {
         let t = if kind == Kind::Int64 {
             find(&format!("tracked/{k}")).unwrap_or_else(|| Tensor::from(0i64))
         } else {
             find(&format!("param/{k}")).or_else(|| find(&format!("buffer/{k}"))).with_context(|| format!("{}: missing tensor {k}", ckpt.display()))?
         };
+        if t.size() != shape {
+            bail!("{}: tensor {k} has shape {:?}, RVM's network of this width needs {shape:?}", ckpt.display(), t.size());
+        }
         named.push((k, t));
     }
     if out.extension().is_some_and(|e| e == "safetensors") {

@@ -266,6 +266,12 @@ impl<'a> Machine<'a> {
     }
 }
 
+/// A value for an error message, cut to a readable length.
+fn short(v: &V) -> String {
+    let s = format!("{v:?}");
+    if s.len() > 120 { format!("{}...", &s[..s.char_indices().nth(120).map_or(s.len(), |(i, _)| i)]) } else { s }
+}
+
 /// Read the named tensors of a `torch.save(state_dict)` file, in the file's order.
 pub fn read_state_dict(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let file = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
@@ -278,7 +284,7 @@ fn read_from(file: impl Read + Seek) -> Result<Vec<(String, Tensor)>> {
     let top = pkl.trim_end_matches("data.pkl").to_string();
     let mut record = |name: &str| -> Result<Vec<u8>> {
         let mut f = zip.by_name(&format!("{top}{name}")).with_context(|| format!("missing record {top}{name}"))?;
-        let mut buf = Vec::with_capacity(f.size() as usize);
+        let mut buf = Vec::new();
         f.read_to_end(&mut buf)?;
         Ok(buf)
     };
@@ -289,12 +295,12 @@ fn read_from(file: impl Read + Seek) -> Result<Vec<(String, Tensor)>> {
     }
     let pickle = record("data.pkl")?;
     let root = Machine { data: &pickle, pos: 0, stack: vec![], memo: HashMap::new() }.run()?;
-    let V::Dict(items) = root else { bail!("the pickle holds {root:?}, not a state dict") };
+    let V::Dict(items) = root else { bail!("the pickle holds {}, not a state dict", short(&root)) };
     let mut storages: HashMap<String, Tensor> = HashMap::new();
     let mut out = Vec::with_capacity(items.len());
     for (k, v) in items {
-        let V::Str(name) = k else { bail!("a key that is not a string: {k:?}") };
-        let V::Tensor { key, kind, offset, size, stride } = v else { bail!("{name} is not a tensor: {v:?}") };
+        let V::Str(name) = k else { bail!("a key that is not a string: {}", short(&k)) };
+        let V::Tensor { key, kind, offset, size, stride } = v else { bail!("{name} is not a tensor: {}", short(&v)) };
         if !storages.contains_key(&key) {
             let bytes = record(&format!("data/{key}"))?;
             let elem = kind.elt_size_in_bytes();
@@ -304,11 +310,16 @@ fn read_from(file: impl Read + Seek) -> Result<Vec<(String, Tensor)>> {
             storages.insert(key.clone(), Tensor::from_data_size(&bytes, &[(bytes.len() / elem) as i64], kind));
         }
         let s = &storages[&key];
-        let need = offset + size.iter().zip(&stride).map(|(n, st)| (n - 1).max(0) * st).sum::<i64>() + 1;
-        if size.iter().all(|n| *n > 0) && need > s.numel() as i64 {
+        if size.len() != stride.len() || offset < 0 || size.iter().chain(&stride).any(|v| *v < 0) {
+            bail!("{name}: shape {size:?}, stride {stride:?}, offset {offset} do not describe a tensor");
+        }
+        // The last element's index, in i128 so no value overflows.
+        let last = offset as i128 + size.iter().zip(&stride).map(|(n, st)| (*n as i128 - 1).max(0) * *st as i128).sum::<i128>();
+        let numel: i128 = size.iter().map(|n| *n as i128).product();
+        if numel > 0 && (last >= s.numel() as i128 || numel > s.numel() as i128 * 64) {
             bail!("{name}: shape {size:?} at offset {offset} runs past its storage of {} values", s.numel());
         }
-        out.push((name, s.as_strided(size.as_slice(), stride.as_slice(), offset).contiguous()));
+        out.push((name, s.f_as_strided(size.as_slice(), stride.as_slice(), offset)?.contiguous()));
     }
     Ok(out)
 }

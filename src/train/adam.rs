@@ -22,14 +22,17 @@ impl Adam {
         Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, m: zeros, v: zeros2 }
     }
 
-    /// theta <- theta - lr * m_hat / (sqrt(v_hat) + eps), in place.
+    /// theta <- theta - lr * m_hat / (sqrt(v_hat) + eps), in place. A
+    /// parameter whose gradient is undefined (it did not reach the loss, as
+    /// the refiner in a full-resolution pass) is skipped, moments and all,
+    /// as PyTorch's Adam skips a `None` grad.
     pub fn update(&mut self, params: &ParamSet, grads: &[Tensor]) {
         self.step += 1;
         let (b1, b2) = (self.beta1, self.beta2);
         let c1 = 1.0 - b1.powi(self.step as i32);
         let c2 = 1.0 - b2.powi(self.step as i32);
         tch::no_grad(|| {
-            for (i, g) in grads.iter().enumerate() {
+            for (i, g) in grads.iter().enumerate().filter(|(_, g)| g.defined()) {
                 let (m, v) = (&self.m.tensors()[i], &self.v.tensors()[i]);
                 let mut mm = m.shallow_clone();
                 let mut vv = v.shallow_clone();
