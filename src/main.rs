@@ -157,8 +157,34 @@ enum Cmd {
         #[arg(long)]
         cpu: bool,
     },
+    /// Instruments (numbers to look at before tuning anything).
+    Diagnose {
+        #[command(subcommand)]
+        cmd: DiagnoseCmd,
+    },
     /// libtorch version, threads and devices of this process.
     Info,
+}
+
+#[derive(Subcommand)]
+enum DiagnoseCmd {
+    /// MAML-RAL's inner step at theta_f for several step sizes alpha: does it
+    /// lower the task's loss, and how far the second-order meta-gradient
+    /// turns from the first-order direction (means over real meta tasks).
+    Alpha {
+        #[arg(long)]
+        factory: PathBuf,
+        #[arg(long, default_value = "quick")]
+        profile: Profile,
+        #[arg(long, value_delimiter = ',', default_value = "0.1,0.05,0.02,0.01,0.005,0.002,0.001")]
+        alphas: Vec<f64>,
+        #[arg(long, default_value_t = 8)]
+        tasks: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        cpu: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -522,6 +548,16 @@ fn main() -> Result<()> {
                 cfg.weights.g2 = 0.0;
             }
             adapt_cmd(&ckpt, factory.as_deref(), &clip, profile, noise, &cfg, &out, hoimat::torch_env::device(cpu))
+        }
+        Cmd::Diagnose { cmd: DiagnoseCmd::Alpha { factory, profile, alphas, tasks, seed, cpu } } => {
+            let cfg = hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
+            let rows = hoimat::meta::diagnose::alpha_scan(&cfg, &alphas, tasks, hoimat::torch_env::device(cpu))?;
+            println!("MAML-RAL inner step at theta_f ({}), means over {tasks} synmeta tasks (synthetic data)", factory.display());
+            println!("{:>8} {:>11} {:>11} {:>9} {:>11} {:>11} {:>10} {:>8}", "alpha", "inner", "inner'", "lowered", "outer", "outer'", "|meta|/|fo|", "cos");
+            for r in rows {
+                println!("{:>8} {:>11.5} {:>11.5} {:>9.2} {:>11.5} {:>11.5} {:>10.3} {:>+8.3}", r.alpha, r.inner_before, r.inner_after, r.inner_lowered, r.outer_before, r.outer_after, r.norm_ratio, r.cosine);
+            }
+            Ok(())
         }
         Cmd::Info => {
             println!("{}", serde_json::to_string_pretty(&hoimat::torch_env::info())?);

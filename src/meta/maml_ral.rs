@@ -201,7 +201,7 @@ pub struct MamlRalRun {
     pub seconds: f64,
 }
 
-fn task_batch(c: &ClipTensors, t: i64, pool: &[ClipTensors], swap: f32, r: &mut Rand, device: Device) -> Batch {
+pub(crate) fn task_batch(c: &ClipTensors, t: i64, pool: &[ClipTensors], swap: f32, r: &mut Rand, device: Device) -> Batch {
     let t = t.min(c.len());
     let start = r.int(0, (c.len() - t + 1) as usize) as i64;
     let flip = r.chance(0.5);

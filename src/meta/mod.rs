@@ -4,6 +4,7 @@
 //! second-order term, and the training loops of MAML-RAL and RVM-F.
 
 pub mod constraints;
+pub mod diagnose;
 pub mod hoi_loss;
 pub mod maml;
 pub mod maml_ral;
