@@ -182,6 +182,14 @@ enum DiagnoseCmd {
         tasks: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Leave FC (g2 = 0) or CC (g3 = 0) out of the inner loss, to see which term bends it.
+        #[arg(long)]
+        no_fc: bool,
+        #[arg(long)]
+        no_cc: bool,
+        /// Temperature of FC's relaxed hash, in units of the map's std (default 0.5).
+        #[arg(long)]
+        fc_tau: Option<f64>,
         #[arg(long)]
         cpu: bool,
     },
@@ -395,6 +403,14 @@ enum BenchCmd {
         #[arg(long)]
         no_reference: bool,
     },
+    /// The device check (benches/gpu_check.sh runs it on a GPU machine): CUDA
+    /// found and used, CPU/CUDA parity, frames/s at 512x288 and 1920x1080
+    /// (ratio 0.25), one second-order meta-iteration; one JSON line each.
+    Gpu {
+        /// The same code on the CPU at small sizes (what tests run).
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// The zoo beside RVM: parameters, FLOPs, frames/s and training-step time, with ratios.
     Zoo {
         #[arg(long)]
@@ -430,6 +446,7 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Data { cmd } => data(cmd),
         Cmd::Bench { cmd: BenchCmd::World { seed } } => hoimat::bench::world::run(seed),
+        Cmd::Bench { cmd: BenchCmd::Gpu { dry_run } } => hoimat::bench::gpu::run(dry_run),
         Cmd::Bench { cmd: BenchCmd::Adapt { cpu } } => hoimat::bench::adapt::run(hoimat::torch_env::device(cpu)),
         Cmd::Bench { cmd: BenchCmd::Zoo { cpu, models } } => {
             let models = if models.is_empty() { hoimat::model::Arch::ZOO.to_vec() } else { models };
@@ -549,8 +566,15 @@ fn main() -> Result<()> {
             }
             adapt_cmd(&ckpt, factory.as_deref(), &clip, profile, noise, &cfg, &out, hoimat::torch_env::device(cpu))
         }
-        Cmd::Diagnose { cmd: DiagnoseCmd::Alpha { factory, profile, alphas, tasks, seed, cpu } } => {
-            let cfg = hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
+        Cmd::Diagnose { cmd: DiagnoseCmd::Alpha { factory, profile, alphas, tasks, seed, no_fc, no_cc, fc_tau, cpu } } => {
+            let mut cfg = hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
+            if no_fc {
+                cfg.weights.g2 = 0.0;
+            }
+            if no_cc {
+                cfg.weights.g3 = 0.0;
+            }
+            cfg.fc.tau = fc_tau.unwrap_or(cfg.fc.tau);
             let rows = hoimat::meta::diagnose::alpha_scan(&cfg, &alphas, tasks, hoimat::torch_env::device(cpu))?;
             println!("MAML-RAL inner step at theta_f ({}), means over {tasks} synmeta tasks (synthetic data)", factory.display());
             println!("{:>8} {:>11} {:>11} {:>9} {:>11} {:>11} {:>10} {:>8}", "alpha", "inner", "inner'", "lowered", "outer", "outer'", "|meta|/|fo|", "cos");

@@ -76,10 +76,12 @@ fn maml_ral_and_rvm_f_train_from_the_factory_model() {
     // The log carries the meta-gradient's diagnostics, and theta moved.
     let l = &base.log[0];
     assert!(l.grad_norm > 0.0 && l.first_order_norm > 0.0 && l.distance > 0.0, "{l:?}");
-    // On RVM's network the first meta-gradient at alpha 0.05 is dominated by
-    // the matting loss's curvature (cosine with the first-order direction
-    // about 0 at smoke; tests/meta_gradient.rs measures its dependence on
-    // alpha): logged and finite, its direction an open question of issue 17.
+    // The direction is logged, not asserted: at smoke the factory has had
+    // 16 steps, and on such an untrained RVM network FC's curvature at
+    // theta_f dominates the second-order term at alpha 0.05 (`hoimat
+    // diagnose alpha`: norm ratio 22, cosine -0.13; without FC 1.45 and
+    // +0.39), while on the trained quick factory it is 0.94 and +0.98.
+    // tests/meta_gradient.rs checks the mechanism (cosine -> 1 as alpha -> 0).
     assert!(l.first_order_cosine.is_finite() && l.first_order_cosine.abs() <= 1.0 + 1e-9, "{l:?}");
     let text = std::fs::read_to_string(maml_ral::log_path(&dir.join("one.safetensors"))).unwrap();
     assert_eq!(text.lines().count(), 1);

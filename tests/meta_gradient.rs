@@ -166,10 +166,12 @@ fn at_theta_f_the_constraints_keep_the_meta_gradient_well_directed() {
     eprintln!("squared CC at theta_f: cosine with CC-free {c:.4}, norm ratio {ratio:.4}, cosine with first order {:.4}", cosine(&with, &fo));
     assert!(c > 0.9, "cosine with the CC-free meta-gradient {c}");
     assert!((0.5..2.0).contains(&ratio), "norm ratio {ratio}");
-    // On RVM's network (engine 3) the matting loss's own curvature at
-    // theta_f turns the second-order meta-gradient away from the first-order
-    // direction at alpha = 0.05 (CC plays no part: see the CC-free cosine
-    // above); as alpha shrinks, (I - alpha H) v must return to v.
+    // On this untrained RVM network (random weights, noise data) the inner
+    // loss's curvature at theta_f (FC's above all: `hoimat diagnose alpha
+    // --no-fc`) turns the second-order meta-gradient away from the
+    // first-order direction at alpha = 0.05 (CC plays no part: see the
+    // CC-free cosine above; on the trained quick factory the cosine is
+    // 0.98); as alpha shrinks, (I - alpha H) v must return to v.
     for alpha in [0.05, 0.01, 0.002, 0.0004] {
         let (m, fo) = exact_meta_gradient_at(&s, &theta, &weights(0.2, Distance::Squared), alpha);
         eprintln!("alpha {alpha}: cosine with first order {:.4}, norm ratio {:.3}", cosine(&m, &fo), norm(&m) / norm(&fo));

@@ -3,6 +3,7 @@
 
 pub mod adapt;
 pub mod eval;
+pub mod gpu;
 pub mod meta;
 pub mod model;
 pub mod world;

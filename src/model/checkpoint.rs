@@ -90,7 +90,15 @@ pub fn save_with(net: &dyn Matter, path: &Path, provenance: serde_json::Value, e
 pub fn read_sidecar(path: &Path) -> Result<Sidecar, CheckpointError> {
     let sp = sidecar_path(path);
     let text = std::fs::read_to_string(&sp).map_err(|e| err(&sp, e))?;
-    serde_json::from_str(&text).map_err(|e| err(&sp, format!("not a hoimat checkpoint sidecar: {e}")))
+    serde_json::from_str(&text).map_err(|e| {
+        // A checkpoint of an older engine has another model configuration:
+        // say so rather than only that a field is unknown.
+        let old = serde_json::from_str::<serde_json::Value>(&text).ok().map(|v| crate::engine_of(&v["provenance"])).filter(|e| *e != crate::ENGINE as u64);
+        match old {
+            Some(engine) => err(&sp, format!("written by engine {engine}, whose network differs from this build's (engine {}: RVM's network layer for layer); retrain it, or import RVM's weights with `hoimat import rvm` ({e})", crate::ENGINE)),
+            None => err(&sp, format!("not a hoimat checkpoint sidecar: {e}")),
+        }
+    })
 }
 
 /// Load an RVM checkpoint (the factory model, RVM-F, MAML-RAL) onto `device`.
@@ -133,4 +141,21 @@ fn fill(net: &mut dyn Matter, path: &Path, device: Device) -> Result<(), Checkpo
     }
     net.set_weights(ParamSet::from_pairs(params), ParamSet::from_pairs(buffers));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_2_sidecar_is_refused_naming_its_engine() {
+        let dir = std::env::temp_dir().join(format!("hoimat-ckpt-old-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ckpt = dir.join("old.safetensors");
+        let side = r#"{"format": "hoimat-matting-net/1", "config": {"width": 0.5, "depth": "lite", "last": 256, "aspp": 32, "decoder": [24, 16, 12, 8]}, "provenance": {"engine": 2}}"#;
+        std::fs::write(sidecar_path(&ckpt), side).unwrap();
+        let e = read_sidecar(&ckpt).unwrap_err().to_string();
+        assert!(e.contains("old.json") && e.contains("written by engine 2") && e.contains("hoimat import rvm"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
