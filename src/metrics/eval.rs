@@ -1,5 +1,6 @@
 //! Evaluation over directory trees laid out like RVM's:
-//! `<root>/<dataset>/<clip>/pha/<frame>.png`, optionally `<clip>/fgr/<frame>.png`.
+//! `<root>/<dataset>/<clip>/pha/<frame>.png`, optionally `<clip>/fgr/<frame>.png`,
+//! or two set folders `<set>/<clip>/pha/<frame>.png` (see `metrics::tree`).
 //!
 //! Scaling of every reported number (same as the single-frame functions):
 //! `pha_mad`, `pha_mse`, `fgr_mad`, `fgr_mse` are means x 1e3; `pha_grad` and
@@ -10,12 +11,12 @@
 //! clips that have that frame index; then the mean over frame indices. So long
 //! clips weigh more than short ones, and dtSSD's 0 at frame 0 is included.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::tree::{discover, Clip};
 use super::{conn, dtssd, fgr_mad, fgr_mse, grad, mad, miou, mse, Plane, MetricError, Rgb};
 
 /// Failures of [`evaluate_dirs`]; each names the offending file or directory.
@@ -27,6 +28,10 @@ pub enum EvalError {
     /// A clip exists on one side but this `pha` directory does not.
     #[error("missing pha directory {path}")]
     MissingPhaDir { path: PathBuf },
+    /// One side is a set folder (`<clip>/pha`) and the other a root of sets
+    /// (`<set>/<clip>/pha`).
+    #[error("{pred} and {truth} are laid out differently: {set_side} holds clips (<clip>/pha/*.png) while {root_side} holds sets of clips (<set>/<clip>/pha/*.png); pass two set folders or two roots of sets")]
+    LayoutMismatch { pred: PathBuf, truth: PathBuf, set_side: PathBuf, root_side: PathBuf },
     /// No `<dataset>/<clip>` directory was found at all.
     #[error("empty tree: no <dataset>/<clip> directories under {path}")]
     EmptyTree { path: PathBuf },
@@ -122,113 +127,6 @@ pub struct EvalReport {
     /// Per-clip means in (dataset, clip) order; not part of the JSON.
     #[serde(skip)]
     pub clips: Vec<ClipScores>,
-}
-
-/// One clip after validation: its directories and the shared frame names.
-struct Clip {
-    dataset: String,
-    clip: String,
-    pred: PathBuf,
-    truth: PathBuf,
-    frames: Vec<OsString>,
-    fgr: bool,
-}
-
-impl Clip {
-    fn path(&self, pred: bool, kind: &str, i: usize) -> PathBuf {
-        let root = if pred { &self.pred } else { &self.truth };
-        root.join(kind).join(&self.frames[i])
-    }
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> EvalError + '_ {
-    move |source| EvalError::Io { path: path.to_path_buf(), source }
-}
-
-/// Sorted names of the visible subdirectories; a missing `dir` is empty
-/// when `allow_missing` (a dataset present on one side only).
-fn subdirs(dir: &Path, allow_missing: bool) -> Result<Vec<OsString>, EvalError> {
-    if allow_missing && !dir.exists() {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        let e = e.map_err(io_err(dir))?;
-        let name = e.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if e.path().is_dir() {
-            out.push(name);
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Sorted image file names (png/jpg/jpeg, any case) in `dir`; byte order, as
-/// Python's `sorted(os.listdir(...))` gives for ASCII names.
-fn frame_names(dir: &Path) -> Result<Vec<OsString>, EvalError> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        let e = e.map_err(io_err(dir))?;
-        let p = e.path();
-        let ext = p.extension().map(|x| x.to_string_lossy().to_ascii_lowercase());
-        if matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg")) && p.is_file() {
-            out.push(e.file_name());
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn union_sorted(mut a: Vec<OsString>, b: Vec<OsString>) -> Vec<OsString> {
-    a.extend(b);
-    a.sort();
-    a.dedup();
-    a
-}
-
-/// Finds every clip on either side and checks that both sides have it with
-/// the same frame names.
-fn discover(pred_dir: &Path, true_dir: &Path, opts: &EvalOptions) -> Result<Vec<Clip>, EvalError> {
-    let datasets = union_sorted(subdirs(true_dir, false)?, subdirs(pred_dir, false)?);
-    let mut clips = Vec::new();
-    for ds in &datasets {
-        let (tds, pds) = (true_dir.join(ds), pred_dir.join(ds));
-        for c in union_sorted(subdirs(&tds, true)?, subdirs(&pds, true)?) {
-            let (truth, pred) = (tds.join(&c), pds.join(&c));
-            let (tpha, ppha) = (truth.join("pha"), pred.join("pha"));
-            for dir in [&tpha, &ppha] {
-                if !dir.is_dir() {
-                    return Err(EvalError::MissingPhaDir { path: dir.clone() });
-                }
-            }
-            let (tf, pf) = (frame_names(&tpha)?, frame_names(&ppha)?);
-            if let Some(name) = tf.iter().find(|n| pf.binary_search(n).is_err()) {
-                return Err(EvalError::MissingFrame { path: ppha.join(name), counterpart: tpha.join(name) });
-            }
-            if let Some(name) = pf.iter().find(|n| tf.binary_search(n).is_err()) {
-                return Err(EvalError::ExtraFrame { path: ppha.join(name), counterpart: tpha.join(name) });
-            }
-            if tf.is_empty() {
-                return Err(EvalError::NoFrames { path: tpha });
-            }
-            let fgr = opts.fgr && truth.join("fgr").is_dir() && pred.join("fgr").is_dir();
-            clips.push(Clip {
-                dataset: ds.to_string_lossy().into_owned(),
-                clip: c.to_string_lossy().into_owned(),
-                pred,
-                truth,
-                frames: tf,
-                fgr,
-            });
-        }
-    }
-    if clips.is_empty() {
-        return Err(EvalError::EmptyTree { path: true_dir.to_path_buf() });
-    }
-    Ok(clips)
 }
 
 fn open(path: &Path) -> Result<image::ImageReader<std::io::BufReader<std::fs::File>>, EvalError> {

@@ -15,6 +15,7 @@ pub mod eval;
 pub mod grad;
 pub mod mad;
 pub mod miou;
+pub mod tree;
 
 pub use crate::frame::{Plane, Rgb, ShapeError};
 pub use conn::{conn, conn_thresholds};
