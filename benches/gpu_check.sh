@@ -28,7 +28,10 @@ out="${OUT:-$(mktemp -d)}"
 log="$out/gpu_check.log"
 mkdir -p "$out"
 say() { echo "$*" | tee -a "$log"; }
-bin="${HOIMAT_BIN:-target/release/hoimat}"
+# The binary to carry: target/gpu/release/hoimat (./run gpu-binary: no HDF5,
+# which a GPU image rarely has) when built, else target/release/hoimat.
+bin="${HOIMAT_BIN:-}"
+[ -n "$bin" ] || { [ -x target/gpu/release/hoimat ] && bin=target/gpu/release/hoimat || bin=target/release/hoimat; }
 [ -x "$bin" ] || { say "gpu_check: no binary at $bin (build it with ./run build, carry target/release/hoimat)"; exit 1; }
 lib="${HOIMAT_TORCH_LIB:-}"
 if [ -z "$lib" ]; then
@@ -39,23 +42,36 @@ fi
 [ -n "$lib" ] && [ -d "$lib" ] || { say "gpu_check: no torch lib folder found (set HOIMAT_TORCH_LIB)"; exit 1; }
 export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 say "{\"check\": \"environment\", \"binary\": \"$bin\", \"torch_lib\": \"$lib\", \"dry_run\": $([ $dry = 1 ] && echo true || echo false)}"
+# Libraries the binary cannot find here end the check at once, named.
+missing="$(ldd "$bin" 2>/dev/null | awk '/not found/ {print $1}' | tr '\n' ' ')"
+if [ -n "$missing" ]; then
+    say "{\"check\": \"libraries\", \"status\": \"missing\", \"missing\": \"$missing\", \"hint\": \"build the carried binary with ./run gpu-binary (no HDF5)\"}"
+    exit 1
+fi
+say "{\"check\": \"libraries\", \"status\": \"ok\"}"
 sampler=""
 peak_file="$out/gpu_mem.txt"
 if command -v nvidia-smi >/dev/null 2>&1 && [ $dry = 0 ]; then
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/# gpu: /' | tee -a "$log"
-    ( while true; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits 2>/dev/null | head -1; sleep 0.2; done ) > "$peak_file" &
+    ( set +e +o pipefail; while true; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits 2>/dev/null | sort -n | tail -1; sleep 0.2; done ) > "$peak_file" &
     sampler=$!
 fi
 stop() { [ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true; }
 trap stop EXIT
 info="$("$bin" info | tr -d '\n')"
 say "{\"check\": \"info\", \"torch\": $info}"
-if [ $dry = 1 ]; then "$bin" bench gpu --dry-run | tee -a "$log"; else "$bin" bench gpu | tee -a "$log"; fi
+# TF32 off (cuDNN's default is on), so parity compares float32 with float32.
+flag=(); [ $dry = 1 ] && flag=(--dry-run)
+NVIDIA_TF32_OVERRIDE=0 "$bin" bench gpu ${flag[@]+"${flag[@]}"} | tee -a "$log" \
+    || say "{\"check\": \"bench_gpu\", \"status\": \"failed\"}"
 if [ $reproduce = 1 ]; then
     start=$(date +%s)
     cpu=(); [ $dry = 1 ] && cpu=(--cpu)
-    "$bin" reproduce --profile smoke "${cpu[@]}" --data "$out/data" --results "$out/results" > "$out/reproduce.log" 2>&1 \
+    # Datasets and results stay on the machine; the log and report come back.
+    work="$(mktemp -d)"
+    "$bin" reproduce --profile smoke ${cpu[@]+"${cpu[@]}"} --data "$work/data" --results "$work/results" > "$out/reproduce.log" 2>&1 \
         && status=ok || status=failed
+    cp "$work/results/smoke/REPORT.md" "$out/REPORT-smoke.md" 2>/dev/null || true
     wall=$(( $(date +%s) - start ))
     say "{\"check\": \"reproduce_smoke\", \"status\": \"$status\", \"wall_s\": $wall, \"log\": \"$out/reproduce.log\"}"
     grep -m1 -o 'device [^,]*' "$out/reproduce.log" | sed 's/^/# reproduce ran on /' | tee -a "$log" || true

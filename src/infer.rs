@@ -52,10 +52,12 @@ pub fn resolve_ratio(net: &dyn Matter, ratio: Option<f64>, h: i64, w: i64, train
     }
 }
 
-/// Whether a checkpoint's refiner holds trained weights: true for RVM's
-/// own (imported) checkpoints.
-pub fn refiner_trained(provenance: &serde_json::Value) -> bool {
-    provenance["trainer"] == "import"
+/// Whether `net`'s refiner holds trained weights (RVM's): hoimat starts it
+/// with a zero last conv and no trainer here changes it, so any non-zero
+/// value there came from RVM's checkpoint (directly, or through RVM-F or
+/// MAML-RAL started from an imported factory).
+pub fn refiner_trained(net: &dyn Matter) -> bool {
+    net.has_refiner() && net.params().try_get("refiner.conv.6.weight").is_some_and(|w| w.abs().max().double_value(&[]) > 0.0)
 }
 
 /// Run `net` over every clip below `input`, writing to `out`, at RVM's

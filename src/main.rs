@@ -92,8 +92,8 @@ enum Cmd {
         out: PathBuf,
         /// RVM's downsample_ratio in (0, 1]: the network sees the frames
         /// scaled by it and the refiner restores full size (default: RVM's
-        /// automatic min(1, 512 / longer side) for imported RVM weights, whose
-        /// refiner is trained; 1 for models trained here and for the zoo).
+        /// automatic min(1, 512 / longer side) when the refiner holds RVM's
+        /// trained weights; 1 for a refiner at hoimat's start and for the zoo).
         #[arg(long)]
         downsample_ratio: Option<f64>,
         /// Stay on the CPU even when CUDA is available.
@@ -542,9 +542,9 @@ fn main() -> Result<()> {
         }
         Cmd::Infer { ckpt, input, out, downsample_ratio, cpu } => {
             let device = hoimat::torch_env::device(cpu);
-            let (net, side) = hoimat::model::checkpoint::load_model(&ckpt, device)?;
+            let (net, _) = hoimat::model::checkpoint::load_model(&ckpt, device)?;
             let t = Instant::now();
-            let n = hoimat::infer::infer_tree(net.as_ref(), &input, &out, device, downsample_ratio, hoimat::infer::refiner_trained(&side.provenance))?;
+            let n = hoimat::infer::infer_tree(net.as_ref(), &input, &out, device, downsample_ratio, hoimat::infer::refiner_trained(net.as_ref()))?;
             println!("{n} frames in {:.1} s -> {}", t.elapsed().as_secs_f64(), out.display());
             Ok(())
         }

@@ -75,8 +75,8 @@ impl Staging {
     pub fn new(target: &Path) -> Result<Staging> {
         let parent = target.parent().unwrap_or(Path::new("."));
         mkdir(parent)?;
-        let name = target.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        // Unique to this process and call, so concurrent writers never share one.
+        let tmp = crate::atomic::temporary(target);
         if tmp.exists() {
             fs::remove_dir_all(&tmp).map_err(|e| DataError::io(&tmp, e))?;
         }
@@ -84,17 +84,31 @@ impl Staging {
         Ok(Staging { tmp, target: target.to_path_buf() })
     }
 
-    /// Replace the target with the staged folder.
+    /// Replace the target with the staged folder. Sets are pure functions of
+    /// (set, profile, seed), so when another process puts the same set in
+    /// place first (our rename then finds the target taken), its copy stands
+    /// and ours is dropped.
     pub fn commit(self) -> Result<()> {
         if self.target.exists() {
-            let old = self.tmp.with_extension("old");
+            let old = crate::atomic::temporary(&self.target);
             fs::rename(&self.target, &old).map_err(|e| DataError::io(&self.target, e))?;
-            fs::rename(&self.tmp, &self.target).map_err(|e| DataError::io(&self.target, e))?;
-            fs::remove_dir_all(&old).map_err(|e| DataError::io(&old, e))?;
-        } else {
-            fs::rename(&self.tmp, &self.target).map_err(|e| DataError::io(&self.target, e))?;
+            let placed = fs::rename(&self.tmp, &self.target);
+            let _ = fs::remove_dir_all(&old);
+            return self.settle(placed);
         }
-        Ok(())
+        let placed = fs::rename(&self.tmp, &self.target);
+        self.settle(placed)
+    }
+
+    fn settle(self, placed: std::io::Result<()>) -> Result<()> {
+        match placed {
+            Ok(()) => Ok(()),
+            Err(_) if self.target.is_dir() => {
+                let _ = fs::remove_dir_all(&self.tmp);
+                Ok(())
+            }
+            Err(e) => Err(DataError::io(&self.target, e)),
+        }
     }
 }
 

@@ -229,6 +229,22 @@ impl Lab {
         Ok(Planned { path: dir.join(format!("{key}.safetensors")), key, recipe })
     }
 
+    /// An exclusive lock on a model key (`<key>.lock` beside its checkpoint,
+    /// released when dropped or when the process dies), so two runs sharing a
+    /// results folder never train the same model at once.
+    fn key_lock(&self, plan: &Planned) -> Result<std::fs::File> {
+        let path = plan.path.with_extension("lock");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+        }
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| format!("{}: cannot open the lock", path.display()))?;
+        if f.try_lock().is_err() {
+            self.say(&format!("waiting for another process training {}", plan.key));
+            f.lock().with_context(|| format!("{}: cannot lock", path.display()))?;
+        }
+        Ok(f)
+    }
+
     /// The checkpoint of a recipe at a seed, trained (or resumed) if missing.
     pub fn model(&self, spec: &ModelSpec, seed: u64) -> Result<PathBuf> {
         let plan = self.plan_model(spec, seed)?;
@@ -241,6 +257,11 @@ impl Lab {
         // Starting models first (a no-op when they exist).
         if !matches!(spec, ModelSpec::Factory) {
             self.model(&ModelSpec::Factory, seed)?;
+        }
+        // One process trains a key at a time; another waits, then finds it done.
+        let _lock = self.key_lock(&plan)?;
+        if is_complete(&plan.path) {
+            return Ok(plan.path);
         }
         self.say(&format!("training {} ({})", plan.key, self.profile));
         match &plan.recipe {

@@ -48,11 +48,11 @@ pub fn write_tensors(path: &Path, named: &[(String, Tensor)]) -> Result<(), Chec
         // On disk before the rename makes it visible.
         std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| err(path, e))
     });
-    if let Err(e) = written {
+    let placed = written.and_then(|_| std::fs::rename(&tmp, path).map_err(|e| err(path, e)));
+    if placed.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        return Err(e);
     }
-    std::fs::rename(&tmp, path).map_err(|e| err(path, e))
+    placed
 }
 
 pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointError> {
@@ -93,7 +93,7 @@ pub fn read_sidecar(path: &Path) -> Result<Sidecar, CheckpointError> {
     serde_json::from_str(&text).map_err(|e| {
         // A checkpoint of an older engine has another model configuration:
         // say so rather than only that a field is unknown.
-        let old = serde_json::from_str::<serde_json::Value>(&text).ok().map(|v| crate::engine_of(&v["provenance"])).filter(|e| *e != crate::ENGINE as u64);
+        let old = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["provenance"]["engine"].as_u64()).filter(|e| *e != crate::ENGINE as u64);
         match old {
             Some(engine) => err(&sp, format!("written by engine {engine}, whose network differs from this build's (engine {}: RVM's network layer for layer); retrain it, or import RVM's weights with `hoimat import rvm` ({e})", crate::ENGINE)),
             None => err(&sp, format!("not a hoimat checkpoint sidecar: {e}")),

@@ -124,25 +124,17 @@ impl Table {
             .map_err(|e| TableError::Column { name: "*".into(), problem: e.to_string() })
     }
 
-    /// Write atomically (temporary file in the same folder, then rename).
+    /// Write atomically (a unique temporary in the same folder, synced,
+    /// then renamed: `atomic::write_with`).
     pub fn write_parquet(&self, path: &Path) -> Result<(), TableError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
-        }
-        let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
         let batch = self.batch()?;
-        let result = (|| -> Result<(), TableError> {
-            let f = File::create(&tmp).map_err(|e| file_err(&tmp, e))?;
-            let mut w = ArrowWriter::try_new(f, batch.schema(), None).map_err(|e| file_err(path, e))?;
-            w.write(&batch).map_err(|e| file_err(path, e))?;
-            w.close().map_err(|e| file_err(path, e))?;
-            std::fs::rename(&tmp, path).map_err(|e| file_err(path, e))
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        crate::atomic::write_with(path, |f| {
+            let mut w = ArrowWriter::try_new(f, batch.schema(), None)?;
+            w.write(&batch)?;
+            w.close()?;
+            Ok(())
+        })
+        .map_err(|e| file_err(path, format!("{e:#}")))
     }
 
     pub fn read_parquet(path: &Path) -> Result<Table, TableError> {
