@@ -152,6 +152,9 @@ enum Cmd {
         no_fc: bool,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// RVM's downsample_ratio for scoring the held-out frames (as `infer`'s).
+        #[arg(long)]
+        downsample_ratio: Option<f64>,
         #[arg(long)]
         out: PathBuf,
         #[arg(long)]
@@ -544,11 +547,11 @@ fn main() -> Result<()> {
             let device = hoimat::torch_env::device(cpu);
             let (net, _) = hoimat::model::checkpoint::load_model(&ckpt, device)?;
             let t = Instant::now();
-            let n = hoimat::infer::infer_tree(net.as_ref(), &input, &out, device, downsample_ratio, hoimat::infer::refiner_trained(net.as_ref()))?;
+            let n = hoimat::infer::infer_tree(net.as_ref(), &input, &out, device, downsample_ratio, hoimat::model::matter::refiner_trained(net.as_ref()))?;
             println!("{n} frames in {:.1} s -> {}", t.elapsed().as_secs_f64(), out.display());
             Ok(())
         }
-        Cmd::Adapt { ckpt, factory, clip, profile, frames, strategy, sampling, epochs, groups, seq_len, lr, noise, no_cc, no_fc, seed, out, cpu } => {
+        Cmd::Adapt { ckpt, factory, clip, profile, frames, strategy, sampling, epochs, groups, seq_len, lr, noise, no_cc, no_fc, seed, downsample_ratio, out, cpu } => {
             let mut cfg = hoimat::adapt::AdaptConfig::for_profile(profile);
             cfg.frames = frames.unwrap_or(cfg.frames);
             cfg.strategy = strategy.unwrap_or(cfg.strategy);
@@ -558,6 +561,10 @@ fn main() -> Result<()> {
             cfg.seq_len = seq_len.unwrap_or(cfg.seq_len);
             cfg.lr = lr.unwrap_or(cfg.lr);
             cfg.seed = seed;
+            if let Some(r) = downsample_ratio {
+                anyhow::ensure!(r > 0.0 && r <= 1.0, "--downsample-ratio must be in (0, 1], got {r}");
+            }
+            cfg.downsample_ratio = downsample_ratio;
             if no_cc {
                 cfg.weights.g3 = 0.0;
             }

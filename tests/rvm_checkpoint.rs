@@ -198,8 +198,8 @@ fn an_imported_checkpoint_is_the_factory_of_every_recipe() {
     assert_eq!(checkpoint::read_sidecar(&path).unwrap().provenance["trainer"], "import");
     // RVM's refiner is trained, hoimat's own start is not (infer's automatic ratio).
     let (imported, _) = checkpoint::load_model(&path, Device::Cpu).unwrap();
-    assert!(hoimat::infer::refiner_trained(imported.as_ref()));
-    assert!(!hoimat::infer::refiner_trained(&hoimat::model::MattingNet::new(&hoimat::model::ModelConfig::quick(), Device::Cpu, 0)));
+    assert!(hoimat::model::matter::refiner_trained(imported.as_ref()));
+    assert!(!hoimat::model::matter::refiner_trained(&hoimat::model::MattingNet::new(&hoimat::model::ModelConfig::quick(), Device::Cpu, 0)));
     // Recipes built on it are other models than those on the synthetic factory.
     for spec in [ModelSpec::RvmF, ModelSpec::maml_ral(0.7, 0.1, 0.2)] {
         assert_ne!(lab.plan_model(&spec, 0).unwrap().key, plain.plan_model(&spec, 0).unwrap().key);

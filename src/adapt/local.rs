@@ -19,7 +19,7 @@ use crate::metrics::{self, DEFAULT_MIOU_THRESHOLD};
 use crate::model::{MattingNet, ParamSet};
 use crate::profile::Profile;
 use crate::train::batch::{to_plane, Batch, ClipTensors};
-use crate::train::validate::predict_clip;
+use crate::train::validate::predict_clip_at;
 use crate::world::rng::Rand;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,6 +40,11 @@ pub struct AdaptConfig {
     pub fc: FcConfig,
     pub augment: AugmentConfig,
     pub seed: u64,
+    /// RVM's `downsample_ratio` for scoring the held-out frames (None: the
+    /// automatic one when the refiner holds RVM's weights, else 1; see
+    /// `model::matter::resolve_ratio`). Training runs at full resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downsample_ratio: Option<f64>,
 }
 
 impl AdaptConfig {
@@ -62,6 +67,7 @@ impl AdaptConfig {
             fc: FcConfig::default(),
             augment: AugmentConfig::default(),
             seed: 0,
+            downsample_ratio: None,
         }
     }
 }
@@ -94,8 +100,8 @@ pub struct AdaptRun {
 
 /// Held-out mIoU and MAD of `params` on `clip` (recurrent state carried
 /// through the whole clip; only frames not in `captured` are scored).
-pub fn held_out_scores(net: &MattingNet, params: &ParamSet, clip: &ClipTensors, truth: &[Plane], captured: &[usize], device: Device) -> (f64, f64) {
-    let (pha, _) = predict_clip(net, params, clip, 8, device);
+pub fn held_out_scores(net: &MattingNet, params: &ParamSet, clip: &ClipTensors, truth: &[Plane], captured: &[usize], device: Device, ratio: f64) -> (f64, f64) {
+    let (pha, _) = predict_clip_at(net, params, clip, 8, device, ratio);
     let (mut miou, mut mad, mut n) = (0.0, 0.0, 0);
     for (i, t) in truth.iter().enumerate() {
         if captured.contains(&i) {
@@ -143,8 +149,12 @@ pub fn adapt(
         label_miou += metrics::miou(&q, &truth[i], DEFAULT_MIOU_THRESHOLD).expect("same size") / n as f64;
     }
 
+    let ratio = match cfg.downsample_ratio {
+        Some(r) => r,
+        None => crate::model::matter::resolve_ratio(&net, None, h, w, crate::model::matter::refiner_trained(&net)).expect("no ratio given"),
+    };
     let mut params = net.params.detached(true);
-    let (miou, mad) = held_out_scores(&net, &params, &ct, &truth, &captured, device);
+    let (miou, mad) = held_out_scores(&net, &params, &ct, &truth, &captured, device, ratio);
     let mut log = vec![EpochLog { epoch: 0, miou, mad, loss: None, train_s: 0.0, probe: probe.map(|f| f(&net, &params)) }];
     on_epoch(&log[0]);
     let mut train_s = 0.0;
@@ -167,7 +177,7 @@ pub fn adapt(
         let (next, loss) = epoch(&net, &params, factory, &groups, cfg.strategy, &cfg.weights, &cfg.fc, cfg.lr);
         params = next;
         train_s += t0.elapsed().as_secs_f64();
-        let (miou, mad) = held_out_scores(&net, &params, &ct, &truth, &captured, device);
+        let (miou, mad) = held_out_scores(&net, &params, &ct, &truth, &captured, device, ratio);
         let line = EpochLog { epoch: e, miou, mad, loss: Some(loss), train_s, probe: probe.map(|f| f(&net, &params)) };
         on_epoch(&line);
         log.push(line);

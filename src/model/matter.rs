@@ -156,3 +156,26 @@ impl Matter for MattingNet {
         Prediction { pha: o.pha, fgr: o.fgr, state: o.rec, aux: vec![] }
     }
 }
+
+/// The `downsample_ratio` for frames of h x w: the user's, else RVM's
+/// automatic one when the refiner's weights were trained (`trained_refiner`:
+/// RVM's own, imported), else 1: hoimat's trainers run at full resolution
+/// and leave the refiner at its plain-upsampler start.
+pub fn resolve_ratio(net: &dyn Matter, ratio: Option<f64>, h: i64, w: i64, trained_refiner: bool) -> anyhow::Result<f64> {
+    match ratio {
+        Some(r) if !(r > 0.0 && r <= 1.0) => anyhow::bail!("--downsample-ratio must be in (0, 1], got {r}"),
+        Some(r) if r < 1.0 && !net.has_refiner() => anyhow::bail!("a {} model has no refiner: --downsample-ratio below 1 needs RVM's network", net.arch()),
+        Some(r) => Ok(r),
+        None if net.has_refiner() && trained_refiner => Ok(super::auto_downsample_ratio(h, w)),
+        None => Ok(1.0),
+    }
+}
+
+/// Whether `net`'s refiner holds trained weights (RVM's): hoimat starts it
+/// with a zero last conv and no trainer here changes it, so any non-zero
+/// value there came from RVM's checkpoint (directly, or through RVM-F or
+/// MAML-RAL started from an imported factory).
+pub fn refiner_trained(net: &dyn Matter) -> bool {
+    net.has_refiner() && net.params().try_get("refiner.conv.6.weight").is_some_and(|w| w.abs().max().double_value(&[]) > 0.0)
+}
+
