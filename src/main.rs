@@ -82,20 +82,57 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TrainCmd,
     },
-    /// Run a checkpoint over a clip tree (<dir>/.../<clip>/com/*.png), writing pha/ and fgr/.
+    /// Matte with a checkpoint: a video file or a folder of frames (outputs
+    /// chosen by --output-*), or a clip tree (<dir>/.../<clip>/com/*.png)
+    /// written as pha/ and fgr/ under --out.
     Infer {
         #[arg(long)]
         ckpt: PathBuf,
+        /// A video file (mp4/mov/mkv/webm/avi), a folder of png/jpg frames, or a clip tree.
         #[arg(long)]
         input: PathBuf,
+        /// Clip trees: the output root.
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
+        /// Video or frame-folder input: where the alpha matte goes.
+        #[arg(long)]
+        output_alpha: Option<PathBuf>,
+        /// ... the foreground.
+        #[arg(long)]
+        output_foreground: Option<PathBuf>,
+        /// ... the composition (over RVM's green in video, RGBA in PNG).
+        #[arg(long)]
+        output_composition: Option<PathBuf>,
+        /// video (one file per output) or png (a folder of frames per output).
+        #[arg(long, value_enum, default_value = "video")]
+        output_type: hoimat::infer::media::OutputType,
+        /// Bit rate of video outputs.
+        #[arg(long, default_value_t = 8.0)]
+        output_video_mbps: f64,
+        /// Frames per forward pass (the recurrent state carries across passes).
+        #[arg(long, default_value_t = 4)]
+        seq_chunk: usize,
+        /// Scale the input to WxH first (e.g. 1280x720).
+        #[arg(long)]
+        input_resize: Option<String>,
+        /// Frame rate written for a folder of frames (a video keeps its own).
+        #[arg(long, default_value = "30")]
+        input_fps: String,
         /// RVM's downsample_ratio in (0, 1]: the network sees the frames
         /// scaled by it and the refiner restores full size (default: RVM's
         /// automatic min(1, 512 / longer side) when the refiner holds RVM's
         /// trained weights; 1 for a refiner at hoimat's start and for the zoo).
         #[arg(long)]
         downsample_ratio: Option<f64>,
+        /// cpu or cuda (default: cuda when present).
+        #[arg(long)]
+        device: Option<String>,
+        /// f32, or f16 on CUDA.
+        #[arg(long, default_value = "f32")]
+        dtype: String,
+        /// Replace outputs that exist.
+        #[arg(long)]
+        overwrite: bool,
         /// Stay on the CPU even when CUDA is available.
         #[arg(long)]
         cpu: bool,
@@ -543,12 +580,59 @@ fn main() -> Result<()> {
             println!("{} -> {} (RVM's state dict)", model.display(), out.display());
             Ok(())
         }
-        Cmd::Infer { ckpt, input, out, downsample_ratio, cpu } => {
-            let device = hoimat::torch_env::device(cpu);
-            let (net, _) = hoimat::model::checkpoint::load_model(&ckpt, device)?;
+        Cmd::Infer { ckpt, input, out, output_alpha, output_foreground, output_composition, output_type, output_video_mbps, seq_chunk, input_resize, input_fps, downsample_ratio, device, dtype, overwrite, cpu } => {
+            let device = match device.as_deref() {
+                None => hoimat::torch_env::device(cpu),
+                Some("cpu") => tch::Device::Cpu,
+                Some("cuda") if tch::Cuda::is_available() => tch::Device::Cuda(0),
+                Some("cuda") => anyhow::bail!("--device cuda: CUDA is not available to this process"),
+                Some(d) => anyhow::bail!("--device {d}: expected cpu or cuda"),
+            };
+            let half = match dtype.as_str() {
+                "f32" => false,
+                "f16" => true,
+                d => anyhow::bail!("--dtype {d}: expected f32 or f16"),
+            };
+            let (mut net, _) = hoimat::model::checkpoint::load_model(&ckpt, device)?;
             let t = Instant::now();
-            let n = hoimat::infer::infer_tree(net.as_ref(), &input, &out, device, downsample_ratio, hoimat::model::matter::refiner_trained(net.as_ref()))?;
-            println!("{n} frames in {:.1} s -> {}", t.elapsed().as_secs_f64(), out.display());
+            let media = hoimat::data::video::is_video(&input) || hoimat::infer::media::is_frame_folder(&input) || output_alpha.is_some() || output_foreground.is_some() || output_composition.is_some();
+            if !media {
+                let out = out.context("a clip tree needs --out (a video or a folder of frames needs --output-alpha/--output-foreground/--output-composition)")?;
+                let n = hoimat::infer::infer_tree(net.as_ref(), &input, &out, device, downsample_ratio, hoimat::model::matter::refiner_trained(net.as_ref()))?;
+                println!("{n} frames in {:.1} s -> {}", t.elapsed().as_secs_f64(), out.display());
+                return Ok(());
+            }
+            if half {
+                anyhow::ensure!(device != tch::Device::Cpu, "--dtype f16 needs CUDA");
+                let (p, b) = (net.params().map(|_, t| t.to_kind(tch::Kind::Half)), net.buffers().map(|_, t| t.to_kind(tch::Kind::Half)));
+                net.set_weights(p, b);
+            }
+            let parse_size = |s: &str| -> Result<(u32, u32)> {
+                let (w, h) = s.split_once('x').with_context(|| format!("--input-resize {s}: expected WxH"))?;
+                Ok((w.parse().with_context(|| format!("--input-resize {s}: width"))?, h.parse().with_context(|| format!("--input-resize {s}: height"))?))
+            };
+            let fps = match input_fps.split_once('/') {
+                Some((a, b)) => (a.parse()?, b.parse()?),
+                None => (input_fps.parse().with_context(|| format!("--input-fps {input_fps}"))?, 1),
+            };
+            let o = hoimat::infer::media::MediaOptions {
+                alpha: output_alpha,
+                foreground: output_foreground,
+                composition: output_composition,
+                output_type,
+                mbps: output_video_mbps,
+                seq_chunk,
+                resize: input_resize.as_deref().map(parse_size).transpose()?,
+                ratio: downsample_ratio,
+                half,
+                overwrite,
+                folder_fps: fps,
+            };
+            let r = hoimat::infer::media::infer_media(net.as_ref(), &input, &o, device)?;
+            println!(
+                "{} frames of {}x{} at {}/{} fps, downsample ratio {:.3}, in {:.1} s: decode {:.1} frames/s, model {:.1}, encode {:.1}",
+                r.frames, r.width, r.height, r.fps.0, r.fps.1, r.downsample_ratio, t.elapsed().as_secs_f64(), r.decode_fps, r.model_fps, r.encode_fps
+            );
             Ok(())
         }
         Cmd::Adapt { ckpt, factory, clip, profile, frames, strategy, sampling, epochs, groups, seq_len, lr, noise, no_cc, no_fc, seed, downsample_ratio, out, cpu } => {

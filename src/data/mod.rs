@@ -8,5 +8,6 @@ pub mod h5;
 pub mod loaders;
 pub mod png;
 pub mod preview;
+pub mod video;
 
 pub use error::DataError;

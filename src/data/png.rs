@@ -65,7 +65,8 @@ pub fn read_manifest(set_dir: &Path) -> Result<Manifest> {
     serde_json::from_str(&text).map_err(|e| DataError::invalid(&path, format!("not a hoimat manifest: {e}")))
 }
 
-/// A folder to fill and then publish atomically with [`Staging::commit`].
+/// A folder to fill and then publish atomically with [`Staging::commit`];
+/// dropped without a commit (an error part-way), it removes what it staged.
 pub struct Staging {
     pub tmp: PathBuf,
     pub target: PathBuf,
@@ -100,7 +101,7 @@ impl Staging {
         self.settle(placed)
     }
 
-    fn settle(self, placed: std::io::Result<()>) -> Result<()> {
+    fn settle(&self, placed: std::io::Result<()>) -> Result<()> {
         match placed {
             Ok(()) => Ok(()),
             Err(_) if self.target.is_dir() => {
@@ -108,6 +109,15 @@ impl Staging {
                 Ok(())
             }
             Err(e) => Err(DataError::io(&self.target, e)),
+        }
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // After a commit the folder has moved; otherwise it is abandoned work.
+        if self.tmp.is_dir() {
+            let _ = fs::remove_dir_all(&self.tmp);
         }
     }
 }

@@ -3,6 +3,8 @@
 //! state carried across the clip, and `pha/` and `fgr/` PNGs are written
 //! under the same relative path in the output tree.
 
+pub mod media;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};

@@ -1,0 +1,154 @@
+//! Video in and out (`hoimat infer` on footage): a video made here from the
+//! world's frames and encoded by the same library round-trips with its
+//! frame count and rate; PNG outputs from the video equal those from the
+//! same frames as a folder byte for byte; the alpha video is within codec
+//! error of the PNG alpha; every bad input is a clear error naming the file,
+//! and a failed run leaves nothing under the final name.
+
+use std::path::{Path, PathBuf};
+
+use hoimat::data::video::{probe, VideoReader, VideoWriter};
+use hoimat::infer::media::{infer_media, MediaOptions, OutputType};
+use hoimat::model::{MattingNet, ModelConfig};
+use tch::Device;
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hoimat-video-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// An untrained RVM whose alpha is soft (0.5 +- a little, varying with the
+/// input), so comparisons see real values rather than a matte clamped flat.
+fn soft_net() -> MattingNet {
+    let net = MattingNet::new(&ModelConfig::quick(), Device::Cpu, 0);
+    tch::no_grad(|| {
+        let _ = net.params.get("project_mat.conv.weight").narrow(0, 3, 1).shallow_clone().g_mul_scalar_(0.05);
+        let _ = net.params.get("project_mat.conv.bias").narrow(0, 3, 1).shallow_clone().fill_(0.5);
+    });
+    net
+}
+
+fn options(alpha: Option<PathBuf>, fgr: Option<PathBuf>, t: OutputType) -> MediaOptions {
+    MediaOptions { alpha, foreground: fgr, composition: None, output_type: t, mbps: 20.0, seq_chunk: 3, resize: None, ratio: None, half: false, overwrite: false, folder_fps: (25, 1) }
+}
+
+/// A 64x36 clip of the world at 25 frames/s, written by hoimat's encoder.
+fn world_video(dir: &Path) -> (PathBuf, usize) {
+    let ds = hoimat::world::generate("synvbhoi", hoimat::profile::Profile::Smoke, 0).unwrap();
+    let clip = &ds.clips[0];
+    let (w, h) = (clip.meta.width as u32, clip.meta.height as u32);
+    let path = dir.join("clip.mp4");
+    let mut v = VideoWriter::create(&path, w, h, (25, 1), 20.0).unwrap();
+    for f in &clip.frames {
+        v.write(&f.com.to_u8()).unwrap();
+    }
+    v.finish().unwrap();
+    (path, clip.frames.len())
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_video_round_trips_and_matches_the_png_path() {
+    let dir = scratch("roundtrip");
+    let (video, n) = world_video(&dir);
+    let info = probe(&video).unwrap();
+    assert_eq!((info.width, info.height, info.fps, info.frames), (64, 36, (25, 1), Some(n as u64)));
+    // The same frames as a folder: what the decoder gives.
+    let frames = dir.join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    let mut r = VideoReader::open(&video, None).unwrap();
+    let mut i = 0;
+    while let Some(f) = r.next_frame().unwrap() {
+        image::save_buffer(frames.join(format!("{i:04}.png")), &f, 64, 36, image::ColorType::Rgb8).unwrap();
+        i += 1;
+    }
+    assert_eq!(i, n);
+    let net = soft_net();
+    let from_video = dir.join("v_pha");
+    let rep = infer_media(&net, &video, &options(Some(from_video.clone()), Some(dir.join("v_fgr")), OutputType::Png), Device::Cpu).unwrap();
+    assert_eq!((rep.frames, rep.fps), (n as u64, (25, 1)));
+    let from_folder = dir.join("f_pha");
+    infer_media(&net, &frames, &options(Some(from_folder.clone()), Some(dir.join("f_fgr")), OutputType::Png), Device::Cpu).unwrap();
+    let (a, b) = (files(&from_video), files(&from_folder));
+    assert_eq!(a.len(), n);
+    assert!(a == b, "PNG outputs from the video and from its frames differ");
+    assert_eq!(files(&dir.join("v_fgr")), files(&dir.join("f_fgr")));
+    // The alpha as video: same count and rate, within codec error of the PNGs.
+    let alpha_mp4 = dir.join("alpha.mp4");
+    infer_media(&net, &video, &options(Some(alpha_mp4.clone()), None, OutputType::Video), Device::Cpu).unwrap();
+    let ai = probe(&alpha_mp4).unwrap();
+    assert_eq!((ai.fps, ai.frames), ((25, 1), Some(n as u64)));
+    let mut r = VideoReader::open(&alpha_mp4, None).unwrap();
+    let (mut sum, mut count, mut spread) = (0.0f64, 0usize, 0.0f64);
+    for (_, png) in &a {
+        let want = image::load_from_memory(png).unwrap().to_luma8().into_raw();
+        let got = r.next_frame().unwrap().expect("a frame per PNG");
+        for (k, w) in want.iter().enumerate() {
+            sum += (got[3 * k] as f64 - *w as f64).abs();
+            spread += (*w as f64 - 127.5).abs();
+            count += 1;
+        }
+    }
+    assert!(r.next_frame().unwrap().is_none());
+    let mad = sum / count as f64;
+    assert!(mad < 2.0, "alpha video vs PNG: mean |difference| {mad:.2} of 255");
+    assert!(spread / (count as f64) < 120.0, "the alpha is not clamped flat");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_inputs_are_errors_naming_the_file_and_leave_no_output() {
+    let dir = scratch("bad");
+    let net = soft_net();
+    let run = |input: &Path, out: &Path, overwrite: bool| {
+        let o = MediaOptions { overwrite, ..options(Some(out.to_path_buf()), None, OutputType::Video) };
+        infer_media(&net, input, &o, Device::Cpu).map(|_| ()).map_err(|e| format!("{e:#}"))
+    };
+    let out = dir.join("alpha.mp4");
+    let check = |what: &str, input: &Path, want: &str| {
+        let e = run(input, &out, false).unwrap_err();
+        assert!(e.contains(&input.display().to_string()) && e.contains(want), "{what}: {e}");
+        assert!(!out.exists(), "{what}: an output under the final name");
+    };
+    check("missing", &dir.join("nope.mp4"), "no such");
+    std::fs::write(dir.join("empty.mp4"), b"").unwrap();
+    check("empty", &dir.join("empty.mp4"), "empty file");
+    std::fs::write(dir.join("text.mp4"), b"this is not a video at all").unwrap();
+    check("corrupt", &dir.join("text.mp4"), "not a readable video");
+    let (video, _) = world_video(&dir);
+    let bytes = std::fs::read(&video).unwrap();
+    std::fs::write(dir.join("cut.mp4"), &bytes[..bytes.len() / 2]).unwrap();
+    let e = run(&dir.join("cut.mp4"), &out, false).unwrap_err();
+    assert!(e.contains("cut.mp4"), "truncated: {e}");
+    assert!(!out.exists());
+    std::fs::create_dir_all(dir.join("none")).unwrap();
+    check("no frames", &dir.join("none"), "no frames");
+    // Mixed frame sizes: the odd frame is named, and the half-written output is gone.
+    let mixed = dir.join("mixed");
+    std::fs::create_dir_all(&mixed).unwrap();
+    for i in 0..4 {
+        let (w, h) = if i == 3 { (32, 18) } else { (64, 36) };
+        image::save_buffer(mixed.join(format!("{i:04}.png")), &vec![90u8; (w * h * 3) as usize], w, h, image::ColorType::Rgb8).unwrap();
+    }
+    let e = run(&mixed, &out, false).unwrap_err();
+    assert!(e.contains(&mixed.join("0003.png").display().to_string()) && e.contains("mixed frame sizes"), "{e}");
+    assert!(!out.exists());
+    // An existing output is refused unless --overwrite.
+    std::fs::write(&out, b"keep me").unwrap();
+    let e = run(&video, &out, false).unwrap_err();
+    assert!(e.contains(&out.display().to_string()) && e.contains("--overwrite"), "{e}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    run(&video, &out, true).unwrap();
+    assert!(probe(&out).is_ok());
+    // No temporaries left beside the outputs.
+    let stale: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.contains(".tmp-")).collect();
+    assert!(stale.is_empty(), "{stale:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
