@@ -49,6 +49,21 @@ fn missing_tool(name: &str, e: std::io::Error) -> anyhow::Error {
     anyhow::anyhow!("cannot run `{name}` ({e}): video needs Debian's ffmpeg package, which ./run installs (apt-get install ffmpeg)")
 }
 
+/// Drain a child's stderr on a thread, so a chatty ffmpeg can never block
+/// on a full pipe while we read its stdout or write its stdin.
+fn drain(child: &mut Child) -> Option<std::thread::JoinHandle<String>> {
+    let mut e = child.stderr.take()?;
+    Some(std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = e.read_to_string(&mut s);
+        s
+    }))
+}
+
+fn collected(h: Option<std::thread::JoinHandle<String>>) -> String {
+    h.and_then(|h| h.join().ok()).unwrap_or_default().trim().to_string()
+}
+
 fn parse_rate(s: &str) -> Option<(u32, u32)> {
     let (a, b) = s.split_once('/').unwrap_or((s, "1"));
     let (a, b) = (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?);
@@ -88,6 +103,7 @@ pub struct VideoReader {
     path: PathBuf,
     child: Child,
     stdout: ChildStdout,
+    stderr: Option<std::thread::JoinHandle<String>>,
     pub width: u32,
     pub height: u32,
     pub info: VideoInfo,
@@ -107,7 +123,8 @@ impl VideoReader {
         cmd.args(["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| missing_tool("ffmpeg", e))?;
         let stdout = child.stdout.take().expect("piped");
-        Ok(VideoReader { path: path.to_path_buf(), child, stdout, width, height, info, read: 0 })
+        let stderr = drain(&mut child);
+        Ok(VideoReader { path: path.to_path_buf(), child, stdout, stderr, width, height, info, read: 0 })
     }
 
     /// The next frame's RGB24 bytes, None at the end. A decoder that fails
@@ -128,12 +145,9 @@ impl VideoReader {
             return Ok(Some(buf));
         }
         let status = self.child.wait()?;
-        let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut err);
-        }
+        let err = collected(self.stderr.take());
         if got != 0 || !status.success() {
-            bail!("{}: decoding failed after {} frames (a truncated or corrupt video?): {}", self.path.display(), self.read, err.trim());
+            bail!("{}: decoding failed after {} frames (a truncated or corrupt video?): {}", self.path.display(), self.read, err);
         }
         if self.read == 0 {
             bail!("{}: the video has no frames", self.path.display());
@@ -158,6 +172,7 @@ pub struct VideoWriter {
     /// The encoder, until `finish` waits for it.
     child: Option<Child>,
     stdin: Option<ChildStdin>,
+    stderr: Option<std::thread::JoinHandle<String>>,
     frame_bytes: usize,
 }
 
@@ -192,7 +207,8 @@ impl VideoWriter {
             .map_err(|e| missing_tool("ffmpeg", e))?;
         let mut child = child;
         let stdin = child.stdin.take();
-        Ok(VideoWriter { target: path.to_path_buf(), tmp, child: Some(child), stdin, frame_bytes: width as usize * height as usize * 3 })
+        let stderr = drain(&mut child);
+        Ok(VideoWriter { target: path.to_path_buf(), tmp, child: Some(child), stdin, stderr, frame_bytes: width as usize * height as usize * 3 })
     }
 
     pub fn write(&mut self, rgb: &[u8]) -> Result<()> {
@@ -202,9 +218,9 @@ impl VideoWriter {
 
     pub fn finish(mut self) -> Result<()> {
         drop(self.stdin.take());
-        let out = self.child.take().expect("finished once").wait_with_output()?;
-        if !out.status.success() {
-            bail!("{}: encoding failed: {}", self.target.display(), String::from_utf8_lossy(&out.stderr).trim());
+        let status = self.child.take().expect("finished once").wait()?;
+        if !status.success() {
+            bail!("{}: encoding failed: {}", self.target.display(), collected(self.stderr.take()));
         }
         std::fs::File::open(&self.tmp).and_then(|f| f.sync_all()).with_context(|| format!("{}: cannot sync", self.tmp.display()))?;
         std::fs::rename(&self.tmp, &self.target).with_context(|| format!("{}: cannot write", self.target.display()))
