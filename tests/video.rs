@@ -80,6 +80,14 @@ fn a_video_round_trips_and_matches_the_png_path() {
     assert_eq!(a.len(), n);
     assert!(a == b, "PNG outputs from the video and from its frames differ");
     assert_eq!(files(&dir.join("v_fgr")), files(&dir.join("f_fgr")));
+    // The state carries across calls: one frame per call gives the mattes of
+    // three per call (up to one 8-bit level of float reordering).
+    let one = dir.join("one_pha");
+    infer_media(&net, &video, &MediaOptions { seq_chunk: 1, ..options(Some(one.clone()), None, OutputType::Png) }, Device::Cpu).unwrap();
+    for ((_, x), (_, y)) in files(&one).iter().zip(&a) {
+        let (x, y) = (image::load_from_memory(x).unwrap().to_luma8().into_raw(), image::load_from_memory(y).unwrap().to_luma8().into_raw());
+        assert!(x.iter().zip(&y).all(|(p, q)| p.abs_diff(*q) <= 1));
+    }
     // The alpha as video: same count and rate, within codec error of the PNGs.
     let alpha_mp4 = dir.join("alpha.mp4");
     infer_media(&net, &video, &options(Some(alpha_mp4.clone()), None, OutputType::Video), Device::Cpu).unwrap();
@@ -99,7 +107,8 @@ fn a_video_round_trips_and_matches_the_png_path() {
     assert!(r.next_frame().unwrap().is_none());
     let mad = sum / count as f64;
     assert!(mad < 2.0, "alpha video vs PNG: mean |difference| {mad:.2} of 255");
-    assert!(spread / (count as f64) < 120.0, "the alpha is not clamped flat");
+    // Soft: on average within 100 levels of mid-grey (flat 0 or 255 is 127.5).
+    assert!(spread / (count as f64) < 100.0, "the alpha is clamped flat: {}", spread / count as f64);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -123,10 +132,13 @@ fn bad_inputs_are_errors_naming_the_file_and_leave_no_output() {
     std::fs::write(dir.join("text.mp4"), b"this is not a video at all").unwrap();
     check("corrupt", &dir.join("text.mp4"), "not a readable video");
     let (video, _) = world_video(&dir);
+    // Cut mid-stream: the index (written first) still lists every frame, the
+    // decoder ends early and cleanly, and the count gives it away.
     let bytes = std::fs::read(&video).unwrap();
-    std::fs::write(dir.join("cut.mp4"), &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(dir.join("cut.mp4"), &bytes[..bytes.len() * 2 / 3]).unwrap();
+    assert!(probe(&dir.join("cut.mp4")).is_ok(), "the cut file still probes");
     let e = run(&dir.join("cut.mp4"), &out, false).unwrap_err();
-    assert!(e.contains("cut.mp4"), "truncated: {e}");
+    assert!(e.contains("cut.mp4") && (e.contains("truncated") || e.contains("decoding failed")), "truncated: {e}");
     assert!(!out.exists());
     std::fs::create_dir_all(dir.join("none")).unwrap();
     check("no frames", &dir.join("none"), "no frames");

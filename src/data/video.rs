@@ -112,10 +112,16 @@ pub struct VideoReader {
 
 impl VideoReader {
     pub fn open(path: &Path, resize: Option<(u32, u32)>) -> Result<VideoReader> {
+        if let Some((w, h)) = resize {
+            anyhow::ensure!(w > 0 && h > 0, "--input-resize {w}x{h}: both sides must be positive");
+        }
         let info = probe(path)?;
         let (width, height) = resize.unwrap_or((info.width, info.height));
         let mut cmd = tool("ffmpeg");
-        cmd.args(["-v", "error", "-nostdin", "-i"]).arg(path);
+        // Frames as stored: rotation metadata (phone video) is not applied, so
+        // the decoded size is the probed one (ffmpeg would otherwise turn a
+        // 90-degree clip and swap its sides).
+        cmd.args(["-v", "error", "-nostdin", "-noautorotate", "-i"]).arg(path);
         if resize.is_some() {
             cmd.args(["-vf", &format!("scale={width}:{height}:flags=bilinear")]);
         }
@@ -140,7 +146,7 @@ impl VideoReader {
             }
             got += k;
         }
-        if got == n {
+        if got == n && n > 0 {
             self.read += 1;
             return Ok(Some(buf));
         }
@@ -151,6 +157,11 @@ impl VideoReader {
         }
         if self.read == 0 {
             bail!("{}: the video has no frames", self.path.display());
+        }
+        // ffmpeg ends cleanly at a cut in the stream: hold it to the count
+        // the container states.
+        if let Some(want) = self.info.frames.filter(|w| self.read < *w) {
+            bail!("{}: decoded {} of the {want} frames the file states (a truncated video?)", self.path.display(), self.read);
         }
         Ok(None)
     }
@@ -195,7 +206,14 @@ impl VideoWriter {
             "mpg" => "mpeg",
             _ => "mp4",
         };
-        let codec: &[&str] = if ext == "webm" { &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"] } else { &["-c:v", "libx264", "-preset", "veryfast"] };
+        anyhow::ensure!(mbps.is_finite() && mbps > 0.0, "{}: video bit rate {mbps} Mb/s is not positive", path.display());
+        anyhow::ensure!(fps.0 > 0 && fps.1 > 0, "{}: frame rate {}/{} is not positive", path.display(), fps.0, fps.1);
+        // MP4/MOV with the index first, so a cut file still lists its frames.
+        let codec: &[&str] = match ext.as_str() {
+            "webm" => &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"],
+            "mp4" | "mov" | "m4v" | "" => &["-c:v", "libx264", "-preset", "veryfast", "-movflags", "+faststart"],
+            _ => &["-c:v", "libx264", "-preset", "veryfast"],
+        };
         let child = tool("ffmpeg")
             .args(["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", &format!("{width}x{height}"), "-r", &format!("{}/{}", fps.0, fps.1), "-i", "-"])
             .args(codec)
@@ -213,7 +231,14 @@ impl VideoWriter {
 
     pub fn write(&mut self, rgb: &[u8]) -> Result<()> {
         anyhow::ensure!(rgb.len() == self.frame_bytes, "{}: a frame of {} bytes, expected {}", self.target.display(), rgb.len(), self.frame_bytes);
-        self.stdin.as_mut().expect("open until finish").write_all(rgb).with_context(|| format!("{}: the encoder stopped", self.target.display()))
+        if let Err(e) = self.stdin.as_mut().expect("open until finish").write_all(rgb) {
+            drop(self.stdin.take());
+            if let Some(mut c) = self.child.take() {
+                let _ = c.wait();
+            }
+            bail!("{}: the encoder stopped ({e}): {}", self.target.display(), collected(self.stderr.take()));
+        }
+        Ok(())
     }
 
     pub fn finish(mut self) -> Result<()> {

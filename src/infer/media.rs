@@ -97,7 +97,7 @@ impl Source {
                 let Some(f) = files.get(*next) else { return Ok(None) };
                 *next += 1;
                 let img = image::open(f).with_context(|| format!("{}: not a readable image", f.display()))?.to_rgb8();
-                if img.dimensions() != *size {
+                if resize.is_none() && img.dimensions() != *size {
                     bail!("{}: {}x{}, but the folder's first frame is {}x{} (mixed frame sizes; --input-resize scales them all)", f.display(), img.width(), img.height(), size.0, size.1);
                 }
                 let img = match resize {
@@ -187,6 +187,12 @@ pub fn infer_media(net: &dyn Matter, input: &Path, o: &MediaOptions, device: Dev
     }
     if o.half && device == Device::Cpu {
         bail!("--dtype f16 needs CUDA");
+    }
+    if o.half && net.arch() != crate::model::Arch::Rvm {
+        bail!("--dtype f16 runs RVM's network only (the {} model mixes float32 attention in)", net.arch());
+    }
+    if let Some((w, h)) = o.resize {
+        anyhow::ensure!(w > 0 && h > 0, "--input-resize {w}x{h}: both sides must be positive");
     }
     let (mut source, size, fps, count) = Source::open(input, o.resize, o.folder_fps)?;
     let ratio = resolve_ratio(net, o.ratio, size.1 as i64, size.0 as i64, refiner_trained(net))?;
