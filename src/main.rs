@@ -1,14 +1,14 @@
 //! The `hoimat` command line: a thin layer over the library.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use hoimat::data::export::{self, Format};
+mod cli;
+use cli::{data::DataCmd, train::TrainCmd};
+
 use hoimat::profile::Profile;
-use hoimat::world::{self, families, SetName};
 
 #[derive(Parser)]
 #[command(name = "hoimat", version, about = "Real-time video matting under human-object interaction: MAML-RAL and peers")]
@@ -85,58 +85,7 @@ enum Cmd {
     /// Matte with a checkpoint: a video file or a folder of frames (outputs
     /// chosen by --output-*), or a clip tree (<dir>/.../<clip>/com/*.png)
     /// written as pha/ and fgr/ under --out.
-    Infer {
-        #[arg(long)]
-        ckpt: PathBuf,
-        /// A video file (mp4/mov/mkv/webm/avi), a folder of png/jpg frames, or a clip tree.
-        #[arg(long)]
-        input: PathBuf,
-        /// Clip trees: the output root.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Video or frame-folder input: where the alpha matte goes.
-        #[arg(long)]
-        output_alpha: Option<PathBuf>,
-        /// ... the foreground.
-        #[arg(long)]
-        output_foreground: Option<PathBuf>,
-        /// ... the composition (over RVM's green in video, RGBA in PNG).
-        #[arg(long)]
-        output_composition: Option<PathBuf>,
-        /// video (one file per output) or png (a folder of frames per output).
-        #[arg(long, value_enum, default_value = "video")]
-        output_type: hoimat::infer::media::OutputType,
-        /// Bit rate of video outputs.
-        #[arg(long, default_value_t = 8.0)]
-        output_video_mbps: f64,
-        /// Frames per forward pass (the recurrent state carries across passes).
-        #[arg(long, default_value_t = 4)]
-        seq_chunk: usize,
-        /// Scale the input to WxH first (e.g. 1280x720).
-        #[arg(long)]
-        input_resize: Option<String>,
-        /// Frame rate written for a folder of frames (a video keeps its own).
-        #[arg(long, default_value = "30")]
-        input_fps: String,
-        /// RVM's downsample_ratio in (0, 1]: the network sees the frames
-        /// scaled by it and the refiner restores full size (default: RVM's
-        /// automatic min(1, 512 / longer side) when the refiner holds RVM's
-        /// trained weights; 1 for a refiner at hoimat's start and for the zoo).
-        #[arg(long)]
-        downsample_ratio: Option<f64>,
-        /// cpu or cuda (default: cuda when present).
-        #[arg(long)]
-        device: Option<String>,
-        /// f32, or f16 on CUDA.
-        #[arg(long, default_value = "f32")]
-        dtype: String,
-        /// Replace outputs that exist.
-        #[arg(long)]
-        overwrite: bool,
-        /// Stay on the CPU even when CUDA is available.
-        #[arg(long)]
-        cpu: bool,
-    },
+    Infer(cli::infer::InferArgs),
     /// RVM's own checkpoints in: a torch.save(state_dict) .pth (e.g. RVM's
     /// released rvm_mobilenetv3.pth) or a safetensors file with RVM's keys.
     Import {
@@ -256,167 +205,9 @@ enum ExportCmd {
     },
 }
 
-#[derive(Subcommand)]
-enum TrainCmd {
-    /// The factory model: human-only video (synvm), the matting loss, Adam.
-    Factory {
-        #[arg(long, default_value = "quick")]
-        profile: Profile,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        out: PathBuf,
-        /// Continue from the checkpoint at --out (same configuration).
-        #[arg(long)]
-        resume: bool,
-        /// Override the profile's number of steps.
-        #[arg(long)]
-        steps: Option<u64>,
-        #[arg(long)]
-        cpu: bool,
-    },
-    /// RVM-F: the factory model fine-tuned on every synmeta clip (the paper's baseline).
-    Finetune {
-        #[arg(long)]
-        factory: PathBuf,
-        #[arg(long, default_value = "quick")]
-        profile: Profile,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long)]
-        resume: bool,
-        #[arg(long)]
-        steps: Option<u64>,
-        #[arg(long)]
-        cpu: bool,
-    },
-    /// A seed paper's system from the zoo (modnet, attention_memory, adam,
-    /// vmfm, dfimat) with its own loss, on synvm train + synmeta.
-    Zoo {
-        /// The architecture.
-        #[arg(long)]
-        model: hoimat::model::Arch,
-        /// Start the backbone from this checkpoint's (a factory model);
-        /// without it the backbone starts from random weights.
-        #[arg(long)]
-        factory: Option<PathBuf>,
-        #[arg(long, default_value = "quick")]
-        profile: Profile,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long)]
-        resume: bool,
-        #[arg(long)]
-        steps: Option<u64>,
-        #[arg(long)]
-        cpu: bool,
-    },
-    /// MAML-RAL (paper Alg. 1) from a factory checkpoint.
-    MamlRal {
-        #[arg(long)]
-        factory: PathBuf,
-        #[arg(long, default_value = "quick")]
-        profile: Profile,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        out: PathBuf,
-        /// Without the continual-learning constraint (g3 = 0).
-        #[arg(long)]
-        no_cc: bool,
-        /// Without the feature-aware constraint (g2 = 0).
-        #[arg(long)]
-        no_fc: bool,
-        /// Weights g1,g2,g3 of Eq. 10 (default 0.7,0.1,0.2).
-        #[arg(long)]
-        gamma: Option<String>,
-        /// First-order MAML instead of the exact second-order meta-gradient.
-        #[arg(long)]
-        first_order: bool,
-        /// Use the whole Eq. 10 (with CC and FC) as the outer loss too (a
-        /// deviation from Alg. 1, where the constraints are in the inner loss only).
-        #[arg(long)]
-        constrained_outer: bool,
-        /// Composite meta tasks over backgrounds with interfering objects of
-        /// the meta families half the time (negatives; a deviation, off by default).
-        #[arg(long)]
-        negatives: bool,
-        /// Probability that a task's test sequence is human-only synvm video
-        /// (rehearsal in the meta-objective; a deviation, 0 by default).
-        #[arg(long, default_value_t = 0.0)]
-        human_tasks: f32,
-        /// BatchNorm on the factory's running statistics during
-        /// meta-training (the other BatchNorm policy; off by default).
-        #[arg(long)]
-        frozen_bn: bool,
-        /// Let the passes' batch statistics update the running statistics
-        /// (the BatchNorm policy before the engine fix; off by default).
-        #[arg(long)]
-        track_bn: bool,
-        /// How CC's distance is taken: squared (default), norm, or smoothed:R.
-        #[arg(long)]
-        cc_distance: Option<hoimat::meta::constraints::Distance>,
-        /// How FC's distance is taken: squared (default), norm, or smoothed:R.
-        #[arg(long)]
-        fc_distance: Option<hoimat::meta::constraints::Distance>,
-        /// The outer update: adam (default) or sgd (Alg. 1 line 10).
-        #[arg(long)]
-        outer: Option<hoimat::meta::maml_ral::OuterOptimizer>,
-        /// Inner step size alpha (default: the profile's).
-        #[arg(long)]
-        alpha: Option<f64>,
-        /// Meta step size beta (default: the profile's).
-        #[arg(long)]
-        beta: Option<f64>,
-        #[arg(long)]
-        iterations: Option<u64>,
-        /// Tasks per meta-iteration (default: the profile's).
-        #[arg(long)]
-        tasks: Option<usize>,
-        #[arg(long)]
-        resume: bool,
-        #[arg(long)]
-        cpu: bool,
-    },
-}
 
-#[derive(Subcommand)]
-enum DataCmd {
-    /// Render a stand-in set to disk.
-    Generate {
-        /// synvm, synmeta, synibhoi, synvbhoi, or all.
-        #[arg(long)]
-        set: String,
-        #[arg(long, default_value = "quick")]
-        profile: Profile,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        out: PathBuf,
-        /// png (RVM's layout), hdf5 (one file per set), or videomatte (synvm in VideoMatte240K's layout).
-        #[arg(long, default_value = "png")]
-        format: Format,
-    },
-    /// A contact sheet of a few clips: composite, alpha, labels, foreground.
-    Preview {
-        #[arg(long)]
-        set: SetName,
-        #[arg(long, default_value = "quick")]
-        profile: Profile,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value_t = 6)]
-        clips: usize,
-    },
-    /// The object families and which split they belong to.
-    Families,
-}
+
+
 
 #[derive(Subcommand)]
 enum BenchCmd {
@@ -474,17 +265,12 @@ enum BenchCmd {
     },
 }
 
-fn sets(arg: &str) -> Result<Vec<SetName>> {
-    if arg == "all" {
-        return Ok(SetName::ALL.to_vec());
-    }
-    arg.split(',').map(|s| s.parse::<SetName>().map_err(anyhow::Error::msg)).collect()
-}
+
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Data { cmd } => data(cmd),
+        Cmd::Data { cmd } => cli::data::run(cmd),
         Cmd::Bench { cmd: BenchCmd::World { seed } } => hoimat::bench::world::run(seed),
         Cmd::Bench { cmd: BenchCmd::Gpu { dry_run } } => hoimat::bench::gpu::run(dry_run),
         Cmd::Bench { cmd: BenchCmd::Adapt { cpu } } => hoimat::bench::adapt::run(hoimat::torch_env::device(cpu)),
@@ -495,80 +281,11 @@ fn main() -> Result<()> {
         Cmd::Bench { cmd: BenchCmd::Meta { cpu } } => hoimat::bench::meta::run(hoimat::torch_env::device(cpu)),
         Cmd::Bench { cmd: BenchCmd::Model { cpu, no_reference } } => hoimat::bench::model::run(hoimat::torch_env::device(cpu), !no_reference),
         Cmd::Bench { cmd: BenchCmd::Eval { profile, seed, clips, frames } } => hoimat::bench::eval::run(profile, seed, clips, frames),
+        Cmd::Train { cmd } => cli::train::run(cmd),
         Cmd::Eval { pred_dir, true_dir, json, per_clip, miou_threshold } => eval(&pred_dir, &true_dir, json, per_clip.as_deref(), miou_threshold),
         Cmd::Reproduce { profile, seed, only, definitions, cpu, data, results, force, factory_import } => {
             let o = hoimat::experiments::pipeline::ReproduceOptions { profile, only, definitions, force, results, data, data_seed: seed, device: hoimat::torch_env::device(cpu), factory_import };
             hoimat::experiments::pipeline::reproduce(&o).map(|_| ())
-        }
-        Cmd::Train { cmd: TrainCmd::Factory { profile, seed, out, resume, steps, cpu } } => {
-            let mut cfg = hoimat::train::supervised::FactoryConfig::for_profile(profile, seed);
-            if let Some(s) = steps {
-                cfg.set_steps(s);
-            }
-            let device = hoimat::torch_env::device(cpu);
-            println!("factory model: profile {profile}, seed {seed}, {} steps, device {device:?}", cfg.steps);
-            let run = hoimat::train::supervised::train(&cfg, &out, resume, device)?;
-            println!(
-                "done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}",
-                run.seconds, run.final_val.mad, run.final_val.miou, out.display()
-            );
-            Ok(())
-        }
-        Cmd::Train { cmd: TrainCmd::Finetune { factory, profile, seed, out, resume, steps, cpu } } => {
-            let mut cfg = hoimat::train::supervised::finetune_config(profile, seed, &factory);
-            if let Some(s) = steps {
-                cfg.set_steps(s);
-            }
-            let device = hoimat::torch_env::device(cpu);
-            println!("RVM-F: fine-tuning {} on synmeta, profile {profile}, seed {seed}, {} steps", factory.display(), cfg.steps);
-            let run = hoimat::train::supervised::train(&cfg, &out, resume, device)?;
-            println!("done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}", run.seconds, run.final_val.mad, run.final_val.miou, out.display());
-            Ok(())
-        }
-        Cmd::Train { cmd: TrainCmd::Zoo { model, factory, profile, seed, out, resume, steps, cpu } } => {
-            let mut cfg = hoimat::train::supervised::zoo_config(profile, seed, model, factory.as_deref().unwrap_or(std::path::Path::new("")));
-            cfg.init_backbone = factory.clone();
-            if let Some(s) = steps {
-                cfg.set_steps(s);
-            }
-            let device = hoimat::torch_env::device(cpu);
-            let from = factory.as_ref().map_or("random weights".to_string(), |f| format!("the backbone of {}", f.display()));
-            println!("{model}: profile {profile}, seed {seed}, {} steps from {from}, device {device:?}", cfg.steps);
-            let run = hoimat::train::supervised::train(&cfg, &out, resume, device)?;
-            println!("done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}", run.seconds, run.final_val.mad, run.final_val.miou, out.display());
-            Ok(())
-        }
-        Cmd::Train { cmd: TrainCmd::MamlRal { factory, profile, seed, out, no_cc, no_fc, gamma, first_order, constrained_outer, negatives, human_tasks, frozen_bn, track_bn, cc_distance, fc_distance, outer, alpha, beta, iterations, tasks, resume, cpu } } => {
-            let mut cfg = hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
-            let mut w = cfg.weights.clone();
-            if let Some(g) = gamma {
-                let v: Vec<f64> = g.split(',').map(|x| x.trim().parse::<f64>()).collect::<std::result::Result<_, _>>().context("--gamma takes three numbers: g1,g2,g3")?;
-                anyhow::ensure!(v.len() == 3, "--gamma takes three numbers: g1,g2,g3");
-                w = hoimat::meta::hoi_loss::HoiWeights::new(v[0], v[1], v[2]);
-            }
-            if no_cc {
-                w.g3 = 0.0;
-            }
-            if no_fc {
-                w.g2 = 0.0;
-            }
-            let spec = hoimat::experiments::MetaSpec { first_order, constrained_outer, negatives, human_tasks, frozen_bn, track_bn, cc_distance, fc_distance, outer, alpha, beta, iterations, tasks, ..hoimat::experiments::MetaSpec::weights(w.g1, w.g2, w.g3) };
-            spec.apply(&mut cfg);
-            let device = hoimat::torch_env::device(cpu);
-            println!(
-                "MAML-RAL: profile {profile}, seed {seed}, {} iterations x {} tasks, gamma ({}, {}, {}), {} order",
-                cfg.iterations, cfg.tasks_per_iteration, cfg.weights.g1, cfg.weights.g2, cfg.weights.g3, if first_order { "first" } else { "second" }
-            );
-            let run = hoimat::meta::maml_ral::train(&cfg, &out, resume, device)?;
-            let last = run.log.last();
-            println!(
-                "done in {:.1} s: last inner loss {:.4}, outer loss {:.4} -> {}",
-                run.seconds,
-                last.map_or(f64::NAN, |l| l.inner_loss),
-                last.map_or(f64::NAN, |l| l.outer_loss),
-                out.display()
-            );
-            Ok(())
         }
         Cmd::Import { cmd: ImportCmd::Rvm { ckpt, out } } => {
             let cfg = hoimat::model::rvm::import(&ckpt, &out)?;
@@ -580,61 +297,7 @@ fn main() -> Result<()> {
             println!("{} -> {} (RVM's state dict)", model.display(), out.display());
             Ok(())
         }
-        Cmd::Infer { ckpt, input, out, output_alpha, output_foreground, output_composition, output_type, output_video_mbps, seq_chunk, input_resize, input_fps, downsample_ratio, device, dtype, overwrite, cpu } => {
-            let device = match device.as_deref() {
-                None => hoimat::torch_env::device(cpu),
-                Some("cpu") => tch::Device::Cpu,
-                Some("cuda") if tch::Cuda::is_available() => tch::Device::Cuda(0),
-                Some("cuda") => anyhow::bail!("--device cuda: CUDA is not available to this process"),
-                Some(d) => anyhow::bail!("--device {d}: expected cpu or cuda"),
-            };
-            let half = match dtype.as_str() {
-                "f32" => false,
-                "f16" => true,
-                d => anyhow::bail!("--dtype {d}: expected f32 or f16"),
-            };
-            let (mut net, _) = hoimat::model::checkpoint::load_model(&ckpt, device)?;
-            let t = Instant::now();
-            let media = hoimat::data::video::is_video(&input) || hoimat::infer::media::is_frame_folder(&input) || output_alpha.is_some() || output_foreground.is_some() || output_composition.is_some();
-            if !media {
-                let out = out.context("a clip tree needs --out (a video or a folder of frames needs --output-alpha/--output-foreground/--output-composition)")?;
-                let n = hoimat::infer::infer_tree(net.as_ref(), &input, &out, device, downsample_ratio, hoimat::model::matter::refiner_trained(net.as_ref()))?;
-                println!("{n} frames in {:.1} s -> {}", t.elapsed().as_secs_f64(), out.display());
-                return Ok(());
-            }
-            if half {
-                anyhow::ensure!(device != tch::Device::Cpu, "--dtype f16 needs CUDA");
-                let (p, b) = (net.params().map(|_, t| t.to_kind(tch::Kind::Half)), net.buffers().map(|_, t| t.to_kind(tch::Kind::Half)));
-                net.set_weights(p, b);
-            }
-            let parse_size = |s: &str| -> Result<(u32, u32)> {
-                let (w, h) = s.split_once('x').with_context(|| format!("--input-resize {s}: expected WxH"))?;
-                Ok((w.parse().with_context(|| format!("--input-resize {s}: width"))?, h.parse().with_context(|| format!("--input-resize {s}: height"))?))
-            };
-            let fps = match input_fps.split_once('/') {
-                Some((a, b)) => (a.parse()?, b.parse()?),
-                None => (input_fps.parse().with_context(|| format!("--input-fps {input_fps}"))?, 1),
-            };
-            let o = hoimat::infer::media::MediaOptions {
-                alpha: output_alpha,
-                foreground: output_foreground,
-                composition: output_composition,
-                output_type,
-                mbps: output_video_mbps,
-                seq_chunk,
-                resize: input_resize.as_deref().map(parse_size).transpose()?,
-                ratio: downsample_ratio,
-                half,
-                overwrite,
-                folder_fps: fps,
-            };
-            let r = hoimat::infer::media::infer_media(net.as_ref(), &input, &o, device)?;
-            println!(
-                "{} frames of {}x{} at {}/{} fps, downsample ratio {:.3}, in {:.1} s: decode {:.1} frames/s, model {:.1}, encode {:.1}",
-                r.frames, r.width, r.height, r.fps.0, r.fps.1, r.downsample_ratio, t.elapsed().as_secs_f64(), r.decode_fps, r.model_fps, r.encode_fps
-            );
-            Ok(())
-        }
+        Cmd::Infer(args) => cli::infer::run(args),
         Cmd::Adapt { ckpt, factory, clip, profile, frames, strategy, sampling, epochs, groups, seq_len, lr, noise, no_cc, no_fc, seed, downsample_ratio, out, cpu } => {
             let mut cfg = hoimat::adapt::AdaptConfig::for_profile(profile);
             cfg.frames = frames.unwrap_or(cfg.frames);
@@ -681,40 +344,9 @@ fn main() -> Result<()> {
     }
 }
 
-fn data(cmd: DataCmd) -> Result<()> {
-    match cmd {
-        DataCmd::Generate { set, profile, seed, out, format } => {
-            for s in sets(&set)? {
-                let g = export::generate(s, profile, seed, &out, format)?;
-                println!(
-                    "{}: {} clips, {} frames -> {} ({:.1} s, {:.0} frames/s)",
-                    g.set, g.clips, g.frames, g.path.display(), g.seconds, g.frames as f64 / g.seconds
-                );
-            }
-            Ok(())
-        }
-        DataCmd::Preview { set, profile, seed, out, clips } => {
-            let plans = world::plan(set, profile, seed);
-            let picked: Vec<_> = pick_spread(&plans, clips).into_iter().map(world::render).collect();
-            hoimat::data::preview::write_contact_sheet(&picked, clips, &out)?;
-            println!("{} ({} clips of {set} at {profile}) -> {}", "contact sheet", picked.len(), out.display());
-            Ok(())
-        }
-        DataCmd::Families => {
-            println!("{:<14} {:<7} topology", "family", "split");
-            for f in families::FAMILIES {
-                println!("{:<14} {:<7} {}", f.name, format!("{:?}", f.split).to_lowercase(), f.topology);
-            }
-            Ok(())
-        }
-    }
-}
 
-/// The first `n` plans (VBHOI cycles through its four types, so any four
-/// consecutive clips show every type).
-fn pick_spread(plans: &[world::scene::ClipPlan], n: usize) -> Vec<&world::scene::ClipPlan> {
-    plans.iter().take(n).collect()
-}
+
+
 
 fn eval(pred: &std::path::Path, truth: &std::path::Path, json: bool, per_clip: Option<&std::path::Path>, miou_threshold: f32) -> Result<()> {
     use hoimat::store::{Column, Table};
@@ -781,7 +413,7 @@ fn adapt_cmd(
     let (w, h) = clip.frames[0].size();
     // Background pool: the synvm training clips' backgrounds, when their size matches.
     let backgrounds: Vec<tch::Tensor> = if profile.frame_size() == (w, h) {
-        world::generate("synvm", profile, 0)?.clips.iter().filter(|c| c.meta.split == "train").filter_map(|c| hoimat::train::batch::ClipTensors::from_clip(c).bgr).collect()
+        hoimat::world::generate("synvm", profile, 0)?.clips.iter().filter(|c| c.meta.split == "train").filter_map(|c| hoimat::train::batch::ClipTensors::from_clip(c).bgr).collect()
     } else {
         eprintln!("note: {}x{} differs from the {profile} profile's size; background replacement is off", w, h);
         vec![]
