@@ -218,7 +218,7 @@ pub fn infer_media(net: &dyn Matter, input: &Path, o: &MediaOptions, device: Dev
         let t1 = Instant::now();
         let t = chunk.len() as i64;
         let bytes: Vec<u8> = chunk.concat();
-        let src = Tensor::from_slice(&bytes).view([1, t, h, w, 3]).permute([0, 1, 4, 2, 3]).to_kind(Kind::Float) / 255.0;
+        let src = Tensor::from_slice(&bytes).view([1, t, h, w, 3]).permute([0, 1, 4, 2, 3]).contiguous().to_kind(Kind::Float) / 255.0;
         let src = if o.half { src.to_device(device).to_kind(Kind::Half) } else { src.to_device(device) };
         let out = tch::no_grad(|| net.run_at(net.params(), &src, rec.as_deref(), ratio));
         let pha = out.pha.to_kind(Kind::Float).to_device(Device::Cpu);
