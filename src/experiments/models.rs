@@ -153,12 +153,7 @@ enum Recipe {
 /// not where it lies).
 fn file_hash(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the factory checkpoint to import", path.display()))?;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    Ok(format!("{h:016x}"))
+    Ok(super::provenance::fnv1a(&bytes))
 }
 
 /// What a model's key hashes: the recipe and its configuration with the

@@ -7,9 +7,13 @@ use std::path::Path;
 /// writes struct fields in declaration order and maps sorted (BTreeMap), so
 /// the same configuration always gives the same text and hash.
 pub fn config_hash(v: &serde_json::Value) -> String {
-    let text = serde_json::to_string(v).expect("JSON value serialises");
+    fnv1a(serde_json::to_string(v).expect("JSON value serialises").as_bytes())
+}
+
+/// FNV-1a 64 of some bytes, as 16 hex digits.
+pub fn fnv1a(bytes: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.as_bytes() {
+    for b in bytes {
         h ^= *b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
