@@ -24,7 +24,8 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
-fn meta_for(name: String, split: &str, clip_type: &str, frames: &[Frame]) -> ClipMeta {
+/// Metadata of a clip read from files (nothing known beyond its frames).
+pub(crate) fn meta_for(name: String, split: &str, clip_type: &str, frames: &[Frame]) -> ClipMeta {
     let (w, h) = frames.first().map(|f| f.size()).unwrap_or((0, 0));
     ClipMeta {
         name,

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use tch::Device;
 
 use crate::data::png::{list_frames, read_rgb, stem};
-use crate::frame::{Clip, ClipMeta, Frame, Interaction, Plane};
+use crate::frame::{Clip, Frame, Plane};
 use crate::model::Matter;
 use crate::train::batch::{to_plane, to_rgb, ClipTensors};
 use crate::model::matter::resolve_ratio;
@@ -62,18 +62,7 @@ pub fn infer_tree(net: &dyn Matter, input: &Path, out: &Path, device: Device, ra
             frames.push(Frame { com, pha, fgr: None, bgr: None, label: None });
         }
         let (w, h) = frames[0].size();
-        let meta = ClipMeta {
-            name: stem(&dir),
-            split: String::new(),
-            clip_type: String::new(),
-            background: String::new(),
-            families: vec![],
-            interferer_families: vec![],
-            interaction: Interaction::None,
-            n_frames: frames.len(),
-            width: w,
-            height: h,
-        };
+        let meta = crate::data::loaders::meta_for(stem(&dir), "", "", &frames);
         let ct = ClipTensors::from_clip(&Clip { meta, frames });
         let r = resolve_ratio(net, ratio, h as i64, w as i64, trained_refiner)?;
         let (pha, fgr) = predict_clip_at(net, net.params(), &ct, 8, device, r);

@@ -17,7 +17,8 @@ use super::maml::{cosine, meta_gradient, norm};
 use super::maml_ral::{task_batch, MamlRalConfig};
 use crate::loss::matting_loss;
 use crate::model::{checkpoint, ParamSet};
-use crate::train::batch::ClipTensors;
+use crate::train::batch::{Batch, ClipTensors};
+use crate::train::supervised::gradients;
 use crate::world::{self, rng::Rand};
 
 /// Means over the tasks at one alpha.
@@ -54,25 +55,31 @@ pub fn alpha_scan(cfg: &MamlRalConfig, alphas: &[f64], tasks: usize, device: Dev
         })
         .collect();
     let bn = cfg.bn_mode();
+    let inner = |p: &ParamSet, b: &Batch| hoi_loss(&net, p, &factory, b, &cfg.weights, &cfg.fc, bn).total;
+    let outer = |p: &ParamSet, b: &Batch| {
+        let o = net.forward_bn(p, &b.src, None, bn);
+        matting_loss(&o.pha, &o.fgr, &b.pha, &b.fgr).total
+    };
+    // What does not depend on alpha, once per task: the losses at theta_f
+    // and the inner gradient there.
+    let at_theta: Vec<(f64, f64, Vec<Tensor>)> = batches
+        .iter()
+        .map(|(train_b, test_b)| {
+            let q = net.params.detached(true);
+            let l = inner(&q, train_b);
+            let g = gradients(&l, &q);
+            (l.double_value(&[]), tch::no_grad(|| outer(&net.params, test_b).double_value(&[])), g)
+        })
+        .collect();
     let mut rows = vec![];
     for &alpha in alphas {
         let mut acc = [0.0f64; 7];
-        for (train_b, test_b) in &batches {
-            let inner = |p: &ParamSet| hoi_loss(&net, p, &factory, train_b, &cfg.weights, &cfg.fc, bn).total;
-            let outer = |p: &ParamSet| {
-                let o = net.forward_bn(p, &test_b.src, None, bn);
-                matting_loss(&o.pha, &o.fgr, &test_b.pha, &test_b.fgr).total
-            };
-            let theta = net.params.detached(true);
-            let step = meta_gradient(&theta, &inner, &outer, alpha, 1, false);
+        for ((train_b, test_b), (before_in, before_out, g)) in batches.iter().zip(&at_theta) {
+            let step = meta_gradient(&net.params.detached(true), &|p: &ParamSet| inner(p, train_b), &|p: &ParamSet| outer(p, test_b), alpha, 1, false);
             // theta' = theta - alpha g, evaluated plainly.
-            let q = net.params.detached(true);
-            let l = inner(&q);
-            let g = q.defined_grads(Tensor::run_backward(&[&l], &q.tensors().iter().collect::<Vec<_>>(), false, false));
-            let adapted = q.zip_map(&ParamSet::from_pairs(q.names().iter().cloned().zip(g).collect()), |p, g| (p - g * alpha).detach());
-            let (after_in, after_out, before_out) = tch::no_grad(|| (inner(&adapted).double_value(&[]), outer(&adapted).double_value(&[]), outer(&net.params).double_value(&[])));
-            let before_in = l.double_value(&[]);
-            for (i, v) in [before_in, after_in, (after_in < before_in) as u8 as f64, before_out, after_out, norm(&step.grads) / norm(&step.first_order_grads), cosine(&step.grads, &step.first_order_grads)].into_iter().enumerate() {
+            let adapted = ParamSet::from_pairs(net.params.iter().zip(g).map(|((n, p), g)| (n.clone(), (p - g * alpha).detach())).collect());
+            let (after_in, after_out) = tch::no_grad(|| (inner(&adapted, train_b).double_value(&[]), outer(&adapted, test_b).double_value(&[])));
+            for (i, v) in [*before_in, after_in, (after_in < *before_in) as u8 as f64, *before_out, after_out, norm(&step.grads) / norm(&step.first_order_grads), cosine(&step.grads, &step.first_order_grads)].into_iter().enumerate() {
                 acc[i] += v;
             }
         }

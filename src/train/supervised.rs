@@ -303,8 +303,7 @@ pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device
 /// Gradients of `loss` for every parameter; zeros for parameters the loss
 /// does not reach (e.g. a head unused by a model's own loss).
 pub fn gradients(loss: &Tensor, params: &crate::model::ParamSet) -> Vec<Tensor> {
-    let g = Tensor::run_backward(&[loss], &params.tensors().iter().collect::<Vec<_>>(), false, false);
-    g.into_iter().zip(params.tensors()).map(|(g, p)| if g.defined() { g } else { p.zeros_like() }).collect()
+    params.defined_grads(Tensor::run_backward(&[loss], &params.tensors().iter().collect::<Vec<_>>(), false, false))
 }
 
 fn save(net: &dyn Matter, opt: &Adam, cfg: &FactoryConfig, log: &[LogLine], out: &Path, done: bool) -> Result<()> {
