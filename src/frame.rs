@@ -155,6 +155,10 @@ pub struct Frame {
     pub fgr: Option<Rgb>,
     pub bgr: Option<Rgb>,
     pub label: Option<LabelMap>,
+    /// The same scene rendered without any object (the person-only alpha):
+    /// object pixels are then exactly those the person does not explain
+    /// (`metrics::hoi`). Synthetic data only.
+    pub person: Option<Plane>,
 }
 
 impl Frame {

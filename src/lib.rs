@@ -39,6 +39,7 @@ pub mod loss;
 pub mod model;
 pub mod plot;
 pub mod profile;
+pub mod stats;
 pub mod store;
 pub mod progress;
 pub mod torch_env;

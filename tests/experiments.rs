@@ -59,7 +59,7 @@ fn smoke_pipeline_end_to_end_then_fully_cached() {
     assert!(report.contains("synthetic"), "the report says the data are synthetic");
     assert!(dir.join("results/REPORT.md").is_file());
     // Every verdict was decidable (all numbers present).
-    assert!(first.verdicts.iter().all(|(_, v)| v.held.is_some()), "{:?}", first.verdicts.iter().map(|(_, v)| v.line()).collect::<Vec<_>>());
+    assert!(first.verdicts.iter().all(|(_, v)| v.decision.is_some()), "{:?}", first.verdicts.iter().map(|(_, v)| v.line()).collect::<Vec<_>>());
 
     // The second run computes nothing and reports the same numbers.
     let lab = Lab::new(dir.join("results"), Profile::Smoke, Device::Cpu);

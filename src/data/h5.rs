@@ -86,6 +86,9 @@ impl H5Writer {
         if let Some(v) = col(&|f| f.label.as_ref().map(|x| x.data.clone())) {
             put_stream(&g, "label", &v, t, h, w, 1, path)?;
         }
+        if let Some(v) = col(&|f| f.person.as_ref().map(|x| x.to_u8())) {
+            put_stream(&g, "person", &v, t, h, w, 1, path)?;
+        }
         Ok(())
     }
 
@@ -134,6 +137,7 @@ pub fn read_set(path: &Path) -> Result<(Manifest, Vec<Clip>)> {
         let fgr = read_stream(&g, "fgr", path)?;
         let bgr = read_stream(&g, "bgr", path)?;
         let lab = read_stream(&g, "label", path)?;
+        let person = read_stream(&g, "person", path)?;
         let (n1, n3) = (h * w, h * w * 3);
         let frames = (0..t)
             .map(|i| Frame {
@@ -142,6 +146,7 @@ pub fn read_set(path: &Path) -> Result<(Manifest, Vec<Clip>)> {
                 fgr: fgr.as_ref().map(|(_, d)| Rgb::from_u8(w, h, &d[i * n3..(i + 1) * n3])),
                 bgr: bgr.as_ref().map(|(_, d)| Rgb::from_u8(w, h, &d[i * n3..(i + 1) * n3])),
                 label: lab.as_ref().map(|(_, d)| LabelMap { w, h, data: d[i * n1..(i + 1) * n1].to_vec() }),
+                person: person.as_ref().map(|(_, d)| Plane::from_u8(w, h, &d[i * n1..(i + 1) * n1])),
             })
             .collect();
         clips.push(Clip { meta, frames });

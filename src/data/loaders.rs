@@ -86,7 +86,7 @@ pub fn load_image_set(root: &Path) -> Result<Vec<Clip>> {
         let com = read_rgb(ip)?;
         let pha = read_gray(ap)?;
         check_size(ap, (pha.w, pha.h), (com.w, com.h), "its image")?;
-        let frames = vec![Frame { com, pha, fgr: None, bgr: None, label: None }];
+        let frames = vec![Frame { com, pha, fgr: None, bgr: None, label: None, person: None }];
         clips.push(Clip { meta: meta_for(stem(ip), "eval", "image", &frames), frames });
     }
     Ok(clips)
@@ -164,7 +164,7 @@ pub fn load_videomatte(root: &Path, split: &str, seed: u64) -> Result<Vec<Clip>>
                 *c = a * fgr.data[j] + (1.0 - a) * bgr.data[j];
             }
             let com = Rgb::new(fgr.w, fgr.h, com);
-            frames.push(Frame { com, pha, fgr: Some(fgr), bgr: Some(bgr), label: None });
+            frames.push(Frame { com, pha, fgr: Some(fgr), bgr: Some(bgr), label: None, person: None });
         }
         clips.push(Clip { meta: meta_for(name, split, "human_only", &frames), frames });
     }

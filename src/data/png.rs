@@ -1,4 +1,4 @@
-//! RVM's evaluation layout: `DIR/<set>/<clip>/{com,pha,fgr,bgr,label}/<frame>.png`
+//! RVM's evaluation layout: `DIR/<set>/<clip>/{com,pha,fgr,bgr,label,person}/<frame>.png`
 //! with 4-digit frame names, plus `DIR/<set>/manifest.json`.
 //!
 //! A set is written into a temporary sibling folder and renamed into place
@@ -14,7 +14,7 @@ use super::error::{DataError, Result};
 use crate::frame::{Clip, Frame, LabelMap, Plane, Rgb};
 use crate::world::Manifest;
 
-pub const STREAMS: [&str; 5] = ["com", "pha", "fgr", "bgr", "label"];
+pub const STREAMS: [&str; 6] = ["com", "pha", "fgr", "bgr", "label", "person"];
 
 pub fn frame_name(i: usize) -> String {
     format!("{i:04}.png")
@@ -31,8 +31,14 @@ fn mkdir(p: &Path) -> Result<()> {
 
 /// Write one clip's frames under `clip_dir`.
 pub fn write_clip(clip_dir: &Path, clip: &Clip) -> Result<()> {
-    for s in STREAMS {
-        mkdir(&clip_dir.join(s))?;
+    // Only the streams the clip has: an empty folder would read as a stream
+    // with missing frames.
+    let first = clip.frames.first();
+    let has = [true, true, first.is_some_and(|f| f.fgr.is_some()), first.is_some_and(|f| f.bgr.is_some()), first.is_some_and(|f| f.label.is_some()), first.is_some_and(|f| f.person.is_some())];
+    for (s, has) in STREAMS.iter().zip(has) {
+        if has {
+            mkdir(&clip_dir.join(s))?;
+        }
     }
     for (i, f) in clip.frames.iter().enumerate() {
         let n = frame_name(i);
@@ -47,6 +53,9 @@ pub fn write_clip(clip_dir: &Path, clip: &Clip) -> Result<()> {
         }
         if let Some(l) = &f.label {
             save(&clip_dir.join("label").join(&n), &l.data, w, h, ColorType::L8)?;
+        }
+        if let Some(p) = &f.person {
+            save(&clip_dir.join("person").join(&n), &p.to_u8(), w, h, ColorType::L8)?;
         }
     }
     Ok(())
@@ -191,7 +200,7 @@ pub fn check_size(path: &Path, got: (usize, usize), want: (usize, usize), contex
 }
 
 /// Read a clip folder with `com/` and `pha/` (and optional `fgr/`, `bgr/`,
-/// `label/`). Every stream must hold the same frames at the same size.
+/// `label/`, `person/`). Every stream must hold the same frames at the same size.
 pub fn read_clip(clip_dir: &Path) -> Result<Vec<Frame>> {
     let com_dir = clip_dir.join("com");
     if !com_dir.is_dir() {
@@ -207,7 +216,7 @@ pub fn read_clip(clip_dir: &Path) -> Result<Vec<Frame>> {
         let d = clip_dir.join(name);
         if d.is_dir() { match_frames(&com, &d).map(Some) } else { Ok(None) }
     };
-    let (fgr, bgr, lab) = (optional("fgr")?, optional("bgr")?, optional("label")?);
+    let (fgr, bgr, lab, person) = (optional("fgr")?, optional("bgr")?, optional("label")?, optional("person")?);
     let mut frames = Vec::with_capacity(com.len());
     for i in 0..com.len() {
         let c = read_rgb(&com[i])?;
@@ -232,7 +241,15 @@ pub fn read_clip(clip_dir: &Path) -> Result<Vec<Frame>> {
             }
             None => None,
         };
-        frames.push(Frame { com: c, pha: p, fgr: rgb_opt(&fgr)?, bgr: rgb_opt(&bgr)?, label });
+        let person = match &person {
+            Some(v) => {
+                let x = read_gray(&v[i])?;
+                check_size(&v[i], (x.w, x.h), size, "its composite")?;
+                Some(x)
+            }
+            None => None,
+        };
+        frames.push(Frame { com: c, pha: p, fgr: rgb_opt(&fgr)?, bgr: rgb_opt(&bgr)?, label, person });
     }
     Ok(frames)
 }

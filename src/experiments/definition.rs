@@ -328,6 +328,12 @@ impl Definition {
         if self.seeds.is_empty() {
             bail!("no seeds");
         }
+        if self.kind == ExperimentKind::Scores {
+            let known = |m: &str| m == "regions" || super::score::METRICS.iter().any(|(k, _)| *k == m) || super::score::REGION_METRICS.contains(&m);
+            if let Some(m) = self.metrics.iter().find(|m| !known(m)) {
+                bail!("unknown metric '{m}' (known: {}, regions)", super::score::METRICS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "));
+            }
+        }
         // A method_seeds key must name one of the definition's methods (a
         // typo would otherwise silently run the default seeds).
         let overrides = self.profiles.values().filter_map(|o| o.method_seeds.as_ref());
@@ -418,6 +424,9 @@ mod tests {
         assert!(msg.contains("mine.toml") && msg.contains("nope"), "{msg}");
         let e = Definition::parse("id = 3", "bad.toml").unwrap_err();
         assert!(format!("{e:#}").contains("bad.toml"));
+        let e = Definition::parse("id = 'x'\ntitle='t'\nkind='scores'\nmethods=['rvm']\nmetrics=['held_iuo']", "typo.toml").unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("typo.toml") && msg.contains("held_iuo"), "{msg}");
         let d = Definition::named("table2", None).unwrap();
         assert!(d.at_profile(Profile::Smoke).seeds.len() <= d.seeds.len());
         // A user-defined variant: MAML-RAL with other constraint weights.
@@ -449,10 +458,10 @@ mod tests {
     #[test]
     fn method_seeds_replace_the_seeds_of_their_methods_only() {
         let d = Definition::named("table2", None).unwrap().at_profile(Profile::Quick);
-        assert_eq!(d.seeds_of("rvm"), &[0, 1, 2]);
+        assert_eq!(d.seeds_of("rvm"), &[0, 1, 2, 3, 4]);
         assert_eq!(d.seeds_of("vmfm"), &[0]);
         // The paper profile has no override: the zoo gets every seed there.
-        assert_eq!(Definition::named("table2", None).unwrap().at_profile(Profile::Paper).seeds_of("vmfm"), &[0, 1, 2]);
+        assert_eq!(Definition::named("table2", None).unwrap().at_profile(Profile::Paper).seeds_of("vmfm"), &[0, 1, 2, 3, 4]);
         let base = "id='x'\ntitle='t'\nkind='scores'\ndatasets=['synvbhoi']\nmethods=['rvm','modnet']\n";
         assert!(Definition::parse(&format!("{base}[profiles.quick.method_seeds]\nmodnet=[0]\n"), "x.toml").is_ok());
         let e = Definition::parse(&format!("{base}[profiles.quick.method_seeds]\nmodnt=[0]\n"), "x.toml").unwrap_err();

@@ -12,6 +12,7 @@ pub mod lab;
 pub mod models;
 pub mod pipeline;
 pub mod provenance;
+pub mod regions;
 pub mod report;
 pub mod runner;
 pub mod score;

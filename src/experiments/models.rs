@@ -164,8 +164,33 @@ fn recipe_key(mut j: serde_json::Value) -> serde_json::Value {
         c.remove("threads");
     }
     j["engine"] = serde_json::json!(crate::ENGINE);
+    j["world"] = serde_json::json!(crate::world::GENERATOR_VERSION);
     j
 }
+
+/// RVM-F gets MAML-RAL's budget: as many updates as its outer steps, each
+/// over as many meta-set frames as one meta-iteration draws (tasks x a
+/// support and a query sequence): 120 x 4 x 6 = 2,880 frames at `quick`.
+/// (MAML-RAL also takes one inner gradient per task on the support half.)
+pub fn same_budget_as_meta(rvm_f: &mut supervised::FactoryConfig, meta: &MamlRalConfig) {
+    rvm_f.batch = meta.tasks_per_iteration as i64;
+    rvm_f.seq_len = 2 * meta.seq_len;
+    rvm_f.set_steps(meta.iterations);
+}
+
+impl Planned {
+    /// What training sees: (updates, training frames), none for an import.
+    pub fn budget(&self) -> Option<(u64, u64)> {
+        match &self.recipe {
+        Recipe::Supervised(c) => Some((c.steps, c.steps * (c.batch * c.seq_len) as u64)),
+        Recipe::Meta(m) => Some((m.iterations, m.iterations * (m.tasks_per_iteration as u64) * 2 * m.seq_len as u64)),
+        Recipe::Import(_) => None,
+        }
+    }
+}
+
+/// The seed of the one factory model of a profile.
+pub const FACTORY_SEED: u64 = 0;
 
 /// True when `path` holds a finished training run.
 pub fn is_complete(path: &Path) -> bool {
@@ -177,6 +202,11 @@ impl Lab {
     /// The starting model of RVM-F and MAML-RAL is planned first, recursively.
     pub fn plan_model(&self, spec: &ModelSpec, seed: u64) -> Result<Planned> {
         let dir = self.root.join("models");
+        // The paper starts every method from one converged release, so one
+        // factory model per profile serves every seed: the seed varies what
+        // is trained from it, and comparisons are paired against the same
+        // starting point.
+        let seed = if matches!(spec, ModelSpec::Factory) { FACTORY_SEED } else { seed };
         let (recipe, key_json) = match spec {
             ModelSpec::Factory if self.factory_import.is_some() => {
                 let src = self.factory_import.clone().expect("checked");
@@ -194,6 +224,7 @@ impl Lab {
                 let f = self.plan_model(&ModelSpec::Factory, seed)?;
                 let mut cfg = supervised::finetune_config(self.profile, seed, &f.path);
                 cfg.data_seed = self.data_seed;
+                same_budget_as_meta(&mut cfg, &MamlRalConfig::for_profile(self.profile, seed, &f.path));
                 let mut j = serde_json::json!({"recipe": spec, "config": cfg});
                 j["config"]["init"] = serde_json::Value::String(f.key.clone());
                 (Recipe::Supervised(Box::new(cfg)), j)
@@ -286,16 +317,31 @@ mod tests {
 
     /// Model keys hash the training configuration; a field added later with
     /// its default left out of the configuration must not change the keys
-    /// of models trained before it (pinned here for engine 3).
+    /// of models trained before it (pinned here for engine 3, world 2).
     #[test]
     fn keys_of_existing_recipes_are_stable_and_zoo_keys_differ() {
         let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), Profile::Quick, Device::Cpu);
-        assert_eq!(lab.plan_model(&ModelSpec::Factory, 0).unwrap().key, "factory-s0-e131dc6a2ae3d1d2");
-        assert_eq!(lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key, "rvm_f-s0-5ea4385a3a7abdf7");
-        assert_eq!(lab.plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 0).unwrap().key, "maml_ral-s0-7c1e5960a3143eee");
+        assert_eq!(lab.plan_model(&ModelSpec::Factory, 0).unwrap().key, "factory-s0-6b15dec9d3b2d9f2");
+        assert_eq!(lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key, "rvm_f-s0-921719d2f91654d2");
+        assert_eq!(lab.plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 0).unwrap().key, "maml_ral-s0-dbdf2a090420cab1");
         let a = lab.plan_model(&ModelSpec::Zoo { arch: Arch::Modnet }, 0).unwrap().key;
         let b = lab.plan_model(&ModelSpec::Zoo { arch: Arch::AttentionMemory }, 0).unwrap().key;
         assert!(a.starts_with("modnet-s0-") && b.starts_with("attention_memory-s0-") && a[10..] != b[20..]);
+    }
+
+    /// One factory model serves every seed; RVM-F and MAML-RAL train from it
+    /// at their own seed with the same budget of meta-set frames and updates.
+    #[test]
+    fn one_factory_and_equal_budgets() {
+        let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), Profile::Quick, Device::Cpu);
+        let f0 = lab.plan_model(&ModelSpec::Factory, 0).unwrap();
+        assert_eq!(lab.plan_model(&ModelSpec::Factory, 3).unwrap().key, f0.key);
+        assert_ne!(lab.plan_model(&ModelSpec::RvmF, 3).unwrap().key, lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key);
+        let rvm_f = lab.plan_model(&ModelSpec::RvmF, 3).unwrap().budget();
+        let meta = lab.plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 3).unwrap().budget();
+        // quick: 120 updates; 4 tasks x (3 support + 3 query frames) = 24 frames each.
+        assert_eq!(rvm_f, Some((120, 2880)));
+        assert_eq!(meta, rvm_f);
     }
 
     #[test]
@@ -346,7 +392,7 @@ mod tests {
             .into_iter()
             .map(|m| lab.plan_model(&ModelSpec::MamlRal(m), 0).unwrap().key)
             .collect();
-        assert_eq!(keys[0], "maml_ral-s0-7c1e5960a3143eee");
+        assert_eq!(keys[0], "maml_ral-s0-dbdf2a090420cab1");
         keys.dedup();
         assert_eq!(keys.len(), 5, "{keys:?}");
     }

@@ -136,7 +136,7 @@ pub fn reproduce(o: &ReproduceOptions) -> Result<Reproduced> {
         let text = text.replace("](figures/", &format!("]({}/figures/", o.profile.name()));
         crate::atomic::write(&top, text.as_bytes())?;
     }
-    let held = verdicts.iter().filter(|(_, v)| v.held == Some(true)).count();
+    let held = verdicts.iter().filter(|(_, v)| v.held() == Some(true)).count();
     println!("claims held: {held} of {}; report: {}; total {:.0} s", verdicts.len(), report.display(), total);
     Ok(Reproduced { report, verdicts, seconds: total })
 }

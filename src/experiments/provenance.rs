@@ -12,12 +12,17 @@ pub fn config_hash(v: &serde_json::Value) -> String {
 
 /// FNV-1a 64 of some bytes, as 16 hex digits.
 pub fn fnv1a(bytes: &[u8]) -> String {
+    format!("{:016x}", fnv1a_u64(bytes))
+}
+
+/// FNV-1a 64 of some bytes.
+pub fn fnv1a_u64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= *b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    format!("{h:016x}")
+    h
 }
 
 /// The commit the library was built from, with `-dirty` when tracked files

@@ -10,7 +10,9 @@ use super::definition::{Claim, ExperimentKind};
 use super::runner::Outcome;
 use super::score::{higher_is_better, metric_label};
 use crate::encode::markup_escape;
+use crate::stats::{self, Decision, Interval};
 use crate::store::query::{cell, measured_metrics, summarize, Summary};
+use crate::store::results::StoredRow;
 
 /// The paper's published numbers (`experiments/paper_numbers.toml`).
 pub struct PaperNumbers(toml::Table);
@@ -31,45 +33,69 @@ impl PaperNumbers {
     }
 }
 
-/// A claim with its verdict on our numbers.
+/// Bootstrap draws behind every verdict (deterministic: seeded per claim).
+pub const RESAMPLES: usize = 4000;
+
+/// A claim with its verdict on our numbers: a 95% paired bootstrap interval
+/// of the gain over seeds and clips, not the sign of a mean difference.
 #[derive(Clone, Debug)]
 pub struct Verdict {
     pub claim: Claim,
-    /// None when a number is missing.
-    pub held: Option<bool>,
+    /// None when a number is missing (NOT CHECKED).
+    pub decision: Option<Decision>,
+    /// The gain of `left` over `right`, oriented so that positive is better
+    /// (for `worse`, positive still means `left` is better).
+    pub gain: Option<Interval>,
     pub left: Option<Summary>,
     pub right: Option<Summary>,
 }
 
 impl Verdict {
+    pub fn held(&self) -> Option<bool> {
+        self.decision.map(|d| d == Decision::Held)
+    }
+
     pub fn line(&self) -> String {
         let num = |s: &Option<Summary>, name: &str| s.as_ref().map_or(format!("{name} n/a"), |s| format!("{name} {:.4} ± {:.4}", s.mean, s.std));
-        let word = match self.held {
-            Some(true) => "HELD",
-            Some(false) => "NOT HELD",
-            None => "NOT CHECKED",
+        let word = self.decision.map_or("NOT CHECKED", |d| d.word());
+        let ci = match (&self.gain, self.decision) {
+            (Some(g), _) => format!("; gain {:+.4}, 95% CI [{:+.4}, {:+.4}] over {} seed(s), {} pairs", g.mean, g.lo, g.hi, g.n_seeds, g.n_pairs),
+            (None, Some(_)) => "; one paired measurement: no spread to judge".to_string(),
+            _ => String::new(),
         };
-        format!("{word}: {} ({} {}: {}, {})", self.claim.text, self.claim.metric, self.claim.dataset, num(&self.left, &self.claim.left), num(&self.right, &self.claim.right))
+        format!("{word}: {} ({} {}: {}, {}{ci})", self.claim.text, self.claim.metric, self.claim.dataset, num(&self.left, &self.claim.left), num(&self.right, &self.claim.right))
     }
 }
 
-pub fn check(claim: &Claim, s: &[Summary]) -> Verdict {
+/// Per-(seed, clip) values of one cell (a repeat is part of the clip's key);
+/// curve rows (with a step) are left out.
+fn keyed(rows: &[StoredRow], method: &str, dataset: &str, metric: &str) -> Vec<((i64, String), f64)> {
+    rows.iter()
+        .filter(|r| r.row.step.is_none() && r.row.method == method && r.row.dataset == dataset && r.row.metric == metric)
+        .filter_map(|r| r.row.value.map(|v| ((r.prov.seed, r.row.repeat.map_or(r.row.clip.clone(), |k| format!("{}#{k}", r.row.clip))), v)))
+        .collect()
+}
+
+/// Check a claim on stored rows: pair `left` and `right` by seed and clip,
+/// bootstrap the oriented gain, decide HELD / NOT HELD / INCONCLUSIVE.
+pub fn check(claim: &Claim, rows: &[StoredRow], s: &[Summary]) -> Verdict {
     let left = cell(s, &claim.left, &claim.dataset, &claim.metric).cloned();
     let right = cell(s, &claim.right, &claim.dataset, &claim.metric).cloned();
-    let held = match (&left, &right) {
-        (Some(l), Some(r)) => {
-            // Orient so that larger `gain` is better.
-            let sign = if higher_is_better(&claim.metric) { 1.0 } else { -1.0 };
-            let gain = sign * (l.mean - r.mean);
-            Some(match claim.relation.as_str() {
-                "better" => gain > 0.0,
-                "worse" => gain < 0.0,
-                _ => gain >= -claim.tolerance * r.mean.abs(),
-            })
+    let (mut decision, mut gain) = (None, None);
+    if let (Some(_), Some(r)) = (&left, &right) {
+        let sign = if higher_is_better(&claim.metric) { 1.0 } else { -1.0 };
+        let mut pairs = stats::pair_up(&keyed(rows, &claim.left, &claim.dataset, &claim.metric), &keyed(rows, &claim.right, &claim.dataset, &claim.metric));
+        for p in &mut pairs {
+            p.diff *= sign;
         }
-        _ => None,
-    };
-    Verdict { claim: claim.clone(), held, left, right }
+        let seed = super::provenance::fnv1a_u64(claim.text.as_bytes());
+        gain = stats::paired_bootstrap(&pairs, RESAMPLES, 0.95, seed);
+        decision = Some(match &gain {
+            Some(g) => stats::decide(&claim.relation, g, claim.tolerance * r.mean.abs()),
+            None => Decision::Inconclusive,
+        });
+    }
+    Verdict { claim: claim.clone(), decision, gain, left, right }
 }
 
 /// One table in the paper's shape: a caption, metric columns, and a row per
@@ -115,7 +141,7 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
         // Profile's size first, then 512x288 (the order the runner measures).
         measured_metrics(&o.rows)
     } else {
-        d.metrics.clone()
+        d.metrics.iter().filter(|m| *m != "regions").cloned().collect()
     };
     let mut out = vec![];
     for ds in &datasets {
@@ -155,13 +181,16 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
         }
         out.push(PaperTable { caption, header: metrics.iter().map(|m| metric_label(m)).collect(), rows });
     }
+    if d.kind == ExperimentKind::Scores {
+        out.extend(d.datasets.iter().filter_map(|ds| super::regions::table(o, ds)));
+    }
     out
 }
 
 /// The paper's claims checked on an outcome's numbers.
 pub fn verdicts(o: &Outcome) -> Vec<Verdict> {
     let s = summarize(&o.rows);
-    o.definition.claims.iter().map(|c| check(c, &s)).collect()
+    o.definition.claims.iter().map(|c| check(c, &o.rows, &s)).collect()
 }
 
 /// An experiment rendered as Markdown (tables and verdicts).
@@ -172,6 +201,15 @@ pub fn render(o: &Outcome, paper: &PaperNumbers) -> (String, Vec<Verdict>) {
     for t in tables(o, paper) {
         md.push_str(&t.to_markdown());
         md.push('\n');
+    }
+    for ds in &d.datasets {
+        let lines = super::regions::gains_and_losses(o, ds);
+        if !lines.is_empty() {
+            for line in lines {
+                let _ = writeln!(md, "- {line}");
+            }
+            md.push('\n');
+        }
     }
     let verdicts = verdicts(o);
     if !verdicts.is_empty() {

@@ -16,7 +16,7 @@ use crate::model::{checkpoint, zoo, ModelConfig};
 use crate::store::results::{run_key, Provenance, ResultRow, StoredRow};
 
 /// Bump when scoring changes in a way that changes numbers (invalidates runs).
-pub const SCORER_VERSION: u32 = 1;
+pub const SCORER_VERSION: u32 = 2;
 
 /// What running a definition did.
 pub struct Outcome {
@@ -137,11 +137,13 @@ impl Lab {
         let ckpt = self.model(&m.spec, seed)?;
         let (net, _) = checkpoint::load_model(&ckpt, self.device)?;
         let mut rows = vec![];
+        let regions = def.metrics.iter().any(|m| m == "regions");
         for ds in &def.datasets {
             let set = self.dataset(ds)?;
+            super::score::require(&def.metrics, &set, ds).with_context(|| format!("definition '{}'", def.id))?;
             for c in score(net.as_ref(), &set, self.device)? {
                 for (metric, v) in c.values {
-                    if def.metrics.iter().any(|x| x == metric) {
+                    if def.metrics.iter().any(|x| x == metric) || (regions && metric.contains('@')) {
                         if let Some(v) = v {
                             rows.push(ResultRow::new(&def.id, &m.name, ds, &c.clip, metric, v));
                         }

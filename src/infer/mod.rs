@@ -59,7 +59,7 @@ pub fn infer_tree(net: &dyn Matter, input: &Path, out: &Path, device: Device, ra
                 crate::data::png::check_size(f, (com.w, com.h), first, "the clip's first frame")?;
             }
             let pha = Plane::filled(com.w, com.h, 0.0);
-            frames.push(Frame { com, pha, fgr: None, bgr: None, label: None });
+            frames.push(Frame { com, pha, fgr: None, bgr: None, label: None, person: None });
         }
         let (w, h) = frames[0].size();
         let meta = crate::data::loaders::meta_for(stem(&dir), "", "", &frames);

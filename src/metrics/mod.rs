@@ -13,6 +13,7 @@ pub mod conn;
 pub mod dtssd;
 pub mod eval;
 pub mod grad;
+pub mod hoi;
 pub mod mad;
 pub mod miou;
 pub mod tree;

@@ -99,6 +99,13 @@ impl ClipPlan {
         let (bg, bg_labels) = self.background.render(w, h, t);
         let shirt = &self.person.shirt;
         let fg = super::raster::flatten(&layers, w, h, |x, y| shirt.color(super::raster::pixel_center(x, y, h)));
+        // The same person without its objects: what a person-only matte is.
+        let person = if self.objects.is_empty() {
+            fg.alpha.clone()
+        } else {
+            let body: Vec<_> = layers.iter().filter(|l| l.label == label::PERSON).cloned().collect();
+            super::raster::flatten(&body, w, h, |_, _| [0.0; 3]).alpha
+        };
         let gain = self.background.light.at(t);
         let n = w * h;
         let mut com = Vec::with_capacity(n * 3);
@@ -124,6 +131,7 @@ impl ClipPlan {
             fgr: Some(Rgb::new(w, h, fgr)),
             bgr: Some(Rgb::new(w, h, bgr)),
             label: Some(LabelMap { w, h, data: lab }),
+            person: Some(Plane::new(w, h, person)),
         }
     }
 
