@@ -108,6 +108,10 @@ pub struct MethodDef {
     /// The method's key in `paper_numbers.toml`, when the paper has it.
     pub paper: Option<String>,
     pub spec: ModelSpec,
+    /// Score MAML's adapted theta' (one inner step on each clip's first
+    /// frames, `experiments::one_step`) instead of the model itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub one_step: bool,
 }
 
 /// A claim of the paper, checked on the means over seeds.
@@ -233,7 +237,7 @@ fn default_seeds() -> Vec<u64> {
 }
 
 /// The definitions shipped with hoimat, in report order.
-pub const BUILTIN: [(&str, &str); 11] = [
+pub const BUILTIN: [(&str, &str); 12] = [
     ("table2", include_str!("../../experiments/table2.toml")),
     ("table3", include_str!("../../experiments/table3.toml")),
     ("table4", include_str!("../../experiments/table4.toml")),
@@ -245,11 +249,12 @@ pub const BUILTIN: [(&str, &str); 11] = [
     ("fig8", include_str!("../../experiments/fig8.toml")),
     ("fig9", include_str!("../../experiments/fig9.toml")),
     ("annotators", include_str!("../../experiments/annotators.toml")),
+    ("twin", include_str!("../../experiments/twin.toml")),
 ];
 
 /// The methods every definition may name without defining them.
 pub fn builtin_method(name: &str) -> Option<MethodDef> {
-    let m = |label: &str, paper: &str, spec: ModelSpec| Some(MethodDef { name: name.into(), label: label.into(), paper: Some(paper.into()), spec });
+    let m = |label: &str, paper: &str, spec: ModelSpec| Some(MethodDef { name: name.into(), label: label.into(), paper: Some(paper.into()), spec, one_step: false });
     match name {
         "rvm" => m("RVM (factory)", "RVM", ModelSpec::Factory),
         "rvm_f" => m("RVM-F", "RVM_F", ModelSpec::RvmF),
@@ -261,6 +266,14 @@ pub fn builtin_method(name: &str) -> Option<MethodDef> {
             label: "MAML-RAL (first order)".into(),
             paper: None,
             spec: ModelSpec::MamlRal(MetaSpec { first_order: true, ..MetaSpec::weights(0.7, 0.1, 0.2) }),
+            one_step: false,
+        }),
+        "maml_ral_one_step" => Some(MethodDef {
+            name: name.into(),
+            label: "MAML-RAL θ′ (ours: one inner step on each clip's first frames with their truth, scored on the rest)".into(),
+            paper: None,
+            spec: ModelSpec::maml_ral(0.7, 0.1, 0.2),
+            one_step: true,
         }),
         "modnet" => m("MODNet-like", "MODNet", ModelSpec::Zoo { arch: Arch::Modnet }),
         // RVM under the zoo's recipe: separates what the architectures bring
@@ -270,6 +283,7 @@ pub fn builtin_method(name: &str) -> Option<MethodDef> {
             label: "RVM, zoo recipe (synvm + synmeta)".into(),
             paper: None,
             spec: ModelSpec::Zoo { arch: Arch::Rvm },
+            one_step: false,
         }),
         "vmfm" => m("VMFM-like (D-CL-RN)", "D_CL_RN", ModelSpec::Zoo { arch: Arch::Vmfm }),
         "attention_memory" | "adam" | "dfimat" => Some(MethodDef {
@@ -282,6 +296,7 @@ pub fn builtin_method(name: &str) -> Option<MethodDef> {
             .into(),
             paper: None,
             spec: ModelSpec::Zoo { arch: name.parse().expect("a zoo architecture") },
+            one_step: false,
         }),
         _ => None,
     }
@@ -321,7 +336,7 @@ impl Definition {
             p.parse::<Profile>().map_err(anyhow::Error::msg)?;
         }
         for c in &self.claims {
-            if !["better", "not_worse", "worse"].contains(&c.relation.as_str()) {
+            if !crate::stats::RELATIONS.contains(&c.relation.as_str()) {
                 bail!("claim '{}': relation must be better, not_worse or worse", c.text);
             }
         }

@@ -10,6 +10,7 @@ pub mod definition;
 pub mod figures;
 pub mod lab;
 pub mod models;
+pub mod one_step;
 pub mod pipeline;
 pub mod provenance;
 pub mod regions;

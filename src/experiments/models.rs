@@ -179,6 +179,14 @@ pub fn same_budget_as_meta(rvm_f: &mut supervised::FactoryConfig, meta: &MamlRal
 }
 
 impl Planned {
+    /// The meta-training configuration, for a MAML-RAL recipe.
+    pub fn meta_config(&self) -> Option<&MamlRalConfig> {
+        match &self.recipe {
+            Recipe::Meta(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// What training sees: (updates, training frames), none for an import.
     pub fn budget(&self) -> Option<(u64, u64)> {
         match &self.recipe {

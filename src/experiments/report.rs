@@ -213,7 +213,7 @@ pub fn render(o: &Outcome, paper: &PaperNumbers) -> (String, Vec<Verdict>) {
     }
     let verdicts = verdicts(o);
     if !verdicts.is_empty() {
-        let _ = writeln!(md, "Claims of the paper, checked on our numbers:\n");
+        let _ = writeln!(md, "Claims checked on our numbers (95% paired bootstrap interval of the gain over seeds and clips; HELD / NOT HELD only when it excludes zero):\n");
         for v in &verdicts {
             let _ = writeln!(md, "- {}", v.line());
         }

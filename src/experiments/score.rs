@@ -8,7 +8,7 @@ use tch::Device;
 
 use crate::frame::Clip;
 use crate::metrics::{self, hoi, Plane, DEFAULT_MIOU_THRESHOLD};
-use crate::model::Matter;
+use crate::model::{Matter, ParamSet};
 use crate::train::batch::{to_plane, ClipTensors};
 use crate::train::validate::predict_clip;
 use crate::world::Dataset;
@@ -93,10 +93,15 @@ pub struct ClipResult {
 
 /// Score `net` on every clip of `set`.
 pub fn score(net: &dyn Matter, set: &Dataset, device: Device) -> Result<Vec<ClipResult>> {
-    let mut out = Vec::with_capacity(set.clips.len());
-    for clip in &set.clips {
+    set.clips.iter().map(|clip| score_clip(net, net.params(), clip, device)).collect()
+}
+
+/// Score `net` at parameters `params` on one clip (state carried from its
+/// first frame).
+pub fn score_clip(net: &dyn Matter, params: &ParamSet, clip: &Clip, device: Device) -> Result<ClipResult> {
+    {
         let ct = ClipTensors::from_clip(clip);
-        let (pha, _) = predict_clip(net, net.params(), &ct, 8, device);
+        let (pha, _) = predict_clip(net, params, &ct, 8, device);
         let preds: Vec<Plane> = (0..ct.len()).map(|i| to_plane(&pha.get(i)).quantised()).collect();
         let truths: Vec<Plane> = clip.frames.iter().map(|f| f.pha.quantised()).collect();
         let n = preds.len() as f64;
@@ -140,9 +145,8 @@ pub fn score(net: &dyn Matter, set: &Dataset, device: Device) -> Result<Vec<Clip
                 values.extend([(REGION_METRICS[3 * k], r.map(|r| r.0)), (REGION_METRICS[3 * k + 1], r.map(|r| r.1)), (REGION_METRICS[3 * k + 2], r.map(|r| r.2))]);
             }
         }
-        out.push(ClipResult { clip: clip.meta.name.clone(), values });
+        Ok(ClipResult { clip: clip.meta.name.clone(), values })
     }
-    Ok(out)
 }
 
 /// The clip's object and region counts, when every frame has a label map

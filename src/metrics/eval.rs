@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::hoi::{HoiCounts, HoiSummary};
 use super::tree::{discover, Clip};
 use super::{conn, dtssd, fgr_mad, fgr_mse, grad, mad, miou, mse, Plane, MetricError, Rgb};
 
@@ -88,6 +89,9 @@ pub struct FrameScores {
     pub fgr_mad: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fgr_mse: Option<f64>,
+    /// Object and region counts, when the truth has label maps.
+    #[serde(skip)]
+    pub hoi: Option<HoiCounts>,
 }
 
 /// Plain per-clip means over its frames (frame 0's dtSSD of 0 included),
@@ -107,6 +111,10 @@ pub struct ClipScores {
     pub fgr_mad: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fgr_mse: Option<f64>,
+    /// Object metrics and error by region, pooled over the clip's frames,
+    /// when the truth has `label/` and `person/` (synthetic data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hoi: Option<HoiSummary>,
 }
 
 /// Tree-level scores (frame-index mean first, see module doc). Serialises to
@@ -124,6 +132,10 @@ pub struct EvalReport {
     pub fgr_mad: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fgr_mse: Option<f64>,
+    /// Object metrics and error by region, pooled over every frame of the
+    /// clips whose truth has label maps; absent when none has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hoi: Option<HoiSummary>,
     /// Per-clip means in (dataset, clip) order; not part of the JSON.
     #[serde(skip)]
     pub clips: Vec<ClipScores>,
@@ -150,6 +162,12 @@ fn load_alpha(path: &Path) -> Result<Plane, EvalError> {
     Ok(Plane::from_gray8(&img.into_luma8()))
 }
 
+/// A label map: one 8-bit grey value per pixel (`frame::label`).
+fn load_label(path: &Path) -> Result<crate::frame::LabelMap, EvalError> {
+    let img = open(path)?.decode().map_err(|source| EvalError::Image { path: path.to_path_buf(), source })?.into_luma8();
+    Ok(crate::frame::LabelMap { w: img.width() as usize, h: img.height() as usize, data: img.into_raw() })
+}
+
 /// Foreground as 8-bit RGB / 255 (grey replicated, alpha channel dropped).
 fn load_rgb(path: &Path) -> Result<Rgb, EvalError> {
     let img = open(path)?.decode().map_err(|source| EvalError::Image { path: path.to_path_buf(), source })?;
@@ -167,6 +185,15 @@ fn check_sizes(c: &Clip) -> Result<(), EvalError> {
             for (p, other) in [(c.path(false, "fgr", i), c.path(false, "pha", i)), (c.path(true, "fgr", i), c.path(true, "pha", i))] {
                 if !p.is_file() {
                     return Err(EvalError::MissingFrame { path: p, counterpart: other });
+                }
+                paths.push(p);
+            }
+        }
+        if c.labels {
+            for kind in ["label", "person"] {
+                let p = c.path(false, kind, i);
+                if !p.is_file() {
+                    return Err(EvalError::MissingFrame { path: p, counterpart: c.path(false, "pha", i) });
                 }
                 paths.push(p);
             }
@@ -208,6 +235,15 @@ fn score_chunk(c: &Clip, start: usize, end: usize, opts: &EvalOptions) -> Result
         } else {
             (None, None)
         };
+        let hoi = if c.labels {
+            let label = load_label(&c.path(false, "label", i))?;
+            let person = load_alpha(&c.path(false, "person", i))?;
+            let mut h = HoiCounts::default();
+            h.add(&p, &t, &person, &label, opts.miou_threshold).map_err(metric(i))?;
+            Some(h)
+        } else {
+            None
+        };
         out.push(FrameScores {
             pha_mad: mad(&p, &t).map_err(metric(i))?,
             pha_mse: mse(&p, &t).map_err(metric(i))?,
@@ -217,10 +253,20 @@ fn score_chunk(c: &Clip, start: usize, end: usize, opts: &EvalOptions) -> Result
             miou: miou(&p, &t, opts.miou_threshold).map_err(metric(i))?,
             fgr_mad: fgr_mad_v,
             fgr_mse: fgr_mse_v,
+            hoi,
         });
         prev = Some((p, t));
     }
     Ok(out)
+}
+
+/// The object counts of some frames pooled (None when no frame has them).
+fn pooled<'a>(frames: impl Iterator<Item = &'a FrameScores>) -> Option<HoiCounts> {
+    frames.filter_map(|f| f.hoi.as_ref()).fold(None, |acc: Option<HoiCounts>, h| {
+        let mut a = acc.unwrap_or_default();
+        a.merge(h);
+        Some(a)
+    })
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
@@ -283,6 +329,7 @@ pub fn evaluate_dirs(pred_dir: &Path, true_dir: &Path, opts: &EvalOptions) -> Re
                 miou: m(|s| s.miou),
                 fgr_mad: mean(f.iter().filter_map(|s| s.fgr_mad)),
                 fgr_mse: mean(f.iter().filter_map(|s| s.fgr_mse)),
+                hoi: pooled(f.iter()).map(|h| h.summary()),
             }
         })
         .collect();
@@ -297,6 +344,7 @@ pub fn evaluate_dirs(pred_dir: &Path, true_dir: &Path, opts: &EvalOptions) -> Re
         miou: agg(|s| s.miou),
         fgr_mad: frame_index_mean(&per_clip, |s| s.fgr_mad),
         fgr_mse: frame_index_mean(&per_clip, |s| s.fgr_mse),
+        hoi: pooled(per_clip.iter().flatten()).map(|h| h.summary()),
         clips: clip_scores,
     })
 }
@@ -337,6 +385,41 @@ mod tests {
             }
         }
         (root, pred, truth)
+    }
+
+    /// Rendered clips written with their label maps and person-only alphas:
+    /// the truth scores perfectly on the object metrics, the person-only
+    /// alpha as a prediction finds none of the held object.
+    #[test]
+    fn object_metrics_from_label_maps_on_files() {
+        let root = scratch("hoi");
+        let set = crate::world::generate("synvbhoi", crate::profile::Profile::Smoke, 0).unwrap();
+        let (truth, as_truth, as_person) = (root.join("true"), root.join("pred_truth"), root.join("pred_person"));
+        for clip in set.clips.iter().take(2) {
+            crate::data::png::write_clip(&truth.join("synvbhoi").join(&clip.meta.name), clip).unwrap();
+            for (i, f) in clip.frames.iter().enumerate() {
+                let name = format!("{i:04}.png");
+                let person = f.person.as_ref().unwrap();
+                for (dir, plane) in [(&as_truth, &f.pha), (&as_person, person)] {
+                    let p = dir.join("synvbhoi").join(&clip.meta.name).join("pha").join(&name);
+                    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                    image::GrayImage::from_raw(plane.w as u32, plane.h as u32, plane.to_u8()).unwrap().save(&p).unwrap();
+                }
+            }
+        }
+        let opts = EvalOptions { fgr: false, ..Default::default() };
+        let perfect = evaluate_dirs(&as_truth, &truth, &opts).unwrap().hoi.expect("the truth has label maps");
+        assert_eq!((perfect.held_recall, perfect.held_iou, perfect.miou_tolerant), (Some(1.0), Some(1.0), Some(1.0)));
+        assert!(perfect.regions.iter().all(|(_, e)| e.fp == 0.0 && e.fn_share == 0.0), "{:?}", perfect.regions);
+        let person = evaluate_dirs(&as_person, &truth, &opts).unwrap();
+        assert_eq!(person.hoi.as_ref().unwrap().held_recall, Some(0.0));
+        // Per clip too, and the JSON carries it.
+        assert!(person.clips.iter().all(|c| c.hoi.is_some()));
+        assert!(serde_json::to_string(&person).unwrap().contains("held_iou"));
+        // Without label maps the report has no object metrics.
+        let plain = evaluate_dirs(&as_person, &as_truth, &opts).unwrap();
+        assert!(plain.hoi.is_none());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -222,6 +222,60 @@ impl HoiCounts {
     pub fn region_pixels(&self, k: usize) -> u64 {
         self.pixels.get(k).copied().unwrap_or(0)
     }
+
+    /// Pools another set of counts into these (clips into a tree).
+    pub fn merge(&mut self, o: &HoiCounts) {
+        self.held += o.held;
+        self.held_hit += o.held_hit;
+        self.extra += o.extra;
+        self.free += o.free;
+        self.free_hit += o.free_hit;
+        self.interferer += o.interferer;
+        self.interferer_hit += o.interferer_hit;
+        for k in 0..REGIONS.len() {
+            self.pixels[k] += o.pixels[k];
+            self.abs_err[k] += o.abs_err[k];
+            self.fp[k] += o.fp[k];
+            self.fn_px[k] += o.fn_px[k];
+        }
+        self.miou_sum += o.miou_sum;
+        self.frames += o.frames;
+    }
+
+    /// The ratios, for reports and JSON.
+    pub fn summary(&self) -> HoiSummary {
+        HoiSummary {
+            miou_tolerant: self.miou_tolerant(),
+            held_iou: self.held_iou(),
+            held_recall: self.held_recall(),
+            held_precision: self.held_precision(),
+            free_recall: self.free_recall(),
+            interferer_fp: self.interferer_fp(),
+            regions: (0..REGIONS.len()).filter_map(|k| self.region(k).map(|(m, fp, fneg)| (REGIONS[k].to_string(), RegionError { mad: m, fp, fn_share: fneg }))).collect(),
+        }
+    }
+}
+
+/// MAD x1e3 and false-positive / false-negative shares of a region's pixels.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RegionError {
+    pub mad: f64,
+    pub fp: f64,
+    #[serde(rename = "fn")]
+    pub fn_share: f64,
+}
+
+/// [`HoiCounts`] as ratios (None where a denominator is empty).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct HoiSummary {
+    pub miou_tolerant: Option<f64>,
+    pub held_iou: Option<f64>,
+    pub held_recall: Option<f64>,
+    pub held_precision: Option<f64>,
+    pub free_recall: Option<f64>,
+    pub interferer_fp: Option<f64>,
+    /// Region name -> errors, in `REGIONS` order (regions without pixels left out).
+    pub regions: Vec<(String, RegionError)>,
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@ pub(crate) struct Clip {
     pub truth: PathBuf,
     pub frames: Vec<OsString>,
     pub fgr: bool,
+    /// The truth has `label/` and `person/` (synthetic data): object metrics.
+    pub labels: bool,
 }
 
 impl Clip {
@@ -119,6 +121,7 @@ pub(crate) fn discover(pred_dir: &Path, true_dir: &Path, opts: &EvalOptions) -> 
                 return Err(EvalError::NoFrames { path: tpha });
             }
             let fgr = opts.fgr && truth.join("fgr").is_dir() && pred.join("fgr").is_dir();
+            let labels = truth.join("label").is_dir() && truth.join("person").is_dir();
             clips.push(Clip {
                 dataset: ds.to_string_lossy().into_owned(),
                 clip: c.to_string_lossy().into_owned(),
@@ -126,6 +129,7 @@ pub(crate) fn discover(pred_dir: &Path, true_dir: &Path, opts: &EvalOptions) -> 
                 truth,
                 frames: tf,
                 fgr,
+                labels,
             });
         }
     }

@@ -155,6 +155,14 @@ impl Background {
         }
     }
 
+    /// A copy of an object (a held object's twin) lying in the background.
+    pub fn add_copy(&mut self, model: &ObjectModel, place: Placement, family: &str) {
+        for p in &model.parts {
+            self.layers.push(Layer { shape: p.shape.clone(), place, opacity: p.opacity, material: p.material.clone(), label: label::INTERFERER });
+        }
+        self.interferer_families.push(family.to_string());
+    }
+
     /// Render B at time `t`: colour (before the illumination gain) and the
     /// background label of each pixel (interferer where one covers >= 1/2).
     pub fn render(&self, w: usize, h: usize, t: f32) -> (Rgb, Vec<u8>) {

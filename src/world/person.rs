@@ -79,6 +79,8 @@ pub struct Person {
     pub scale: f32,
     head_tilt: Wave,
     arms: [ArmMotion; 2],
+    /// What each arm does [left, right] (the pose, with or without an object).
+    pub roles: [ArmRole; 2],
 }
 
 /// Where a hand is in one frame (scene units).
@@ -132,6 +134,7 @@ impl Person {
             shirt,
             long_hair: r.chance(0.4),
             strands,
+            roles,
             center_x: Wave::new(r, center_x, 0.03),
             dy: r.range(-0.04, 0.08),
             scale: r.range(0.85, 1.1),

@@ -9,9 +9,12 @@
 //! | `synibhoi` | IBHOI           | HOI stills, unseen families, varied backgrounds     |
 //! | `synvbhoi` | VBHOI           | HOI clips, unseen families, the paper's four types  |
 //!
-//! and one diagnostic set outside the paper, `synvbhoi_seen`: `synvbhoi`'s
-//! recipe with the *meta* families (other clips, same four types), to tell
-//! learning HOI matting apart from generalising it to unseen families.
+//! and two diagnostic sets outside the paper (ours, never reported as its):
+//! `synvbhoi_seen`, `synvbhoi`'s recipe with the *meta* families (other
+//! clips, same four types), to tell learning HOI matting apart from
+//! generalising it to unseen families; and `syntwin`, a held object plus an
+//! identical loose copy in the background, where the only cue that tells
+//! foreground from background is the connection to the person.
 
 use std::fmt;
 use std::str::FromStr;
@@ -42,13 +45,14 @@ pub enum SetName {
     SynVbhoi,
     #[serde(rename = "synvbhoi_seen")]
     SynVbhoiSeen,
+    SynTwin,
 }
 
 impl SetName {
     /// The paper's four stand-ins (what `reproduce` and `data generate` write).
     pub const ALL: [SetName; 4] = [SetName::SynVm, SetName::SynMeta, SetName::SynIbhoi, SetName::SynVbhoi];
     /// Sets outside the paper, generated on demand by the experiments that use them.
-    pub const DIAGNOSTIC: [SetName; 1] = [SetName::SynVbhoiSeen];
+    pub const DIAGNOSTIC: [SetName; 2] = [SetName::SynVbhoiSeen, SetName::SynTwin];
     pub fn name(self) -> &'static str {
         match self {
             SetName::SynVm => "synvm",
@@ -56,6 +60,7 @@ impl SetName {
             SetName::SynIbhoi => "synibhoi",
             SetName::SynVbhoi => "synvbhoi",
             SetName::SynVbhoiSeen => "synvbhoi_seen",
+            SetName::SynTwin => "syntwin",
         }
     }
     /// The set of a dataset reference, `set` or `set:split` (`synvm:test`).
@@ -70,6 +75,7 @@ impl SetName {
             SetName::SynIbhoi => "IBHOI",
             SetName::SynVbhoi => "VBHOI",
             SetName::SynVbhoiSeen => "VBHOI, but with the meta families (a diagnostic set)",
+            SetName::SynTwin => "nothing in the paper: a held object and its loose twin in the background (our diagnostic set)",
         }
     }
 }
@@ -87,7 +93,7 @@ impl FromStr for SetName {
             .into_iter()
             .chain(SetName::DIAGNOSTIC)
             .find(|n| n.name() == s.to_ascii_lowercase())
-            .ok_or_else(|| format!("unknown set '{s}' (expected synvm, synmeta, synibhoi, synvbhoi or synvbhoi_seen)"))
+            .ok_or_else(|| format!("unknown set '{s}' (expected synvm, synmeta, synibhoi, synvbhoi, synvbhoi_seen or syntwin)"))
     }
 }
 
@@ -114,6 +120,9 @@ pub fn set_size(set: SetName, profile: Profile) -> SetSize {
         (SetName::SynVbhoi | SetName::SynVbhoiSeen, Smoke) => (0, 4, 8),
         (SetName::SynVbhoi | SetName::SynVbhoiSeen, Quick) => (0, 48, 24),
         (SetName::SynVbhoi | SetName::SynVbhoiSeen, Paper) => (0, 112, 120),
+        (SetName::SynTwin, Smoke) => (0, 2, 8),
+        (SetName::SynTwin, Quick) => (0, 16, 24),
+        (SetName::SynTwin, Paper) => (0, 56, 120),
     };
     SetSize { train_clips: train, test_clips: test, frames }
 }
@@ -153,6 +162,12 @@ pub fn plan(set: SetName, profile: Profile, seed: u64) -> Vec<ClipPlan> {
             let pool = of_split(if set == SetName::SynVbhoi { Split::Unseen } else { Split::Meta });
             for i in 0..size.test_clips {
                 plans.push(vbhoi_clip(&mut mk("eval", i), &pool, i, size.frames, w, h, aspect));
+            }
+        }
+        SetName::SynTwin => {
+            let pool = of_split(Split::Unseen);
+            for i in 0..size.test_clips {
+                plans.push(twin_clip(&mut mk("eval", i), &pool, i, size.frames, w, h, aspect));
             }
         }
     }
@@ -269,6 +284,11 @@ fn ibhoi_still(r: &mut Rand, pool: &[&'static Family], i: usize, w: usize, h: us
 fn vbhoi_clip(r: &mut Rand, pool: &[&'static Family], i: usize, frames: usize, w: usize, h: usize, aspect: f32) -> ClipPlan {
     let kind = VBHOI_TYPES[i % 4];
     let fam = *r.pick(pool);
+    // Interferers never copy the clip's own object: a loose twin of it with
+    // the opposite truth is the diagnostic `syntwin` set's question, not
+    // the paper's.
+    let others: Vec<&'static Family> = pool.iter().copied().filter(|f| f.name != fam.name).collect();
+    let pool = &others[..];
     let bg = match kind {
         "solid" => Background::solid(r),
         "solid_interferers" => {
@@ -323,6 +343,42 @@ fn free_object(r: &mut Rand, fam: &'static Family, _person: &Person, _frames: us
 
 /// Push a free object outwards until, in every frame, its bounds keep a
 /// margin from the person's (conservative) bounds.
+/// A person holding an object, and the same object (same shape, material
+/// and size) lying loose in the background, clear of the person and of the
+/// held copy in every frame, so that its truth (background) is unambiguous.
+fn twin_clip(r: &mut Rand, pool: &[&'static Family], i: usize, frames: usize, w: usize, h: usize, aspect: f32) -> ClipPlan {
+    let fam = *r.pick(pool);
+    let mut bg = if r.chance(0.5) { Background::room(r, aspect) } else { Background::solid(r) };
+    let (person, obj) = hoi_person(r, fam, aspect);
+    let m = meta(format!("twin_{i:04}"), "eval", "twin", &bg, frames, w, h);
+    let mut plan = ClipPlan { meta: m, fps: FPS, t0: r.range(0.0, 10.0), person, objects: vec![obj], background: bg.clone() };
+    let cx = plan.person.center_x.at(plan.t0);
+    for attempt in 0..60 {
+        // The side of the frame away from the person, then anywhere.
+        let x = if attempt < 40 {
+            if cx > aspect / 2.0 { r.range(0.08, (cx - 0.45).max(0.1)) } else { r.range((cx + 0.45).min(aspect - 0.1), aspect - 0.08) }
+        } else {
+            r.range(0.08, aspect - 0.08)
+        };
+        let place = super::geom::Placement::new(v2(x, r.range(0.2, 0.8)), r.range(-0.6, 0.6), plan.objects[0].size);
+        let copy_bounds = plan.objects[0].model.parts.iter().fold(super::geom::Rect::empty(), |b, p| b.union(p.shape.bounds().placed(&place)));
+        let clear = (0..frames).all(|f| {
+            let t = plan.time(f);
+            let cam = plan.background.camera.offset(t);
+            let moved = super::geom::Rect { lo: copy_bounds.lo - cam, hi: copy_bounds.hi - cam };
+            !moved.intersects(&plan.person_bounds(t).grow(0.03)) && !moved.intersects(&plan.objects[0].bounds(&plan.person, t).grow(0.03))
+        });
+        if clear || attempt == 59 {
+            bg.add_copy(&plan.objects[0].model, place, fam.name);
+            break;
+        }
+    }
+    plan.background = bg;
+    plan.meta.background = plan.background.kind.name().into();
+    plan.meta.interferer_families = plan.background.interferer_families.clone();
+    finish(plan)
+}
+
 fn separate(mut plan: ClipPlan, frames: usize) -> ClipPlan {
     let margin = 0.03;
     for _ in 0..40 {
