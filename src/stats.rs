@@ -131,7 +131,8 @@ pub const RELATIONS: [&str; 3] = ["better", "worse", "not_worse"];
 /// negative or NaN margin counts as 0).
 /// "better": Held if lo > 0, NotHeld if hi < 0, else Inconclusive.
 /// "worse": Held if hi < 0, NotHeld if lo > 0, else Inconclusive.
-/// "not_worse": Held if lo > -margin, NotHeld if hi < -margin, else Inconclusive.
+/// "not_worse": Held if lo >= -margin (identical results are not worse),
+/// NotHeld if hi < -margin, else Inconclusive.
 /// An unknown relation, or a NaN bound, is Inconclusive: no claim is held
 /// by default.
 pub fn decide(relation: &str, gain: &Interval, margin: f64) -> Decision {
@@ -140,7 +141,7 @@ pub fn decide(relation: &str, gain: &Interval, margin: f64) -> Decision {
         "worse" => (gain.hi < 0.0, gain.lo > 0.0),
         "not_worse" => {
             let m = margin.max(0.0);
-            (gain.lo > -m, gain.hi < -m)
+            (gain.lo >= -m, gain.hi < -m)
         }
         _ => (false, false),
     };

@@ -39,7 +39,7 @@ fn smoke_pipeline_end_to_end_then_fully_cached() {
     let dir = scratch("e2e");
     let first = reproduce(&opts(&dir, &[])).unwrap();
     let report = std::fs::read_to_string(&first.report).unwrap();
-    for id in ["table2", "table3", "table4", "table5", "table6", "table7", "fig6", "fig7", "fig8", "fig9", "annotators"] {
+    for id in ["table2", "table3", "table4", "table5", "table6", "table7", "fig6", "fig7", "fig8", "fig9", "annotators", "twin"] {
         assert!(report.contains(&format!("## {id}:")), "{id} missing from the report");
         // Every experiment has charts, both as SVG and PNG, linked from the report.
         let figs = dir.join("results/smoke/figures");
@@ -59,15 +59,15 @@ fn smoke_pipeline_end_to_end_then_fully_cached() {
     assert!(report.contains("synthetic"), "the report says the data are synthetic");
     assert!(dir.join("results/REPORT.md").is_file());
     // Every verdict was decidable (all numbers present).
-    assert!(first.verdicts.iter().all(|(_, v)| v.decision.is_some()), "{:?}", first.verdicts.iter().map(|(_, v)| v.line()).collect::<Vec<_>>());
+    assert!(first.verdicts.iter().all(|(_, v)| v.gain.is_some()), "{:?}", first.verdicts.iter().map(|(_, v)| v.line()).collect::<Vec<_>>());
 
     // The second run computes nothing and reports the same numbers.
     let lab = Lab::new(dir.join("results"), Profile::Smoke, Device::Cpu);
     let def = lab.definition("table2").unwrap();
     let stored = summarize(&lab.store().load("table2").unwrap());
     let again = lab.run(&def).unwrap();
-    // RVM, RVM-F, MAML-RAL, RVM under the zoo's recipe and the five zoo models.
-    assert_eq!((again.runs_done, again.runs_cached), (0, 9));
+    // RVM, RVM-F, MAML-RAL, its theta' row, RVM under the zoo's recipe and the five zoo models.
+    assert_eq!((again.runs_done, again.runs_cached), (0, 10));
     assert_eq!(summarize(&again.rows), stored);
     // Provenance on every row.
     for r in &again.rows {
@@ -75,10 +75,16 @@ fn smoke_pipeline_end_to_end_then_fully_cached() {
         assert!(!r.prov.config_hash.is_empty() && !r.prov.git_commit.is_empty() && r.prov.config.starts_with('{'));
         assert!(r.prov.wall_s >= 0.0 && r.prov.timestamp.ends_with('Z'));
     }
-    // Nine methods x (number of synvbhoi clips) x metrics, object recall only where objects are held.
+    // Ten methods x (number of synvbhoi clips) x metrics, held-object metrics only where a held object shows.
     let clips = lab.dataset("synvbhoi").unwrap().clips.len();
     let miou_rows = again.rows.iter().filter(|r| r.row.metric == "miou").count();
-    assert_eq!(miou_rows, 9 * clips);
+    assert_eq!(miou_rows, 10 * clips);
+    let held = again.rows.iter().filter(|r| r.row.metric == "held_iou").count();
+    assert!(held > 0 && held <= 10 * clips, "{held} held-object rows");
+    // The error by region is stored per clip and shown under Table II.
+    assert!(again.rows.iter().any(|r| r.row.metric == "fp@background"));
+    assert!(report.contains("Error by region on synthetic `synvbhoi`"));
+    assert!(report.contains("95% CI ["), "verdicts print their interval");
 
     // Python reads the compacted table and the run files.
     // Adaptation rows: a curve per clip (step = epoch) and derived numbers.

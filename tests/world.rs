@@ -207,16 +207,19 @@ fn held_objects_touch_the_hand_free_objects_do_not() {
 /// clear of the person and of the held copy in every frame.
 #[test]
 fn interferers_never_twin_the_object_except_in_syntwin() {
-    let ds = world::generate("synvbhoi", Profile::Quick, 0).unwrap();
-    for c in &ds.clips {
-        for f in &c.meta.families {
-            assert!(!c.meta.interferer_families.contains(f), "{}: an interferer copies the object family {f}", c.meta.name);
+    for set in ["synvbhoi", "synibhoi"] {
+        let ds = world::generate(set, Profile::Quick, 0).unwrap();
+        for c in &ds.clips {
+            for f in &c.meta.families {
+                assert!(!c.meta.interferer_families.contains(f), "{set}/{}: an interferer copies the object family {f}", c.meta.name);
+            }
         }
     }
     let twins = world::generate("syntwin", Profile::Quick, 0).unwrap();
     assert_eq!(twins.clips.len(), 16);
+    let smoke = world::generate("syntwin", Profile::Smoke, 0).unwrap();
     let mut held_frames = 0;
-    for c in &twins.clips {
+    for c in twins.clips.iter().chain(&smoke.clips) {
         assert_eq!(c.meta.interaction, Interaction::Connected, "{}", c.meta.name);
         assert_eq!(c.meta.interferer_families, c.meta.families, "{}: the loose copy is the held object's twin", c.meta.name);
         for f in &c.frames {
@@ -233,6 +236,36 @@ fn interferers_never_twin_the_object_except_in_syntwin() {
         }
     }
     assert!(held_frames > 16 * 24 / 2, "held objects visible in {held_frames} frames");
+}
+
+/// The person-only alpha, checked against the full render: objects only
+/// add coverage ("over" never removes any), so it never exceeds the truth;
+/// it equals the truth where there is no object; and it is what a held
+/// object's pixels off the body are not.
+#[test]
+fn person_only_alpha_is_the_scene_without_its_objects() {
+    let vm = world::generate("synvm", Profile::Smoke, 0).unwrap();
+    for c in &vm.clips {
+        for f in &c.frames {
+            assert_eq!(f.person.as_ref().unwrap(), &f.pha, "{}: no object, so the person-only alpha is the alpha", c.meta.name);
+        }
+    }
+    let vb = world::generate("synvbhoi", Profile::Smoke, 0).unwrap();
+    let (mut object_only, mut person_px) = (0, 0);
+    for c in &vb.clips {
+        for f in &c.frames {
+            let (p, l) = (f.person.as_ref().unwrap(), f.label.as_ref().unwrap());
+            for i in 0..p.data.len() {
+                assert!(p.data[i] <= f.pha.data[i] + 1e-6, "{}: person-only alpha above the truth", c.meta.name);
+                if l.data[i] == label::PERSON && f.pha.data[i] > 0.99 {
+                    person_px += 1;
+                    assert!(p.data[i] > 0.5, "{}: a solid person pixel is missing from the person-only alpha", c.meta.name);
+                }
+                object_only += (f.pha.data[i] >= 0.5 && p.data[i] < 0.5) as usize;
+            }
+        }
+    }
+    assert!(object_only > 0 && person_px > 100, "{object_only} object-only and {person_px} person pixels");
 }
 
 /// The human-only set shows the test sets' poses (an arm out, a hand in

@@ -361,6 +361,11 @@ impl Definition {
                 bail!("method_seeds.{m}: no seeds");
             }
         }
+        if self.kind != ExperimentKind::Scores {
+            if let Some(m) = self.methods.iter().find(|m| self.method(m).is_ok_and(|m| m.one_step)) {
+                bail!("method '{m}' scores theta' (one_step), which only a scores experiment can do");
+            }
+        }
         if (self.kind == ExperimentKind::Adaptation) != self.adaptation.is_some() {
             bail!("an [adaptation] table is needed exactly when kind = \"adaptation\"");
         }
@@ -369,7 +374,13 @@ impl Definition {
 
     /// Resolve a method name: a variant defined here, else a built-in.
     /// The seeds a method runs at.
+    /// The factory model is seedless (one per profile, `models::FACTORY_SEED`),
+    /// so it runs once: its rows at other seeds would be copies.
     pub fn seeds_of(&self, method: &str) -> &[u64] {
+        const FACTORY: [u64; 1] = [super::models::FACTORY_SEED];
+        if self.method(method).is_ok_and(|m| m.spec == ModelSpec::Factory) {
+            return &FACTORY;
+        }
         self.method_seeds.get(method).unwrap_or(&self.seeds)
     }
 
@@ -473,7 +484,9 @@ mod tests {
     #[test]
     fn method_seeds_replace_the_seeds_of_their_methods_only() {
         let d = Definition::named("table2", None).unwrap().at_profile(Profile::Quick);
-        assert_eq!(d.seeds_of("rvm"), &[0, 1, 2, 3, 4]);
+        assert_eq!(d.seeds_of("rvm_f"), &[0, 1, 2, 3, 4]);
+        // The seedless factory model runs once.
+        assert_eq!(d.seeds_of("rvm"), &[0]);
         assert_eq!(d.seeds_of("vmfm"), &[0]);
         // The paper profile has no override: the zoo gets every seed there.
         assert_eq!(Definition::named("table2", None).unwrap().at_profile(Profile::Paper).seeds_of("vmfm"), &[0, 1, 2, 3, 4]);

@@ -93,7 +93,8 @@ impl Lab {
     /// Input, truth and each method's alpha (seed-0 model) at the middle frame of the first clips.
     pub fn gallery(&self, d: &Definition, ds: &str, clips: usize, title: &str) -> Result<Gallery> {
         let set = self.dataset(ds)?;
-        let methods: Vec<_> = d.methods.iter().map(|m| d.method(m)).collect::<Result<_>>()?;
+        // theta' rows (one step on each clip's truth) are not a model to show.
+        let methods: Vec<_> = d.methods.iter().map(|m| d.method(m)).filter(|m| !m.as_ref().is_ok_and(|m| m.one_step)).collect::<Result<_>>()?;
         let seed = d.seeds.first().copied().unwrap_or(0);
         let nets = methods
             .iter()

@@ -168,16 +168,6 @@ fn recipe_key(mut j: serde_json::Value) -> serde_json::Value {
     j
 }
 
-/// RVM-F gets MAML-RAL's budget: as many updates as its outer steps, each
-/// over as many meta-set frames as one meta-iteration draws (tasks x a
-/// support and a query sequence): 120 x 4 x 6 = 2,880 frames at `quick`.
-/// (MAML-RAL also takes one inner gradient per task on the support half.)
-pub fn same_budget_as_meta(rvm_f: &mut supervised::FactoryConfig, meta: &MamlRalConfig) {
-    rvm_f.batch = meta.tasks_per_iteration as i64;
-    rvm_f.seq_len = 2 * meta.seq_len;
-    rvm_f.set_steps(meta.iterations);
-}
-
 impl Planned {
     /// The meta-training configuration, for a MAML-RAL recipe.
     pub fn meta_config(&self) -> Option<&MamlRalConfig> {
@@ -232,7 +222,6 @@ impl Lab {
                 let f = self.plan_model(&ModelSpec::Factory, seed)?;
                 let mut cfg = supervised::finetune_config(self.profile, seed, &f.path);
                 cfg.data_seed = self.data_seed;
-                same_budget_as_meta(&mut cfg, &MamlRalConfig::for_profile(self.profile, seed, &f.path));
                 let mut j = serde_json::json!({"recipe": spec, "config": cfg});
                 j["config"]["init"] = serde_json::Value::String(f.key.clone());
                 (Recipe::Supervised(Box::new(cfg)), j)
@@ -350,6 +339,11 @@ mod tests {
         // quick: 120 updates; 4 tasks x (3 support + 3 query frames) = 24 frames each.
         assert_eq!(rvm_f, Some((120, 2880)));
         assert_eq!(meta, rvm_f);
+        for p in [Profile::Smoke, Profile::Paper] {
+            let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), p, Device::Cpu);
+            let b = |s: &ModelSpec| lab.plan_model(s, 1).unwrap().budget();
+            assert_eq!(b(&ModelSpec::RvmF), b(&ModelSpec::maml_ral(0.7, 0.1, 0.2)), "{p:?}");
+        }
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl Verdict {
         let word = self.decision.map_or("NOT CHECKED", |d| d.word());
         let ci = match (&self.gain, self.decision) {
             (Some(g), _) => format!("; gain {:+.4}, 95% CI [{:+.4}, {:+.4}] over {} seed(s), {} pairs", g.mean, g.lo, g.hi, g.n_seeds, g.n_pairs),
-            (None, Some(_)) => "; one paired measurement: no spread to judge".to_string(),
+            (None, Some(_)) => "; fewer than two paired measurements: no spread to judge".to_string(),
             _ => String::new(),
         };
         format!("{word}: {} ({} {}: {}, {}{ci})", self.claim.text, self.claim.metric, self.claim.dataset, num(&self.left, &self.claim.left), num(&self.right, &self.claim.right))
@@ -76,22 +76,44 @@ fn keyed(rows: &[StoredRow], method: &str, dataset: &str, metric: &str) -> Vec<(
         .collect()
 }
 
+type Keyed = Vec<((i64, String), f64)>;
+
+/// A side run at one seed (the seedless factory model, the zoo at `quick`)
+/// is a fixed reference: its per-clip values pair with every seed of the
+/// other side, so the interval still spans that side's seeds.
+fn fixed_reference(left: Keyed, right: Keyed) -> (Keyed, Keyed) {
+    let seeds = |v: &Keyed| v.iter().map(|((s, _), _)| *s).collect::<std::collections::BTreeSet<i64>>();
+    let (sl, sr) = (seeds(&left), seeds(&right));
+    let spread = |fixed: Keyed, over: &std::collections::BTreeSet<i64>| -> Keyed {
+        over.iter().flat_map(|s| fixed.iter().map(move |((_, c), v)| ((*s, c.clone()), *v))).collect()
+    };
+    match (sl.len(), sr.len()) {
+        (1, n) if n > 1 => (spread(left, &sr), right),
+        (n, 1) if n > 1 => {
+            let r = spread(right, &sl);
+            (left, r)
+        }
+        _ => (left, right),
+    }
+}
+
 /// Check a claim on stored rows: pair `left` and `right` by seed and clip,
 /// bootstrap the oriented gain, decide HELD / NOT HELD / INCONCLUSIVE.
 pub fn check(claim: &Claim, rows: &[StoredRow], s: &[Summary]) -> Verdict {
     let left = cell(s, &claim.left, &claim.dataset, &claim.metric).cloned();
     let right = cell(s, &claim.right, &claim.dataset, &claim.metric).cloned();
     let (mut decision, mut gain) = (None, None);
-    if let (Some(_), Some(r)) = (&left, &right) {
+    if let (Some(_), Some(base)) = (&left, &right) {
         let sign = if higher_is_better(&claim.metric) { 1.0 } else { -1.0 };
-        let mut pairs = stats::pair_up(&keyed(rows, &claim.left, &claim.dataset, &claim.metric), &keyed(rows, &claim.right, &claim.dataset, &claim.metric));
+        let (l, r) = fixed_reference(keyed(rows, &claim.left, &claim.dataset, &claim.metric), keyed(rows, &claim.right, &claim.dataset, &claim.metric));
+        let mut pairs = stats::pair_up(&l, &r);
         for p in &mut pairs {
             p.diff *= sign;
         }
         let seed = super::provenance::fnv1a_u64(claim.text.as_bytes());
         gain = stats::paired_bootstrap(&pairs, RESAMPLES, 0.95, seed);
         decision = Some(match &gain {
-            Some(g) => stats::decide(&claim.relation, g, claim.tolerance * r.mean.abs()),
+            Some(g) => stats::decide(&claim.relation, g, claim.tolerance * base.mean.abs()),
             None => Decision::Inconclusive,
         });
     }
@@ -155,7 +177,7 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
             let theirs = d.paper.as_deref().and_then(|t| paper.dataset(t)).unwrap_or_else(|| {
                 crate::world::SetName::of_dataset(ds).map_or("benchmark".into(), |s| s.stands_for().to_string())
             });
-            let fewer: Vec<String> = d.method_seeds.iter().filter(|(m, s)| d.methods.contains(m) && s.len() != d.seeds.len()).map(|(m, s)| format!("{m}: {}", s.len())).collect();
+            let fewer: Vec<String> = d.methods.iter().filter(|m| d.seeds_of(m).len() != d.seeds.len()).map(|m| format!("{m}: {}", d.seeds_of(m).len())).collect();
             let fewer = if fewer.is_empty() { String::new() } else { format!(" (seeds per method where different: {})", fewer.join(", ")) };
             format!("Synthetic `{ds}` (stands in for the paper's {theirs}); ours: mean ± std over {} seed(s){fewer}; [paper's number on its real data].", d.seeds.len())
         } else {
@@ -238,4 +260,93 @@ pub fn write_report(path: &Path, profile: &str, parts: &[String], total_s: f64, 
         md.push_str(p);
     }
     crate::atomic::write(path, md.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::results::{Provenance, ResultRow};
+
+    fn row(method: &str, seed: i64, clip: &str, metric: &str, v: f64) -> StoredRow {
+        let prov = Provenance {
+            config: String::new(),
+            config_hash: String::new(),
+            seed,
+            profile: "smoke".into(),
+            device: "cpu".into(),
+            git_commit: String::new(),
+            hoimat_version: String::new(),
+            wall_s: 0.0,
+            timestamp: String::new(),
+        };
+        StoredRow { row: ResultRow::new("t", method, "d", clip, metric, v), prov }
+    }
+
+    fn claim(metric: &str, relation: &str, tolerance: f64) -> Claim {
+        Claim { text: "c".into(), metric: metric.into(), dataset: "d".into(), left: "a".into(), relation: relation.into(), right: "b".into(), tolerance }
+    }
+
+    /// `a` has MAD 1 lower than `b` on every (seed, clip), plus curve rows
+    /// (with a step) that would flip the sign if they were counted.
+    fn rows(b_seeds: &[i64]) -> Vec<StoredRow> {
+        let mut v = vec![];
+        for clip in ["c0", "c1", "c2", "c3"] {
+            let base = 10.0 + clip[1..].parse::<f64>().unwrap();
+            for seed in 0..3 {
+                v.push(row("a", seed, clip, "mad", base - 1.0 + 0.1 * seed as f64));
+                let mut curve = row("a", seed, clip, "mad", 1e6);
+                curve.row = curve.row.at_step(3);
+                v.push(curve);
+            }
+            for &seed in b_seeds {
+                v.push(row("b", seed, clip, "mad", base + 0.1 * seed as f64));
+            }
+        }
+        v
+    }
+
+    fn verdict(c: &Claim, r: &[StoredRow]) -> Verdict {
+        check(c, r, &summarize(r))
+    }
+
+    #[test]
+    fn lower_is_better_is_oriented_and_curves_are_left_out() {
+        let r = rows(&[0, 1, 2]);
+        // Gain = -(a - b) = +1 exactly on all 12 pairs.
+        let v = verdict(&claim("mad", "better", 0.0), &r);
+        let g = v.gain.unwrap();
+        assert!((g.lo - 1.0).abs() < 1e-12 && (g.hi - 1.0).abs() < 1e-12, "{g:?}");
+        assert_eq!((g.n_seeds, g.n_pairs, v.decision), (3, 12, Some(Decision::Held)));
+        assert_eq!(verdict(&claim("mad", "worse", 0.0), &r).decision, Some(Decision::NotHeld));
+        // b is not worse than a within 5% of a's mean MAD (10.6 -> margin 0.53 < 1).
+        let c = Claim { left: "b".into(), right: "a".into(), ..claim("mad", "not_worse", 0.05) };
+        assert_eq!(verdict(&c, &r).decision, Some(Decision::NotHeld));
+        let c = Claim { left: "b".into(), right: "a".into(), ..claim("mad", "not_worse", 0.2) };
+        assert_eq!(verdict(&c, &r).decision, Some(Decision::Held));
+    }
+
+    #[test]
+    fn a_one_seed_side_is_a_fixed_reference_for_every_seed() {
+        // b at seed 0 only: its clips pair with each of a's 3 seeds.
+        let r = rows(&[0]);
+        let g = verdict(&claim("mad", "better", 0.0), &r).gain.unwrap();
+        assert_eq!((g.n_seeds, g.n_pairs), (3, 12));
+        // Gains: 1 - 0.1 * seed of a (b's seed-0 values): mean 0.9.
+        assert!((g.mean - 0.9).abs() < 1e-12, "{g:?}");
+        // A missing side is NOT CHECKED, not a verdict.
+        assert_eq!(verdict(&Claim { right: "nobody".into(), ..claim("mad", "better", 0.0) }, &r).decision, None);
+    }
+
+    #[test]
+    fn repeats_are_separate_pairs() {
+        let mut r = vec![];
+        for k in 0..4 {
+            r.push(StoredRow { row: row("a", 0, "*", "fps_1x1", 10.0 + k as f64).row.at_repeat(k), prov: row("a", 0, "*", "fps_1x1", 0.0).prov });
+            r.push(StoredRow { row: row("b", 0, "*", "fps_1x1", 5.0).row.at_repeat(k), prov: row("b", 0, "*", "fps_1x1", 0.0).prov });
+        }
+        let v = verdict(&claim("fps_1x1", "better", 0.0), &r);
+        let g = v.gain.unwrap();
+        // Higher fps is better: gains 5, 6, 7, 8.
+        assert_eq!((g.n_pairs, g.mean, v.decision), (4, 6.5, Some(Decision::Held)));
+    }
 }

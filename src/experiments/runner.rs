@@ -101,6 +101,7 @@ impl Lab {
                 "arms": def.adaptation.as_ref().map(|a| a.arms.iter().map(|arm| self.arm_config(arm, 0)).collect::<Vec<_>>()),
                 "profile": self.profile,
                 "data_seed": self.data_seed,
+                "world": crate::world::GENERATOR_VERSION,
                 "scorer": SCORER_VERSION,
                 });
                 // Only when an arm labels with a model (earlier runs keep their keys).
@@ -109,29 +110,24 @@ impl Lab {
                 }
                 j
             }
-            ExperimentKind::Scores if m.one_step => serde_json::json!({
-                "experiment": def.id,
-                "kind": def.kind,
-                "method": m.spec,
-                "one_step": true,
-                "model": self.plan_model(&m.spec, seed)?.key,
-                "datasets": def.datasets,
-                "metrics": def.metrics,
-                "profile": self.profile,
-                "data_seed": self.data_seed,
-                "scorer": SCORER_VERSION,
-            }),
-            ExperimentKind::Scores => serde_json::json!({
-                "experiment": def.id,
-                "kind": def.kind,
-                "method": m.spec,
-                "model": self.plan_model(&m.spec, seed)?.key,
-                "datasets": def.datasets,
-                "metrics": def.metrics,
-                "profile": self.profile,
-                "data_seed": self.data_seed,
-                "scorer": SCORER_VERSION,
-            }),
+            ExperimentKind::Scores => {
+                let mut j = serde_json::json!({
+                    "experiment": def.id,
+                    "kind": def.kind,
+                    "method": m.spec,
+                    "model": self.plan_model(&m.spec, seed)?.key,
+                    "datasets": def.datasets,
+                    "metrics": def.metrics,
+                    "profile": self.profile,
+                    "data_seed": self.data_seed,
+                    "world": crate::world::GENERATOR_VERSION,
+                    "scorer": SCORER_VERSION,
+                });
+                if m.one_step {
+                    j["one_step"] = serde_json::json!(super::one_step::VERSION);
+                }
+                j
+            }
             ExperimentKind::Speed => serde_json::json!({
                 "experiment": def.id,
                 "kind": def.kind,

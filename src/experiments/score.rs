@@ -42,17 +42,20 @@ pub const REGION_METRICS: [&str; 18] = [
     "mad@background", "fp@background", "fn@background",
 ];
 
-/// Whether a metric needs label maps and person-only alphas (`metrics::hoi`).
+/// Whether a metric needs label maps and person-only alphas (`metrics::hoi`;
+/// `object_recall` needs the label map only).
 pub fn needs_labels(metric: &str) -> bool {
-    matches!(metric, "regions" | "miou_tolerant" | "object_recall" | "held_iou" | "held_recall" | "held_precision" | "free_recall" | "interferer_fp") || metric.contains('@')
+    matches!(metric, "regions" | "object_recall" | "held_iou" | "held_recall" | "held_precision" | "free_recall" | "interferer_fp") || metric.contains('@')
 }
 
 /// A dataset that cannot provide a metric is an error naming both, not a
 /// column of silently missing values.
 pub fn require(metrics: &[String], set: &Dataset, dataset: &str) -> Result<()> {
-    if let Some(m) = metrics.iter().find(|m| needs_labels(m) && *m != "miou_tolerant") {
-        if let Some(c) = set.clips.iter().find(|c| c.frames.iter().any(|f| f.label.is_none() || f.person.is_none())) {
-            anyhow::bail!("metric '{m}' needs label maps and person-only alphas, but dataset '{dataset}' has none (clip '{}')", c.meta.name);
+    for m in metrics.iter().filter(|m| needs_labels(m)) {
+        let person = m != "object_recall";
+        if let Some(c) = set.clips.iter().find(|c| c.frames.iter().any(|f| f.label.is_none() || (person && f.person.is_none()))) {
+            let what = if person { "label maps and person-only alphas" } else { "label maps" };
+            anyhow::bail!("metric '{m}' needs {what}, but dataset '{dataset}' has none (clip '{}')", c.meta.name);
         }
     }
     Ok(())
@@ -179,7 +182,8 @@ mod tests {
         assert!(msg.contains("held_iou") && msg.contains("my_real_set") && msg.contains(&set.clips[1].meta.name), "{msg}");
         // Plain matting metrics need nothing more.
         require(&["mad".to_string(), "miou".to_string()], &set, "my_real_set").unwrap();
-        assert!(needs_labels("regions") && needs_labels("fp@held") && !needs_labels("mad"));
+        assert!(needs_labels("regions") && needs_labels("fp@held") && !needs_labels("mad") && !needs_labels("miou_tolerant"));
+        require(&["object_recall".to_string()], &set, "my_real_set").unwrap();
     }
 
     /// On rendered clips, the person-only alpha explains no held-object pixel

@@ -189,11 +189,19 @@ impl HoiCounts {
         ratio(self.held_hit, self.held)
     }
     /// |Q∧H| / |E|: how much of what is added beyond the person is the object.
+    /// None where no held-object pixel shows (a free-object clip, or an
+    /// object wholly over the torso): there is no object to be precise about.
     pub fn held_precision(&self) -> Option<f64> {
+        if self.held == 0 {
+            return None;
+        }
         ratio(self.held_hit, self.extra)
     }
-    /// |Q∧H| / (|E| + |H| - |Q∧H|).
+    /// |Q∧H| / (|E| + |H| - |Q∧H|); None where no held-object pixel shows.
     pub fn held_iou(&self) -> Option<f64> {
+        if self.held == 0 {
+            return None;
+        }
         ratio(self.held_hit, self.extra + self.held - self.held_hit)
     }
     /// |Q∧I| / |I|: how much of the background objects leaks into the matte.
@@ -364,6 +372,9 @@ mod tests {
         assert_eq!(c.held_recall(), Some(0.0));
         assert_eq!(c.held_iou(), Some(0.0)); // 0 / (0 + 2 - 0)
         assert_eq!(c.held_precision(), None); // E is empty
+        // No held-object pixel at all: nothing to be precise about, whatever E is.
+        let none = HoiCounts { extra: 3, ..Default::default() };
+        assert_eq!((none.held_iou(), none.held_precision(), none.held_recall()), (None, None, None));
         assert_eq!(c.free_recall(), Some(0.0));
         assert_eq!(c.interferer_fp(), Some(0.0));
         // Free region: both pixels missed by a full alpha step: MAD 1000, FN 1.

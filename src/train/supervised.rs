@@ -119,11 +119,18 @@ pub fn finetune_config(profile: Profile, seed: u64, factory: &Path) -> FactoryCo
     c.swap_background = 0.5;
     c.backgrounds = Some(SetName::SynVm);
     c.lr = 2e-4;
-    c.set_steps(match profile {
-        Profile::Smoke => 8,
-        Profile::Quick => 300,
-        Profile::Paper => 10_000,
-    });
+    // MAML-RAL's budget of meta-set data and updates: as many updates as its
+    // outer steps, each over as many frames as one meta-iteration draws
+    // (tasks x a support and a query sequence; `meta::maml_ral`'s profile
+    // numbers, which `experiments::models`' test holds equal).
+    let (steps, tasks, task_frames) = match profile {
+        Profile::Smoke => (3, 2, 2 * 2),
+        Profile::Quick => (120, 4, 2 * 3),
+        Profile::Paper => (3_000, 8, 2 * 8),
+    };
+    c.batch = tasks;
+    c.seq_len = task_frames;
+    c.set_steps(steps);
     c
 }
 

@@ -262,6 +262,8 @@ fn hoi_person(r: &mut Rand, fam: &'static Family, aspect: f32) -> (Person, Scene
 
 fn ibhoi_still(r: &mut Rand, pool: &[&'static Family], i: usize, w: usize, h: usize, aspect: f32) -> ClipPlan {
     let fam = *r.pick(pool);
+    let others = other_families(pool, fam);
+    let pool = &others[..];
     let mut bg = match r.int(0, 3) {
         0 => Background::solid(r),
         1 => {
@@ -281,13 +283,17 @@ fn ibhoi_still(r: &mut Rand, pool: &[&'static Family], i: usize, w: usize, h: us
     finish(ClipPlan { meta: m, fps: FPS, t0: r.range(0.0, 60.0), person, objects: vec![obj], background: bg })
 }
 
+/// The interferer pool of a clip: never its own object's family, since a
+/// loose twin of the object with the opposite truth is the diagnostic
+/// `syntwin` set's question, not the paper's.
+fn other_families(pool: &[&'static Family], fam: &'static Family) -> Vec<&'static Family> {
+    pool.iter().copied().filter(|f| f.name != fam.name).collect()
+}
+
 fn vbhoi_clip(r: &mut Rand, pool: &[&'static Family], i: usize, frames: usize, w: usize, h: usize, aspect: f32) -> ClipPlan {
     let kind = VBHOI_TYPES[i % 4];
     let fam = *r.pick(pool);
-    // Interferers never copy the clip's own object: a loose twin of it with
-    // the opposite truth is the diagnostic `syntwin` set's question, not
-    // the paper's.
-    let others: Vec<&'static Family> = pool.iter().copied().filter(|f| f.name != fam.name).collect();
+    let others = other_families(pool, fam);
     let pool = &others[..];
     let bg = match kind {
         "solid" => Background::solid(r),
@@ -341,8 +347,6 @@ fn free_object(r: &mut Rand, fam: &'static Family, _person: &Person, _frames: us
     }
 }
 
-/// Push a free object outwards until, in every frame, its bounds keep a
-/// margin from the person's (conservative) bounds.
 /// A person holding an object, and the same object (same shape, material
 /// and size) lying loose in the background, clear of the person and of the
 /// held copy in every frame, so that its truth (background) is unambiguous.
@@ -353,7 +357,11 @@ fn twin_clip(r: &mut Rand, pool: &[&'static Family], i: usize, frames: usize, w:
     let m = meta(format!("twin_{i:04}"), "eval", "twin", &bg, frames, w, h);
     let mut plan = ClipPlan { meta: m, fps: FPS, t0: r.range(0.0, 10.0), person, objects: vec![obj], background: bg.clone() };
     let cx = plan.person.center_x.at(plan.t0);
-    for attempt in 0..60 {
+    // At least 2.5 px (scene units are frame heights) between the twin and
+    // the person or the held copy, at every profile.
+    let margin = (2.5 / h as f32).max(0.03);
+    const ATTEMPTS: usize = 200;
+    for attempt in 0..ATTEMPTS {
         // The side of the frame away from the person, then anywhere.
         let x = if attempt < 40 {
             if cx > aspect / 2.0 { r.range(0.08, (cx - 0.45).max(0.1)) } else { r.range((cx + 0.45).min(aspect - 0.1), aspect - 0.08) }
@@ -366,9 +374,10 @@ fn twin_clip(r: &mut Rand, pool: &[&'static Family], i: usize, frames: usize, w:
             let t = plan.time(f);
             let cam = plan.background.camera.offset(t);
             let moved = super::geom::Rect { lo: copy_bounds.lo - cam, hi: copy_bounds.hi - cam };
-            !moved.intersects(&plan.person_bounds(t).grow(0.03)) && !moved.intersects(&plan.objects[0].bounds(&plan.person, t).grow(0.03))
+            !moved.intersects(&plan.person_bounds(t).grow(margin)) && !moved.intersects(&plan.objects[0].bounds(&plan.person, t).grow(margin))
         });
-        if clear || attempt == 59 {
+        // (The last attempt keeps its place; tests check the distance.)
+        if clear || attempt == ATTEMPTS - 1 {
             bg.add_copy(&plan.objects[0].model, place, fam.name);
             break;
         }
@@ -379,6 +388,8 @@ fn twin_clip(r: &mut Rand, pool: &[&'static Family], i: usize, frames: usize, w:
     finish(plan)
 }
 
+/// Push a free object outwards until, in every frame, its bounds keep a
+/// margin from the person's (conservative) bounds.
 fn separate(mut plan: ClipPlan, frames: usize) -> ClipPlan {
     let margin = 0.03;
     for _ in 0..40 {
