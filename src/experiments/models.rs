@@ -2,10 +2,11 @@
 //! (factory, RVM-F, MAML-RAL with given weights), the seed and the profile;
 //! its checkpoint lives at `<lab>/models/<name>-s<seed>-<hash>.safetensors`,
 //! where the hash covers the recipe: the full training configuration, with
-//! the starting model replaced by its own hash, and the engine version, but
-//! not the thread count (results are bit-identical only for a fixed count,
+//! the starting model replaced by its own hash, the engine version and the
+//! synthetic world's generator version, but not the thread count (results are bit-identical only for a fixed count,
 //! which each checkpoint's provenance records). So Tables II, III, IV and VII train each model once, and a killed
-//! training run resumes where it stopped.
+//! training run resumes where it stopped. The factory model is seedless
+//! (`FACTORY_SEED`): one per profile, the start of every other recipe.
 
 use std::path::{Path, PathBuf};
 
@@ -158,7 +159,7 @@ fn file_hash(path: &Path) -> Result<String> {
 
 /// What a model's key hashes: the recipe and its configuration with the
 /// machine left out (the thread count stays in the checkpoint's provenance),
-/// and the engine version.
+/// the engine version and the world's generator version.
 fn recipe_key(mut j: serde_json::Value) -> serde_json::Value {
     if let Some(c) = j.get_mut("config").and_then(|c| c.as_object_mut()) {
         c.remove("threads");
@@ -318,9 +319,9 @@ mod tests {
     #[test]
     fn keys_of_existing_recipes_are_stable_and_zoo_keys_differ() {
         let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), Profile::Quick, Device::Cpu);
-        assert_eq!(lab.plan_model(&ModelSpec::Factory, 0).unwrap().key, "factory-s0-6b15dec9d3b2d9f2");
-        assert_eq!(lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key, "rvm_f-s0-921719d2f91654d2");
-        assert_eq!(lab.plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 0).unwrap().key, "maml_ral-s0-dbdf2a090420cab1");
+        assert_eq!(lab.plan_model(&ModelSpec::Factory, 0).unwrap().key, "factory-s0-437fb2a74683d9c4");
+        assert_eq!(lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key, "rvm_f-s0-55b54ddf2707f271");
+        assert_eq!(lab.plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 0).unwrap().key, "maml_ral-s0-f2cc50d147e7b8d1");
         let a = lab.plan_model(&ModelSpec::Zoo { arch: Arch::Modnet }, 0).unwrap().key;
         let b = lab.plan_model(&ModelSpec::Zoo { arch: Arch::AttentionMemory }, 0).unwrap().key;
         assert!(a.starts_with("modnet-s0-") && b.starts_with("attention_memory-s0-") && a[10..] != b[20..]);
@@ -394,7 +395,7 @@ mod tests {
             .into_iter()
             .map(|m| lab.plan_model(&ModelSpec::MamlRal(m), 0).unwrap().key)
             .collect();
-        assert_eq!(keys[0], "maml_ral-s0-dbdf2a090420cab1");
+        assert_eq!(keys[0], "maml_ral-s0-f2cc50d147e7b8d1");
         keys.dedup();
         assert_eq!(keys.len(), 5, "{keys:?}");
     }
