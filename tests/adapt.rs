@@ -21,7 +21,10 @@ fn scratch(name: &str) -> std::path::PathBuf {
 
 fn factory(dir: &std::path::Path) -> std::path::PathBuf {
     let mut cfg = FactoryConfig::for_profile(Profile::Smoke, 0);
-    cfg.steps = 30;
+    // 30 steps once sufficed; on the world's version 2 that factory
+    // predicted no foreground at all on the clip (mIoU 0.43, alpha clamped
+    // at 0, so no gradient), and adaptation had nothing to start from.
+    cfg.set_steps(80);
     cfg.threads = 2;
     let p = dir.join("factory.safetensors");
     train(&cfg, &p, false, Device::Cpu).unwrap();
@@ -47,7 +50,8 @@ fn adaptation_learns_the_clip_and_is_deterministic() {
     let run = adapt(&net, &net, clip, &ann, &[], &cfg, None, |_| {});
     let (first, last) = (&run.log[0], run.log.last().unwrap());
     assert_eq!(run.log.len(), 9);
-    assert!(last.mad < first.mad * 0.9, "held-out MAD x1e3 {} -> {}", first.mad, last.mad);
+    let curve: Vec<String> = run.log.iter().map(|l| format!("{:.1}/{:.3}", l.mad, l.miou)).collect();
+    assert!(last.mad < first.mad * 0.9, "held-out MAD x1e3 {} -> {} (MAD/mIoU per epoch: {curve:?})", first.mad, last.mad);
     assert!(last.miou > first.miou, "held-out mIoU {} -> {}", first.miou, last.miou);
     assert!(run.captured.iter().all(|&i| i < clip.frames.len()));
     assert_eq!(run.captured.len(), 10.min(clip.frames.len() - 1), "one frame at least is held out");

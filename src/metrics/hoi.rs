@@ -106,8 +106,10 @@ pub fn miou_tolerant(pred: &Plane, truth: &Plane, threshold: f32) -> Result<f64,
 
 /// Counts pooled over a clip's frames. With P = person-only fg, T = truth
 /// fg, Q = predicted fg:
-/// H = T ∧ ¬P ∧ held label (object pixels only the object explains),
-/// F = T ∧ ¬P ∧ free label, I = interferer label ∧ ¬T, and
+/// the object pixels O = T ∧ ¬P (what only an object explains) split into
+/// F = O ∧ free label (or any O pixel when the frame shows only a free
+/// object: a soft edge may carry another layer's label) and H = O ∧ ¬F;
+/// I = interferer label ∧ ¬T; and
 /// E = (Q ∧ ¬P ∧ ¬F ∧ ¬band₁(P)) ∨ (Q ∧ H): what the prediction adds beyond
 /// the person (a ±1 px person edge forgiven) that is not a free object.
 #[derive(Clone, Debug, Default, PartialEq)]
