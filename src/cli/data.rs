@@ -12,7 +12,8 @@ use hoimat::world::{self, families, SetName};
 pub enum DataCmd {
     /// Render a stand-in set to disk.
     Generate {
-        /// synvm, synmeta, synibhoi, synvbhoi, or all.
+        /// synvm, synmeta, synibhoi, synvbhoi, all (those four), or a
+        /// diagnostic set: synvbhoi_seen, syntwin.
         #[arg(long)]
         set: String,
         #[arg(long, default_value = "quick")]

@@ -223,33 +223,21 @@ pub fn read_clip(clip_dir: &Path) -> Result<Vec<Frame>> {
         let size = (c.w, c.h);
         let p = read_gray(&pha[i])?;
         check_size(&pha[i], (p.w, p.h), size, "its composite")?;
-        let rgb_opt = |v: &Option<Vec<PathBuf>>| -> Result<Option<Rgb>> {
-            match v {
-                Some(v) => {
-                    let x = read_rgb(&v[i])?;
-                    check_size(&v[i], (x.w, x.h), size, "its composite")?;
-                    Ok(Some(x))
-                }
-                None => Ok(None),
-            }
-        };
-        let label = match &lab {
-            Some(v) => {
-                let l = read_label(&v[i])?;
-                check_size(&v[i], (l.w, l.h), size, "its composite")?;
-                Some(l)
-            }
-            None => None,
-        };
-        let person = match &person {
-            Some(v) => {
-                let x = read_gray(&v[i])?;
-                check_size(&v[i], (x.w, x.h), size, "its composite")?;
-                Some(x)
-            }
-            None => None,
-        };
-        frames.push(Frame { com: c, pha: p, fgr: rgb_opt(&fgr)?, bgr: rgb_opt(&bgr)?, label, person });
+        // Frame i of an optional stream, read and checked against the composite's size.
+        fn frame_of<T>(v: &Option<Vec<PathBuf>>, i: usize, size: (usize, usize), read: fn(&Path) -> Result<T>, dims: fn(&T) -> (usize, usize)) -> Result<Option<T>> {
+            let Some(v) = v else { return Ok(None) };
+            let x = read(&v[i])?;
+            check_size(&v[i], dims(&x), size, "its composite")?;
+            Ok(Some(x))
+        }
+        frames.push(Frame {
+            com: c,
+            pha: p,
+            fgr: frame_of(&fgr, i, size, read_rgb, |x| (x.w, x.h))?,
+            bgr: frame_of(&bgr, i, size, read_rgb, |x| (x.w, x.h))?,
+            label: frame_of(&lab, i, size, read_label, |x| (x.w, x.h))?,
+            person: frame_of(&person, i, size, read_gray, |x| (x.w, x.h))?,
+        });
     }
     Ok(frames)
 }

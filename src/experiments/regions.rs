@@ -7,16 +7,16 @@
 use super::report::PaperTable;
 use super::runner::Outcome;
 use crate::metrics::hoi::REGIONS;
-use crate::store::query::{cell, summarize, Summary};
+use crate::store::query::{cell, Summary};
 
 /// One row per method, one column per region: `MAD · FP% · FN%` (means over
 /// seeds of the per-clip values). None when the rows hold no region metric.
-pub fn table(o: &Outcome, dataset: &str) -> Option<PaperTable> {
-    let s = summarize(&o.rows);
+/// `s`: the outcome's rows summarised (`store::query::summarize`).
+pub fn table(o: &Outcome, s: &[Summary], dataset: &str) -> Option<PaperTable> {
     if !s.iter().any(|c| c.dataset == dataset && c.metric.contains('@')) {
         return None;
     }
-    let get = |m: &str, what: &str, r: &str| cell(&s, m, dataset, &format!("{what}@{r}")).map(|c| c.mean);
+    let get = |m: &str, what: &str, r: &str| cell(s, m, dataset, &format!("{what}@{r}")).map(|c| c.mean);
     let rows = o
         .definition
         .rows()
@@ -46,11 +46,10 @@ pub fn table(o: &Outcome, dataset: &str) -> Option<PaperTable> {
 /// Where each method gains and loses MAD against the first method (the
 /// factory model in the paper's tables): regions whose MAD changes by more
 /// than 10% and by more than 1 (x1e3), in sentences.
-pub fn gains_and_losses(o: &Outcome, dataset: &str) -> Vec<String> {
-    let s = summarize(&o.rows);
+pub fn gains_and_losses(o: &Outcome, s: &[Summary], dataset: &str) -> Vec<String> {
     let rows = o.definition.rows();
     let Some((base, base_label, _)) = rows.first() else { return vec![] };
-    let mad = |m: &str, r: &str| -> Option<&Summary> { cell(&s, m, dataset, &format!("mad@{r}")) };
+    let mad = |m: &str, r: &str| -> Option<&Summary> { cell(s, m, dataset, &format!("mad@{r}")) };
     let mut out = vec![];
     // theta' rows score other frames (after the support), so they are not compared.
     let one_step = |key: &str| o.definition.method(key).is_ok_and(|m| m.one_step);

@@ -204,7 +204,7 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
         out.push(PaperTable { caption, header: metrics.iter().map(|m| metric_label(m)).collect(), rows });
     }
     if d.kind == ExperimentKind::Scores {
-        out.extend(d.datasets.iter().filter_map(|ds| super::regions::table(o, ds)));
+        out.extend(d.datasets.iter().filter_map(|ds| super::regions::table(o, &s, ds)));
     }
     out
 }
@@ -224,8 +224,9 @@ pub fn render(o: &Outcome, paper: &PaperNumbers) -> (String, Vec<Verdict>) {
         md.push_str(&t.to_markdown());
         md.push('\n');
     }
+    let s = summarize(&o.rows);
     for ds in &d.datasets {
-        let lines = super::regions::gains_and_losses(o, ds);
+        let lines = super::regions::gains_and_losses(o, &s, ds);
         if !lines.is_empty() {
             for line in lines {
                 let _ = writeln!(md, "- {line}");
@@ -265,21 +266,10 @@ pub fn write_report(path: &Path, profile: &str, parts: &[String], total_s: f64, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::results::{Provenance, ResultRow};
+    use crate::store::results::ResultRow;
 
     fn row(method: &str, seed: i64, clip: &str, metric: &str, v: f64) -> StoredRow {
-        let prov = Provenance {
-            config: String::new(),
-            config_hash: String::new(),
-            seed,
-            profile: "smoke".into(),
-            device: "cpu".into(),
-            git_commit: String::new(),
-            hoimat_version: String::new(),
-            wall_s: 0.0,
-            timestamp: String::new(),
-        };
-        StoredRow { row: ResultRow::new("t", method, "d", clip, metric, v), prov }
+        StoredRow::for_test(ResultRow::new("t", method, "d", clip, metric, v), seed)
     }
 
     fn claim(metric: &str, relation: &str, tolerance: f64) -> Claim {
@@ -341,8 +331,8 @@ mod tests {
     fn repeats_are_separate_pairs() {
         let mut r = vec![];
         for k in 0..4 {
-            r.push(StoredRow { row: row("a", 0, "*", "fps_1x1", 10.0 + k as f64).row.at_repeat(k), prov: row("a", 0, "*", "fps_1x1", 0.0).prov });
-            r.push(StoredRow { row: row("b", 0, "*", "fps_1x1", 5.0).row.at_repeat(k), prov: row("b", 0, "*", "fps_1x1", 0.0).prov });
+            r.push(StoredRow::for_test(ResultRow::new("t", "a", "d", "*", "fps_1x1", 10.0 + k as f64).at_repeat(k), 0));
+            r.push(StoredRow::for_test(ResultRow::new("t", "b", "d", "*", "fps_1x1", 5.0).at_repeat(k), 0));
         }
         let v = verdict(&claim("fps_1x1", "better", 0.0), &r);
         let g = v.gain.unwrap();

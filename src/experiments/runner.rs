@@ -86,57 +86,46 @@ impl Lab {
         Ok(Outcome { definition: def.clone(), rows, runs_done: done, runs_cached: cached, seconds: t0.elapsed().as_secs_f64() })
     }
 
-    /// Everything that determines a run's numbers.
+    /// Everything that determines a run's numbers. (serde_json's map is
+    /// sorted, so the order fields are added in does not change the hash.)
     fn run_config(&self, def: &Definition, m: &MethodDef, seed: u64) -> Result<serde_json::Value> {
-        Ok(match def.kind {
-            ExperimentKind::Adaptation => {
-                let mut j = serde_json::json!({
-                "experiment": def.id,
-                "kind": def.kind,
-                "method": m.spec,
-                "model": self.plan_model(&m.spec, seed)?.key,
-                "factory": self.plan_model(&super::ModelSpec::Factory, seed)?.key,
-                "datasets": def.datasets,
-                "adaptation": def.adaptation,
-                "arms": def.adaptation.as_ref().map(|a| a.arms.iter().map(|arm| self.arm_config(arm, 0)).collect::<Vec<_>>()),
-                "profile": self.profile,
-                "data_seed": self.data_seed,
-                "world": crate::world::GENERATOR_VERSION,
-                "scorer": SCORER_VERSION,
-                });
-                // Only when an arm labels with a model (earlier runs keep their keys).
-                if let Some(key) = self.annotator_model(def)? {
-                    j["annotator_model"] = serde_json::Value::String(key);
-                }
-                j
-            }
-            ExperimentKind::Scores => {
-                let mut j = serde_json::json!({
-                    "experiment": def.id,
-                    "kind": def.kind,
-                    "method": m.spec,
-                    "model": self.plan_model(&m.spec, seed)?.key,
-                    "datasets": def.datasets,
-                    "metrics": def.metrics,
-                    "profile": self.profile,
-                    "data_seed": self.data_seed,
-                    "world": crate::world::GENERATOR_VERSION,
-                    "scorer": SCORER_VERSION,
-                });
-                if m.one_step {
-                    j["one_step"] = serde_json::json!(super::one_step::VERSION);
-                }
-                j
-            }
-            ExperimentKind::Speed => serde_json::json!({
+        if def.kind == ExperimentKind::Speed {
+            return Ok(serde_json::json!({
                 "experiment": def.id,
                 "kind": def.kind,
                 "method": m.spec,
                 "profile": self.profile,
                 "device": self.device_name(),
                 "repeats": SPEED_REPEATS,
-            }),
-        })
+            }));
+        }
+        // What scores and adaptation runs share: the model, the data, the scorer.
+        let mut j = serde_json::json!({
+            "experiment": def.id,
+            "kind": def.kind,
+            "method": m.spec,
+            "model": self.plan_model(&m.spec, seed)?.key,
+            "datasets": def.datasets,
+            "profile": self.profile,
+            "data_seed": self.data_seed,
+            "world": crate::world::GENERATOR_VERSION,
+            "scorer": SCORER_VERSION,
+        });
+        if def.kind == ExperimentKind::Adaptation {
+            j["factory"] = serde_json::json!(self.plan_model(&super::ModelSpec::Factory, seed)?.key);
+            j["adaptation"] = serde_json::json!(def.adaptation);
+            j["arms"] = serde_json::json!(def.adaptation.as_ref().map(|a| a.arms.iter().map(|arm| self.arm_config(arm, 0)).collect::<Vec<_>>()));
+            // Only when an arm labels with a model (earlier runs keep their keys).
+            if let Some(key) = self.annotator_model(def)? {
+                j["annotator_model"] = serde_json::Value::String(key);
+            }
+        } else {
+            j["metrics"] = serde_json::json!(def.metrics);
+            if m.one_step {
+                j["one_step"] = serde_json::json!(super::one_step::VERSION);
+            }
+        }
+        Ok(j)
     }
 
     /// The key of the model that labels frames, when an arm uses one.

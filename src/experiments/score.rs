@@ -102,54 +102,52 @@ pub fn score(net: &dyn Matter, set: &Dataset, device: Device) -> Result<Vec<Clip
 /// Score `net` at parameters `params` on one clip (state carried from its
 /// first frame).
 pub fn score_clip(net: &dyn Matter, params: &ParamSet, clip: &Clip, device: Device) -> Result<ClipResult> {
-    {
-        let ct = ClipTensors::from_clip(clip);
-        let (pha, _) = predict_clip(net, params, &ct, 8, device);
-        let preds: Vec<Plane> = (0..ct.len()).map(|i| to_plane(&pha.get(i)).quantised()).collect();
-        let truths: Vec<Plane> = clip.frames.iter().map(|f| f.pha.quantised()).collect();
-        let n = preds.len() as f64;
-        let mean = |f: &dyn Fn(&Plane, &Plane) -> Result<f64, metrics::MetricError>| -> Result<f64> {
-            let mut s = 0.0;
-            for (p, t) in preds.iter().zip(&truths) {
-                s += f(p, t)?;
-            }
-            Ok(s / n)
-        };
-        let dts = metrics::dtssd_clip(&preds, &truths)?;
-        let mut recall = (0.0, 0usize);
-        for (i, p) in preds.iter().enumerate() {
-            if let Some(m) = ct.object_mask(i as i64) {
-                if let Some(r) = metrics::object_recall(p, &m, DEFAULT_MIOU_THRESHOLD)? {
-                    recall.0 += r;
-                    recall.1 += 1;
-                }
+    let ct = ClipTensors::from_clip(clip);
+    let (pha, _) = predict_clip(net, params, &ct, 8, device);
+    let preds: Vec<Plane> = (0..ct.len()).map(|i| to_plane(&pha.get(i)).quantised()).collect();
+    let truths: Vec<Plane> = clip.frames.iter().map(|f| f.pha.quantised()).collect();
+    let n = preds.len() as f64;
+    let mean = |f: &dyn Fn(&Plane, &Plane) -> Result<f64, metrics::MetricError>| -> Result<f64> {
+        let mut s = 0.0;
+        for (p, t) in preds.iter().zip(&truths) {
+            s += f(p, t)?;
+        }
+        Ok(s / n)
+    };
+    let dts = metrics::dtssd_clip(&preds, &truths)?;
+    let mut recall = (0.0, 0usize);
+    for (i, p) in preds.iter().enumerate() {
+        if let Some(m) = ct.object_mask(i as i64) {
+            if let Some(r) = metrics::object_recall(p, &m, DEFAULT_MIOU_THRESHOLD)? {
+                recall.0 += r;
+                recall.1 += 1;
             }
         }
-        let mut values = vec![
-            ("mad", Some(mean(&metrics::mad)?)),
-            ("mse", Some(mean(&metrics::mse)?)),
-            ("grad", Some(mean(&metrics::grad)?)),
-            ("conn", Some(mean(&metrics::conn)?)),
-            ("dtssd", Some(dts.iter().sum::<f64>() / n)),
-            ("miou", Some(mean(&|p, t| metrics::miou(p, t, DEFAULT_MIOU_THRESHOLD))?)),
-            ("miou_tolerant", Some(mean(&|p, t| hoi::miou_tolerant(p, t, DEFAULT_MIOU_THRESHOLD))?)),
-            ("object_recall", (recall.1 > 0).then(|| recall.0 / recall.1 as f64)),
-        ];
-        if let Some(h) = hoi_counts(clip, &preds, &truths)? {
-            values.extend([
-                ("held_iou", h.held_iou()),
-                ("held_recall", h.held_recall()),
-                ("held_precision", h.held_precision()),
-                ("free_recall", h.free_recall()),
-                ("interferer_fp", h.interferer_fp()),
-            ]);
-            for k in 0..hoi::REGIONS.len() {
-                let r = h.region(k);
-                values.extend([(REGION_METRICS[3 * k], r.map(|r| r.0)), (REGION_METRICS[3 * k + 1], r.map(|r| r.1)), (REGION_METRICS[3 * k + 2], r.map(|r| r.2))]);
-            }
-        }
-        Ok(ClipResult { clip: clip.meta.name.clone(), values })
     }
+    let mut values = vec![
+        ("mad", Some(mean(&metrics::mad)?)),
+        ("mse", Some(mean(&metrics::mse)?)),
+        ("grad", Some(mean(&metrics::grad)?)),
+        ("conn", Some(mean(&metrics::conn)?)),
+        ("dtssd", Some(dts.iter().sum::<f64>() / n)),
+        ("miou", Some(mean(&|p, t| metrics::miou(p, t, DEFAULT_MIOU_THRESHOLD))?)),
+        ("miou_tolerant", Some(mean(&|p, t| hoi::miou_tolerant(p, t, DEFAULT_MIOU_THRESHOLD))?)),
+        ("object_recall", (recall.1 > 0).then(|| recall.0 / recall.1 as f64)),
+    ];
+    if let Some(h) = hoi_counts(clip, &preds, &truths)? {
+        values.extend([
+            ("held_iou", h.held_iou()),
+            ("held_recall", h.held_recall()),
+            ("held_precision", h.held_precision()),
+            ("free_recall", h.free_recall()),
+            ("interferer_fp", h.interferer_fp()),
+        ]);
+        for k in 0..hoi::REGIONS.len() {
+            let r = h.region(k);
+            values.extend([(REGION_METRICS[3 * k], r.map(|r| r.0)), (REGION_METRICS[3 * k + 1], r.map(|r| r.1)), (REGION_METRICS[3 * k + 2], r.map(|r| r.2))]);
+        }
+    }
+    Ok(ClipResult { clip: clip.meta.name.clone(), values })
 }
 
 /// The clip's object and region counts, when every frame has a label map

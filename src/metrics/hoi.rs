@@ -20,29 +20,31 @@ use crate::frame::{LabelMap, Plane, ShapeError};
 /// Region names, in the order of [`HoiCounts::region`]'s index.
 pub const REGIONS: [&str; 6] = ["person", "person_edge", "held", "free", "interferer", "background"];
 
-/// Dilation by a (2r+1)x(2r+1) square, clipped at the image borders.
-/// Separable, each pass a sliding-window count over prefix sums: O(n).
+/// Dilation by a (2r+1)x(2r+1) square, clipped at the image borders:
+/// a pass along the rows, then one along the columns.
 fn dilate(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
     let mut pre = vec![0usize; w.max(h) + 1];
     let mut rows = vec![false; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            pre[x + 1] = pre[x] + mask[y * w + x] as usize;
-        }
-        for x in 0..w {
-            rows[y * w + x] = pre[(x + r + 1).min(w)] > pre[x.saturating_sub(r)];
-        }
-    }
+    dilate_lines(mask, &mut rows, h, w, w, 1, r, &mut pre);
     let mut out = vec![false; w * h];
-    for x in 0..w {
-        for y in 0..h {
-            pre[y + 1] = pre[y] + rows[y * w + x] as usize;
+    dilate_lines(&rows, &mut out, w, h, 1, w, r, &mut pre);
+    out
+}
+
+/// One separable pass over `lines` lines of `len` pixels (pixel k of line l
+/// at `l * line_step + k * step`): a pixel is set when any pixel within `r`
+/// along its line is, by a sliding-window count over prefix sums, O(n).
+#[allow(clippy::too_many_arguments)]
+fn dilate_lines(src: &[bool], dst: &mut [bool], lines: usize, len: usize, line_step: usize, step: usize, r: usize, pre: &mut [usize]) {
+    for l in 0..lines {
+        let at = |k: usize| l * line_step + k * step;
+        for k in 0..len {
+            pre[k + 1] = pre[k] + src[at(k)] as usize;
         }
-        for y in 0..h {
-            out[y * w + x] = pre[(y + r + 1).min(h)] > pre[y.saturating_sub(r)];
+        for k in 0..len {
+            dst[at(k)] = pre[(k + r + 1).min(len)] > pre[k.saturating_sub(r)];
         }
     }
-    out
 }
 
 /// Pixels of a `w`x`h` row-major mask that have a pixel of the other class

@@ -88,21 +88,10 @@ pub fn per_clip(rows: &[StoredRow], method: &str, dataset: &str, metric: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::results::{Provenance, ResultRow};
+    use crate::store::results::ResultRow;
 
     fn row(seed: i64, clip: &str, v: f64) -> StoredRow {
-        let prov = Provenance {
-            config: String::new(),
-            config_hash: String::new(),
-            seed,
-            profile: "smoke".into(),
-            device: "cpu".into(),
-            git_commit: String::new(),
-            hoimat_version: String::new(),
-            wall_s: 0.0,
-            timestamp: String::new(),
-        };
-        StoredRow { row: ResultRow::new("t", "m", "d", clip, "mad", v), prov }
+        StoredRow::for_test(ResultRow::new("t", "m", "d", clip, "mad", v), seed)
     }
 
     #[test]

@@ -34,6 +34,25 @@ pub struct Provenance {
     pub timestamp: String,
 }
 
+#[cfg(test)]
+impl StoredRow {
+    /// A row at `seed` with otherwise blank provenance (tests of queries).
+    pub(crate) fn for_test(row: ResultRow, seed: i64) -> StoredRow {
+        let prov = Provenance {
+            config: String::new(),
+            config_hash: String::new(),
+            seed,
+            profile: "smoke".into(),
+            device: "cpu".into(),
+            git_commit: String::new(),
+            hoimat_version: String::new(),
+            wall_s: 0.0,
+            timestamp: String::new(),
+        };
+        StoredRow { row, prov }
+    }
+}
+
 /// One measured number.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ResultRow {

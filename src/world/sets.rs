@@ -352,10 +352,10 @@ fn free_object(r: &mut Rand, fam: &'static Family, _person: &Person, _frames: us
 /// held copy in every frame, so that its truth (background) is unambiguous.
 fn twin_clip(r: &mut Rand, pool: &[&'static Family], i: usize, frames: usize, w: usize, h: usize, aspect: f32) -> ClipPlan {
     let fam = *r.pick(pool);
-    let mut bg = if r.chance(0.5) { Background::room(r, aspect) } else { Background::solid(r) };
+    let bg = if r.chance(0.5) { Background::room(r, aspect) } else { Background::solid(r) };
     let (person, obj) = hoi_person(r, fam, aspect);
     let m = meta(format!("twin_{i:04}"), "eval", "twin", &bg, frames, w, h);
-    let mut plan = ClipPlan { meta: m, fps: FPS, t0: r.range(0.0, 10.0), person, objects: vec![obj], background: bg.clone() };
+    let mut plan = ClipPlan { meta: m, fps: FPS, t0: r.range(0.0, 10.0), person, objects: vec![obj], background: bg };
     let cx = plan.person.center_x.at(plan.t0);
     // At least 2.5 px (scene units are frame heights) between the twin and
     // the person or the held copy, at every profile.
@@ -378,12 +378,10 @@ fn twin_clip(r: &mut Rand, pool: &[&'static Family], i: usize, frames: usize, w:
         });
         // (The last attempt keeps its place; tests check the distance.)
         if clear || attempt == ATTEMPTS - 1 {
-            bg.add_copy(&plan.objects[0].model, place, fam.name);
+            plan.background.add_copy(&plan.objects[0].model, place, fam.name);
             break;
         }
     }
-    plan.background = bg;
-    plan.meta.background = plan.background.kind.name().into();
     plan.meta.interferer_families = plan.background.interferer_families.clone();
     finish(plan)
 }
