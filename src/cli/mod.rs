@@ -3,4 +3,5 @@
 
 pub mod data;
 pub mod infer;
+pub mod reproduce;
 pub mod train;

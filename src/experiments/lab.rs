@@ -31,13 +31,26 @@ pub struct Lab {
     /// theta_f instead of the synthetic one (`reproduce --factory-import`):
     /// RVM-F, MAML-RAL and the zoo then start from it.
     pub factory_import: Option<PathBuf>,
+    /// libtorch threads for training (None: every core). The parallel
+    /// executor gives each of its worker processes a share of the cores;
+    /// the count is provenance, never part of a key.
+    pub threads: Option<i32>,
+    /// Set once the parallel executor has re-run every forced run except
+    /// the speed runs, so the sequential pass does not run them again.
+    pub forced_already: bool,
     sets: Mutex<HashMap<String, Arc<Dataset>>>,
     sink: Sink,
 }
 
 impl Lab {
     /// A lab under `results` (a folder per profile is made inside).
+    /// On the CPU it sets libtorch's threads to the profile's count
+    /// ([`Profile::cpu_threads`]: one at smoke and quick), so scoring and
+    /// adaptation compute the same numbers on every machine.
     pub fn new(results: impl Into<PathBuf>, profile: Profile, device: Device) -> Lab {
+        if device == Device::Cpu {
+            tch::set_num_threads(profile.cpu_threads());
+        }
         Lab {
             profile,
             root: results.into().join(profile.name()),
@@ -46,6 +59,8 @@ impl Lab {
             data_seed: 0,
             definitions: None,
             factory_import: None,
+            threads: None,
+            forced_already: false,
             sets: Mutex::new(HashMap::new()),
             sink: Arc::new(|s: &str| println!("{s}")),
         }
@@ -57,7 +72,10 @@ impl Lab {
     /// `HOIMAT_CPU` is set.
     pub fn open(profile: &str) -> Result<Lab> {
         let profile: Profile = profile.parse().map_err(anyhow::Error::msg)?;
-        let results = match (std::env::var_os("HOIMAT_RESULTS"), std::env::var_os("HOIMAT_ROOT")) {
+        let results = match (
+            std::env::var_os("HOIMAT_RESULTS"),
+            std::env::var_os("HOIMAT_ROOT"),
+        ) {
             (Some(r), _) => PathBuf::from(r),
             (None, Some(root)) => PathBuf::from(root).join("results"),
             (None, None) => PathBuf::from("results"),
@@ -96,12 +114,31 @@ impl Lab {
         let mut d = world::generate(name, self.profile, self.data_seed)?;
         if let Some(split) = split {
             let keep: Vec<bool> = d.clips.iter().map(|c| c.meta.split == split).collect();
-            anyhow::ensure!(keep.iter().any(|k| *k), "{set}: {name} has no clips in split '{split}'");
-            d.clips = d.clips.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect();
-            d.manifest.clips = d.manifest.clips.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect();
+            anyhow::ensure!(
+                keep.iter().any(|k| *k),
+                "{set}: {name} has no clips in split '{split}'"
+            );
+            d.clips = d
+                .clips
+                .into_iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(c, _)| c)
+                .collect();
+            d.manifest.clips = d
+                .manifest
+                .clips
+                .into_iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(c, _)| c)
+                .collect();
         }
         let d = Arc::new(d);
-        self.sets.lock().expect("dataset cache").insert(set.to_string(), d.clone());
+        self.sets
+            .lock()
+            .expect("dataset cache")
+            .insert(set.to_string(), d.clone());
         Ok(d)
     }
 

@@ -7,11 +7,13 @@
 
 pub mod adaptation;
 pub mod definition;
+pub mod executor;
 pub mod figures;
 pub mod lab;
 pub mod models;
 pub mod one_step;
 pub mod pipeline;
+pub mod plan;
 pub mod provenance;
 pub mod regions;
 pub mod report;

@@ -22,6 +22,16 @@ pub const SCORER_VERSION: u32 = 2;
 pub const SPEED_REPEATS: i64 = 5;
 
 /// What running a definition did.
+/// One run of a definition, resolved (nothing run yet).
+#[derive(Clone, Debug)]
+pub struct RunPlan {
+    pub method: MethodDef,
+    pub seed: u64,
+    pub config_hash: String,
+    /// The run's file name in the store (`<method>-s<seed>-<hash>`).
+    pub key: String,
+}
+
 pub struct Outcome {
     pub definition: Definition,
     pub rows: Vec<StoredRow>,
@@ -40,50 +50,105 @@ impl Lab {
     pub fn run(&self, def: &Definition) -> Result<Outcome> {
         let t0 = Instant::now();
         if let Some(src) = &def.source {
-            let o = self.run(&self.definition(src).with_context(|| format!("{}: source experiment", def.id))?)?;
-            return Ok(Outcome { definition: def.clone(), rows: o.rows, runs_done: o.runs_done, runs_cached: o.runs_cached, seconds: t0.elapsed().as_secs_f64() });
+            let o = self.run(
+                &self
+                    .definition(src)
+                    .with_context(|| format!("{}: source experiment", def.id))?,
+            )?;
+            return Ok(Outcome {
+                definition: def.clone(),
+                rows: o.rows,
+                runs_done: o.runs_done,
+                runs_cached: o.runs_cached,
+                seconds: t0.elapsed().as_secs_f64(),
+            });
         }
-        let store = self.store();
         let (mut done, mut cached) = (0, 0);
-        let mut current: Vec<String> = vec![];
-        let methods: Vec<MethodDef> = def.methods.iter().map(|m| def.method(m)).collect::<Result<_>>()?;
-        for m in &methods {
-            let seeds: Vec<u64> = if def.kind == ExperimentKind::Speed { vec![0] } else { def.seeds_of(&m.name).to_vec() };
-            for &seed in &seeds {
-                let config = self.run_config(def, m, seed)?;
-                let hash = config_hash(&config);
-                current.push(hash.clone());
-                let key = run_key(&m.name, seed as i64, &hash);
-                if store.has_run(&def.id, &key) && !self.force {
-                    cached += 1;
-                    continue;
-                }
-                let t = Instant::now();
-                let rows = match def.kind {
-                    ExperimentKind::Scores => self.score_rows(def, m, seed)?,
-                    ExperimentKind::Speed => self.speed_rows(def, m)?,
-                    ExperimentKind::Adaptation => self.adaptation_rows(def, m, seed)?,
-                };
-                let prov = Provenance {
-                    config: serde_json::to_string(&config)?,
-                    config_hash: hash,
-                    seed: seed as i64,
-                    profile: self.profile.name().into(),
-                    device: self.device_name(),
-                    git_commit: git_commit(),
-                    hoimat_version: env!("CARGO_PKG_VERSION").into(),
-                    wall_s: t.elapsed().as_secs_f64(),
-                    timestamp: timestamp(),
-                };
-                store.write_run(&def.id, &key, &rows, &prov)?;
-                self.say(&format!("{}: {} seed {seed}: {} rows in {:.1} s", def.id, m.name, rows.len(), prov.wall_s));
+        let runs = self.runs_of(def)?;
+        for r in &runs {
+            if self.run_one(def, r)? {
                 done += 1;
+            } else {
+                cached += 1;
             }
         }
+        let current: Vec<String> = runs.iter().map(|r| r.config_hash.clone()).collect();
+        let store = self.store();
         // Only rows of this definition's current runs (an edited definition
         // or a retrained model leaves older run files under `runs/`).
-        let rows = store.compact_current(&def.id, &current).with_context(|| format!("compacting the {} table", def.id))?;
-        Ok(Outcome { definition: def.clone(), rows, runs_done: done, runs_cached: cached, seconds: t0.elapsed().as_secs_f64() })
+        let rows = store
+            .compact_current(&def.id, &current)
+            .with_context(|| format!("compacting the {} table", def.id))?;
+        Ok(Outcome {
+            definition: def.clone(),
+            rows,
+            runs_done: done,
+            runs_cached: cached,
+            seconds: t0.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Every run of a definition (its method, seed, configuration hash and
+    /// store key), in the order they run.
+    pub fn runs_of(&self, def: &Definition) -> Result<Vec<RunPlan>> {
+        let mut out = vec![];
+        for name in &def.methods {
+            let method = def.method(name)?;
+            let seeds: Vec<u64> = if def.kind == ExperimentKind::Speed {
+                vec![0]
+            } else {
+                def.seeds_of(&method.name).to_vec()
+            };
+            for seed in seeds {
+                let config_hash = config_hash(&self.run_config(def, &method, seed)?);
+                let key = run_key(&method.name, seed as i64, &config_hash);
+                out.push(RunPlan {
+                    method: method.clone(),
+                    seed,
+                    config_hash,
+                    key,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Run one run of `def` unless the store has it (or the lab is forced);
+    /// true when it ran.
+    pub fn run_one(&self, def: &Definition, r: &RunPlan) -> Result<bool> {
+        let store = self.store();
+        let forced = self.force && !(self.forced_already && def.kind != ExperimentKind::Speed);
+        if store.has_run(&def.id, &r.key) && !forced {
+            return Ok(false);
+        }
+        let (m, seed) = (&r.method, r.seed);
+        let config = self.run_config(def, m, seed)?;
+        let t = Instant::now();
+        let rows = match def.kind {
+            ExperimentKind::Scores => self.score_rows(def, m, seed)?,
+            ExperimentKind::Speed => self.speed_rows(def, m)?,
+            ExperimentKind::Adaptation => self.adaptation_rows(def, m, seed)?,
+        };
+        let prov = Provenance {
+            config: serde_json::to_string(&config)?,
+            config_hash: r.config_hash.clone(),
+            seed: seed as i64,
+            profile: self.profile.name().into(),
+            device: self.device_name(),
+            git_commit: git_commit(),
+            hoimat_version: env!("CARGO_PKG_VERSION").into(),
+            wall_s: t.elapsed().as_secs_f64(),
+            timestamp: timestamp(),
+        };
+        store.write_run(&def.id, &r.key, &rows, &prov)?;
+        self.say(&format!(
+            "{}: {} seed {seed}: {} rows in {:.1} s",
+            def.id,
+            m.name,
+            rows.len(),
+            prov.wall_s
+        ));
+        Ok(true)
     }
 
     /// Everything that determines a run's numbers. (serde_json's map is
@@ -112,9 +177,14 @@ impl Lab {
             "scorer": SCORER_VERSION,
         });
         if def.kind == ExperimentKind::Adaptation {
-            j["factory"] = serde_json::json!(self.plan_model(&super::ModelSpec::Factory, seed)?.key);
+            j["factory"] =
+                serde_json::json!(self.plan_model(&super::ModelSpec::Factory, seed)?.key);
             j["adaptation"] = serde_json::json!(def.adaptation);
-            j["arms"] = serde_json::json!(def.adaptation.as_ref().map(|a| a.arms.iter().map(|arm| self.arm_config(arm, 0)).collect::<Vec<_>>()));
+            j["arms"] = serde_json::json!(def.adaptation.as_ref().map(|a| a
+                .arms
+                .iter()
+                .map(|arm| self.arm_config(arm, 0))
+                .collect::<Vec<_>>()));
             // Only when an arm labels with a model (earlier runs keep their keys).
             if let Some(key) = self.annotator_model(def)? {
                 j["annotator_model"] = serde_json::Value::String(key);
@@ -129,9 +199,17 @@ impl Lab {
     }
 
     /// The key of the model that labels frames, when an arm uses one.
-    fn annotator_model(&self, def: &Definition) -> Result<Option<String>> {
-        let uses = def.adaptation.as_ref().is_some_and(|a| a.arms.iter().any(|arm| arm.annotator == Some(super::definition::AnnotatorKind::Dfimat)));
-        Ok(if uses { Some(self.plan_model(&super::adaptation::dfimat_spec(), 0)?.key) } else { None })
+    pub(super) fn annotator_model(&self, def: &Definition) -> Result<Option<String>> {
+        let uses = def.adaptation.as_ref().is_some_and(|a| {
+            a.arms
+                .iter()
+                .any(|arm| arm.annotator == Some(super::definition::AnnotatorKind::Dfimat))
+        });
+        Ok(if uses {
+            Some(self.plan_model(&super::adaptation::dfimat_spec(), 0)?.key)
+        } else {
+            None
+        })
     }
 
     fn score_rows(&self, def: &Definition, m: &MethodDef, seed: u64) -> Result<Vec<ResultRow>> {
@@ -140,8 +218,15 @@ impl Lab {
         // theta' needs the recipe's inner step and its factory model.
         let one_step = if m.one_step {
             let plan = self.plan_model(&m.spec, seed)?;
-            let cfg = plan.meta_config().with_context(|| format!("method '{}': one_step needs a MAML-RAL recipe", m.name))?.clone();
-            Some((checkpoint::load(&ckpt, self.device)?.0, checkpoint::load(&cfg.factory, self.device)?.0, cfg))
+            let cfg = plan
+                .meta_config()
+                .with_context(|| format!("method '{}': one_step needs a MAML-RAL recipe", m.name))?
+                .clone();
+            Some((
+                checkpoint::load(&ckpt, self.device)?.0,
+                checkpoint::load(&cfg.factory, self.device)?.0,
+                cfg,
+            ))
         } else {
             None
         };
@@ -149,14 +234,18 @@ impl Lab {
         let regions = def.metrics.iter().any(|m| m == "regions");
         for ds in &def.datasets {
             let set = self.dataset(ds)?;
-            super::score::require(&def.metrics, &set, ds).with_context(|| format!("definition '{}'", def.id))?;
+            super::score::require(&def.metrics, &set, ds)
+                .with_context(|| format!("definition '{}'", def.id))?;
             let scored = match &one_step {
-                Some((meta, factory, cfg)) => super::one_step::score_one_step(meta, factory, cfg, &set, self.device)?,
+                Some((meta, factory, cfg)) => {
+                    super::one_step::score_one_step(meta, factory, cfg, &set, self.device)?
+                }
                 None => score(net.as_ref(), &set, self.device)?,
             };
             for c in scored {
                 for (metric, v) in c.values {
-                    if def.metrics.iter().any(|x| x == metric) || (regions && metric.contains('@')) {
+                    if def.metrics.iter().any(|x| x == metric) || (regions && metric.contains('@'))
+                    {
                         if let Some(v) = v {
                             rows.push(ResultRow::new(&def.id, &m.name, ds, &c.clip, metric, v));
                         }
@@ -171,7 +260,12 @@ impl Lab {
     /// frame size and at the paper's 512x288 (weights do not change speed,
     /// so an untrained network of the method's architecture is timed).
     fn speed_rows(&self, def: &Definition, m: &MethodDef) -> Result<Vec<ResultRow>> {
-        let net = zoo::build(m.spec.arch(), &ModelConfig::for_profile(self.profile), self.device, 0);
+        let net = zoo::build(
+            m.spec.arch(),
+            &ModelConfig::for_profile(self.profile),
+            self.device,
+            0,
+        );
         let (pw, ph) = self.profile.frame_size();
         let mut sizes = vec![(pw as i64, ph as i64)];
         if (pw, ph) != (512, 288) {
@@ -183,7 +277,17 @@ impl Lab {
             for &(w, h) in &sizes {
                 let iters = if w >= 512 { 5 } else { 20 };
                 let ms = time_infer(net.as_ref(), 1, 1, h, w, iters, self.device);
-                rows.push(ResultRow::new(&def.id, &m.name, "*", "*", &format!("fps_{w}x{h}"), 1e3 / ms).at_repeat(repeat));
+                rows.push(
+                    ResultRow::new(
+                        &def.id,
+                        &m.name,
+                        "*",
+                        "*",
+                        &format!("fps_{w}x{h}"),
+                        1e3 / ms,
+                    )
+                    .at_repeat(repeat),
+                );
             }
         }
         Ok(rows)

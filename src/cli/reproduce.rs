@@ -1,0 +1,166 @@
+//! `hoimat reproduce` and `hoimat run-task`: the same lab, whole or one node.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use hoimat::experiments::executor::{self, WorkerArgs};
+use hoimat::experiments::pipeline::{self, ReproduceOptions};
+use hoimat::experiments::Lab;
+use hoimat::profile::Profile;
+
+/// What names a lab and its experiments (shared by `reproduce` and `run-task`,
+/// so a worker rebuilds exactly the plan its parent made).
+#[derive(Args, Clone)]
+pub struct LabArgs {
+    #[arg(long, default_value = "quick")]
+    pub profile: Profile,
+    /// Seed of the synthetic world (training seeds are in each experiment's definition).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Only these experiments (comma-separated ids, e.g. table2,table4).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// A folder of experiment definitions (<id>.toml) that override or add to the shipped ones.
+    #[arg(long)]
+    pub definitions: Option<PathBuf>,
+    /// Stay on the CPU even when CUDA is available.
+    #[arg(long)]
+    pub cpu: bool,
+    /// Where figures and reports go.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Regenerate datasets and re-run experiment runs even when stored (trained models are kept).
+    #[arg(long)]
+    pub force: bool,
+    /// Start from RVM's own checkpoint (torch.save .pth or .safetensors with
+    /// RVM's keys) as the factory model instead of training one.
+    #[arg(long)]
+    pub factory_import: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ReproduceArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Where datasets go (a folder per profile is made inside).
+    #[arg(long, default_value = "data")]
+    pub data: PathBuf,
+    /// Worker processes for training and scoring (0: one per core on the CPU, at most 4; one on a GPU; 1: all in this process).
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+    /// Print the plan (every model and run, dependencies, estimated cost) and stop.
+    #[arg(long)]
+    pub plan: bool,
+    /// Write the plan as JSON to this file and stop.
+    #[arg(long)]
+    pub plan_json: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct RunTaskArgs {
+    /// A node's key, as `reproduce --plan` prints it (a model key, or <experiment>/<run key>).
+    pub key: String,
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// libtorch threads for this task at the paper profile (smaller profiles always use one).
+    #[arg(long)]
+    pub threads: Option<i32>,
+}
+
+impl LabArgs {
+    fn lab(&self) -> Lab {
+        let mut lab = Lab::new(
+            &self.results,
+            self.profile,
+            hoimat::torch_env::device(self.cpu),
+        );
+        lab.force = self.force;
+        lab.data_seed = self.seed;
+        lab.definitions = self.definitions.clone();
+        lab.factory_import = self.factory_import.clone();
+        lab
+    }
+
+    /// The arguments a worker needs to rebuild this lab (`--force` is added per task).
+    fn worker_args(&self) -> Vec<String> {
+        let mut a = vec![
+            "--profile".into(),
+            self.profile.name().into(),
+            "--seed".into(),
+            self.seed.to_string(),
+            "--results".into(),
+            path(&self.results),
+        ];
+        if !self.only.is_empty() {
+            a.extend(["--only".into(), self.only.join(",")]);
+        }
+        if let Some(d) = &self.definitions {
+            a.extend(["--definitions".into(), path(d)]);
+        }
+        if let Some(f) = &self.factory_import {
+            a.extend(["--factory-import".into(), path(f)]);
+        }
+        if self.cpu {
+            a.push("--cpu".into());
+        }
+        a
+    }
+}
+
+/// A path as an argument for a worker started in the same folder.
+fn path(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+pub fn reproduce(a: ReproduceArgs) -> Result<()> {
+    let l = &a.lab;
+    if a.plan || a.plan_json.is_some() {
+        let plan = l.lab().plan(&pipeline::experiment_ids(&l.only))?;
+        let jobs = if a.jobs == 0 {
+            executor::auto_jobs(hoimat::torch_env::device(l.cpu))
+        } else {
+            a.jobs
+        };
+        print!("{}", plan.render(jobs));
+        if let Some(out) = &a.plan_json {
+            hoimat::atomic::write(out, serde_json::to_string_pretty(&plan)?.as_bytes())?;
+            println!("plan written to {}", out.display());
+        }
+        return Ok(());
+    }
+    let device = hoimat::torch_env::device(l.cpu);
+    let jobs = if a.jobs == 0 {
+        executor::auto_jobs(device)
+    } else {
+        a.jobs
+    };
+    let exe = std::env::current_exe().context("cannot find the hoimat binary to start workers")?;
+    let o = ReproduceOptions {
+        profile: l.profile,
+        only: l.only.clone(),
+        definitions: l.definitions.clone(),
+        force: l.force,
+        results: l.results.clone(),
+        data: a.data.clone(),
+        data_seed: l.seed,
+        device,
+        factory_import: l.factory_import.clone(),
+        jobs,
+        worker: Some(WorkerArgs {
+            exe,
+            args: l.worker_args(),
+        }),
+    };
+    pipeline::reproduce(&o).map(|_| ())
+}
+
+pub fn run_task(a: RunTaskArgs) -> Result<()> {
+    let mut lab = a.lab.lab();
+    if let Some(t) = a.threads.filter(|_| a.lab.profile == Profile::Paper) {
+        anyhow::ensure!(t >= 1, "--threads must be at least 1");
+        tch::set_num_threads(t);
+        lab.threads = Some(t);
+    }
+    lab.run_task(&pipeline::experiment_ids(&a.lab.only), &a.key)
+}
