@@ -15,10 +15,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A fresh temporary name for writing `path`: `.<name>.<n>.tmp-<pid>`.
 pub fn temporary(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     path.with_file_name(format!(".{name}.{n}.tmp-{}", std::process::id()))
 }
@@ -35,16 +32,13 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Write `path` atomically with `fill` writing (and seeking in) the file.
 pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("{}: cannot create", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     }
     let tmp = temporary(path);
     let result = (|| {
-        let mut f =
-            File::create(&tmp).with_context(|| format!("{}: cannot write", tmp.display()))?;
+        let mut f = File::create(&tmp).with_context(|| format!("{}: cannot write", tmp.display()))?;
         fill(&mut f).with_context(|| format!("{}: cannot write", path.display()))?;
-        f.sync_all()
-            .with_context(|| format!("{}: cannot sync", tmp.display()))?;
+        f.sync_all().with_context(|| format!("{}: cannot sync", tmp.display()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
     })();
     if result.is_err() {
@@ -59,27 +53,16 @@ mod tests {
 
     #[test]
     fn replaces_whole_files_and_leaves_no_temporary() {
-        let (a, b) = (
-            temporary(Path::new("d/REPORT.md")),
-            temporary(Path::new("d/REPORT.md")),
-        );
+        let (a, b) = (temporary(Path::new("d/REPORT.md")), temporary(Path::new("d/REPORT.md")));
         assert_ne!(a, b, "every call gets its own temporary");
         let pid = std::process::id();
-        assert!(
-            a.to_string_lossy().starts_with("d/.REPORT.md.")
-                && a.to_string_lossy().ends_with(&format!(".tmp-{pid}")),
-            "{a:?}"
-        );
+        assert!(a.to_string_lossy().starts_with("d/.REPORT.md.") && a.to_string_lossy().ends_with(&format!(".tmp-{pid}")), "{a:?}");
         let dir = std::env::temp_dir().join(format!("hoimat-atomic-{pid}"));
         let p = dir.join("sub/f.txt");
         write(&p, b"one").unwrap();
         write(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert_eq!(
-            std::fs::read_dir(p.parent().unwrap()).unwrap().count(),
-            1,
-            "no temporary left"
-        );
+        assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1, "no temporary left");
         // A failing writer leaves the old file and no temporary.
         assert!(write_with(&p, |_| anyhow::bail!("boom")).is_err());
         assert_eq!(std::fs::read(&p).unwrap(), b"two");

@@ -7,8 +7,8 @@
 use anyhow::Result;
 use serde_json::{json, Map, Value};
 
-use crate::encode::{base64, markup_escape};
 use crate::experiments::figures::Figure;
+use crate::encode::{base64, markup_escape};
 use crate::experiments::report::{tables, verdicts, PaperNumbers, PaperTable};
 use crate::experiments::{Definition, Lab, Outcome};
 use crate::plot::{self, Chart};
@@ -39,11 +39,7 @@ fn one(mime: &str, content: Value, plain: &str) {
 }
 
 pub fn png(bytes: &[u8]) {
-    one(
-        "image/png",
-        Value::String(base64(bytes)),
-        &format!("[PNG image, {} bytes]", bytes.len()),
-    );
+    one("image/png", Value::String(base64(bytes)), &format!("[PNG image, {} bytes]", bytes.len()));
 }
 
 pub fn svg(text: &str) {
@@ -86,29 +82,10 @@ pub fn table(t: &PaperTable) {
 pub fn summaries(rows: &[Summary]) {
     let t = PaperTable {
         caption: "mean ± std over seeds (synthetic data)".into(),
-        header: vec![
-            "dataset".into(),
-            "metric".into(),
-            "mean".into(),
-            "std".into(),
-            "seeds".into(),
-            "clips".into(),
-        ],
+        header: vec!["dataset".into(), "metric".into(), "mean".into(), "std".into(), "seeds".into(), "clips".into()],
         rows: rows
             .iter()
-            .map(|s| {
-                (
-                    s.method.clone(),
-                    vec![
-                        s.dataset.clone(),
-                        s.metric.clone(),
-                        format!("{:.4}", s.mean),
-                        format!("{:.4}", s.std),
-                        s.n_seeds.to_string(),
-                        s.n_clips.to_string(),
-                    ],
-                )
-            })
+            .map(|s| (s.method.clone(), vec![s.dataset.clone(), s.metric.clone(), format!("{:.4}", s.mean), format!("{:.4}", s.std), s.n_seeds.to_string(), s.n_clips.to_string()]))
             .collect(),
     };
     table(&t);
@@ -118,32 +95,17 @@ pub fn summaries(rows: &[Summary]) {
 /// tables beside the paper's numbers, the claim verdicts in words, and its
 /// charts. What a table or figure notebook calls.
 pub fn experiment(lab: &Lab, def: &Definition) -> Result<Outcome> {
-    lab.say(&format!(
-        "{}: {} (profile {}, seeds {:?}; synthetic data)",
-        def.id, def.title, lab.profile, def.seeds
-    ));
+    lab.say(&format!("{}: {} (profile {}, seeds {:?}; synthetic data)", def.id, def.title, lab.profile, def.seeds));
     let o = lab.run(def)?;
-    lab.say(&format!(
-        "{} run(s) computed, {} from the store, {:.1} s",
-        o.runs_done, o.runs_cached, o.seconds
-    ));
+    lab.say(&format!("{} run(s) computed, {} from the store, {:.1} s", o.runs_done, o.runs_cached, o.seconds));
     for t in tables(&o, &PaperNumbers::builtin()) {
         table(&t);
     }
     let v = verdicts(&o);
     if !v.is_empty() {
-        let items: String = v
-            .iter()
-            .map(|v| format!("<li>{}</li>", markup_escape(&v.line())))
-            .collect();
+        let items: String = v.iter().map(|v| format!("<li>{}</li>", markup_escape(&v.line()))).collect();
         let plain: Vec<String> = v.iter().map(|v| v.line()).collect();
-        one(
-            "text/html",
-            Value::String(format!(
-                "<p>Claims of the paper, checked on our numbers:</p><ul>{items}</ul>"
-            )),
-            &plain.join("\n"),
-        );
+        one("text/html", Value::String(format!("<p>Claims of the paper, checked on our numbers:</p><ul>{items}</ul>")), &plain.join("\n"));
     }
     for f in lab.draw_figures(&o)? {
         f.save(&lab.figures())?;

@@ -39,43 +39,22 @@ pub mod label {
     pub const FREE_OBJECT: u8 = 3;
     /// An object in the background: NOT foreground.
     pub const INTERFERER: u8 = 4;
-    pub const NAMES: [&str; 5] = [
-        "background",
-        "person",
-        "held_object",
-        "free_object",
-        "interferer",
-    ];
+    pub const NAMES: [&str; 5] = ["background", "person", "held_object", "free_object", "interferer"];
 }
 
 /// A buffer whose length does not fit its declared size.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {
     #[error("buffer of length {got} does not match {w}x{h}x{channels} (= {expected})")]
-    BadLength {
-        w: usize,
-        h: usize,
-        channels: usize,
-        expected: usize,
-        got: usize,
-    },
+    BadLength { w: usize, h: usize, channels: usize, expected: usize, got: usize },
     #[error("image size {w}x{h}x{channels} overflows usize")]
     Overflow { w: usize, h: usize, channels: usize },
 }
 
 fn checked_len(w: usize, h: usize, channels: usize, got: usize) -> Result<(), ShapeError> {
-    let expected = w
-        .checked_mul(h)
-        .and_then(|n| n.checked_mul(channels))
-        .ok_or(ShapeError::Overflow { w, h, channels })?;
+    let expected = w.checked_mul(h).and_then(|n| n.checked_mul(channels)).ok_or(ShapeError::Overflow { w, h, channels })?;
     if got != expected {
-        return Err(ShapeError::BadLength {
-            w,
-            h,
-            channels,
-            expected,
-            got,
-        });
+        return Err(ShapeError::BadLength { w, h, channels, expected, got });
     }
     Ok(())
 }
@@ -93,12 +72,7 @@ impl Plane {
     }
     /// Value at column `x`, row `y` (panics when out of range, like indexing).
     pub fn get(&self, x: usize, y: usize) -> f32 {
-        assert!(
-            x < self.w && y < self.h,
-            "Plane::get({x}, {y}) outside {}x{}",
-            self.w,
-            self.h
-        );
+        assert!(x < self.w && y < self.h, "Plane::get({x}, {y}) outside {}x{}", self.w, self.h);
         self.data[y * self.w + x]
     }
     pub fn dims(&self) -> (usize, usize) {
@@ -110,11 +84,7 @@ impl Plane {
         Plane { w, h, data }
     }
     pub fn filled(w: usize, h: usize, v: f32) -> Self {
-        Plane {
-            w,
-            h,
-            data: vec![v; w * h],
-        }
+        Plane { w, h, data: vec![v; w * h] }
     }
     pub fn to_u8(&self) -> Vec<u8> {
         self.data.iter().map(|v| quantize(*v)).collect()
@@ -141,12 +111,7 @@ impl Rgb {
     }
     /// The three channels at column `x`, row `y` (panics when out of range).
     pub fn get(&self, x: usize, y: usize) -> [f32; 3] {
-        assert!(
-            x < self.w && y < self.h,
-            "Rgb::get({x}, {y}) outside {}x{}",
-            self.w,
-            self.h
-        );
+        assert!(x < self.w && y < self.h, "Rgb::get({x}, {y}) outside {}x{}", self.w, self.h);
         self.px(x, y)
     }
     pub fn dims(&self) -> (usize, usize) {
@@ -249,14 +214,7 @@ mod tests {
     fn try_new_validates_length() {
         assert!(Plane::try_new(2, 2, vec![0.0; 4]).is_ok());
         let e = Plane::try_new(2, 2, vec![0.0; 3]).unwrap_err();
-        assert!(matches!(
-            e,
-            ShapeError::BadLength {
-                expected: 4,
-                got: 3,
-                ..
-            }
-        ));
+        assert!(matches!(e, ShapeError::BadLength { expected: 4, got: 3, .. }));
         assert!(Plane::try_new(usize::MAX, 2, vec![]).is_err());
         assert!(Rgb::try_new(2, 1, vec![0.0; 6]).is_ok());
         assert!(Rgb::try_new(2, 1, vec![0.0; 2]).is_err());

@@ -20,11 +20,7 @@ pub fn engine_of(provenance: &serde_json::Value) -> u64 {
 /// A resume continues only a checkpoint of this engine.
 pub fn check_engine(provenance: &serde_json::Value, path: &std::path::Path) -> anyhow::Result<()> {
     let e = engine_of(provenance);
-    anyhow::ensure!(
-        e == ENGINE as u64,
-        "{}: was trained by engine {e} (this build is engine {ENGINE}); remove it or drop --resume",
-        path.display()
-    );
+    anyhow::ensure!(e == ENGINE as u64, "{}: was trained by engine {e} (this build is engine {ENGINE}); remove it or drop --resume", path.display());
     Ok(())
 }
 
@@ -37,15 +33,15 @@ pub mod encode;
 pub mod experiments;
 pub mod frame;
 pub mod infer;
-pub mod loss;
 pub mod meta;
 pub mod metrics;
+pub mod loss;
 pub mod model;
 pub mod plot;
 pub mod profile;
-pub mod progress;
 pub mod stats;
 pub mod store;
+pub mod progress;
 pub mod torch_env;
 pub mod train;
 pub mod world;

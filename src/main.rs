@@ -11,11 +11,7 @@ use cli::{data::DataCmd, train::TrainCmd};
 use hoimat::profile::Profile;
 
 #[derive(Parser)]
-#[command(
-    name = "hoimat",
-    version,
-    about = "Real-time video matting under human-object interaction: MAML-RAL and peers"
-)]
+#[command(name = "hoimat", version, about = "Real-time video matting under human-object interaction: MAML-RAL and peers")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -143,11 +139,7 @@ enum DiagnoseCmd {
         factory: PathBuf,
         #[arg(long, default_value = "quick")]
         profile: Profile,
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "0.1,0.05,0.02,0.01,0.005,0.002,0.001"
-        )]
+        #[arg(long, value_delimiter = ',', default_value = "0.1,0.05,0.02,0.01,0.005,0.002,0.001")]
         alphas: Vec<f64>,
         #[arg(long, default_value_t = 8)]
         tasks: usize,
@@ -186,6 +178,10 @@ enum ExportCmd {
         out: PathBuf,
     },
 }
+
+
+
+
 
 #[derive(Subcommand)]
 enum BenchCmd {
@@ -243,104 +239,38 @@ enum BenchCmd {
     },
 }
 
+
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Data { cmd } => cli::data::run(cmd),
-        Cmd::Bench {
-            cmd: BenchCmd::World { seed },
-        } => hoimat::bench::world::run(seed),
-        Cmd::Bench {
-            cmd: BenchCmd::Gpu { dry_run },
-        } => hoimat::bench::gpu::run(dry_run),
-        Cmd::Bench {
-            cmd: BenchCmd::Adapt { cpu },
-        } => hoimat::bench::adapt::run(hoimat::torch_env::device(cpu)),
-        Cmd::Bench {
-            cmd: BenchCmd::Zoo { cpu, models },
-        } => {
-            let models = if models.is_empty() {
-                hoimat::model::Arch::ZOO.to_vec()
-            } else {
-                models
-            };
+        Cmd::Bench { cmd: BenchCmd::World { seed } } => hoimat::bench::world::run(seed),
+        Cmd::Bench { cmd: BenchCmd::Gpu { dry_run } } => hoimat::bench::gpu::run(dry_run),
+        Cmd::Bench { cmd: BenchCmd::Adapt { cpu } } => hoimat::bench::adapt::run(hoimat::torch_env::device(cpu)),
+        Cmd::Bench { cmd: BenchCmd::Zoo { cpu, models } } => {
+            let models = if models.is_empty() { hoimat::model::Arch::ZOO.to_vec() } else { models };
             hoimat::bench::zoo::run(hoimat::torch_env::device(cpu), &models)
         }
-        Cmd::Bench {
-            cmd: BenchCmd::Meta { cpu },
-        } => hoimat::bench::meta::run(hoimat::torch_env::device(cpu)),
-        Cmd::Bench {
-            cmd: BenchCmd::Model { cpu, no_reference },
-        } => hoimat::bench::model::run(hoimat::torch_env::device(cpu), !no_reference),
-        Cmd::Bench {
-            cmd:
-                BenchCmd::Eval {
-                    profile,
-                    seed,
-                    clips,
-                    frames,
-                },
-        } => hoimat::bench::eval::run(profile, seed, clips, frames),
+        Cmd::Bench { cmd: BenchCmd::Meta { cpu } } => hoimat::bench::meta::run(hoimat::torch_env::device(cpu)),
+        Cmd::Bench { cmd: BenchCmd::Model { cpu, no_reference } } => hoimat::bench::model::run(hoimat::torch_env::device(cpu), !no_reference),
+        Cmd::Bench { cmd: BenchCmd::Eval { profile, seed, clips, frames } } => hoimat::bench::eval::run(profile, seed, clips, frames),
         Cmd::Train { cmd } => cli::train::run(cmd),
-        Cmd::Eval {
-            pred_dir,
-            true_dir,
-            json,
-            per_clip,
-            miou_threshold,
-        } => eval(
-            &pred_dir,
-            &true_dir,
-            json,
-            per_clip.as_deref(),
-            miou_threshold,
-        ),
+        Cmd::Eval { pred_dir, true_dir, json, per_clip, miou_threshold } => eval(&pred_dir, &true_dir, json, per_clip.as_deref(), miou_threshold),
         Cmd::Reproduce(args) => cli::reproduce::reproduce(args),
         Cmd::RunTask(args) => cli::reproduce::run_task(args),
-        Cmd::Import {
-            cmd: ImportCmd::Rvm { ckpt, out },
-        } => {
+        Cmd::Import { cmd: ImportCmd::Rvm { ckpt, out } } => {
             let cfg = hoimat::model::rvm::import(&ckpt, &out)?;
-            println!(
-                "{} -> {} (RVM, width {}, every key and shape checked)",
-                ckpt.display(),
-                out.display(),
-                cfg.width
-            );
+            println!("{} -> {} (RVM, width {}, every key and shape checked)", ckpt.display(), out.display(), cfg.width);
             Ok(())
         }
-        Cmd::Export {
-            cmd: ExportCmd::Rvm { model, out },
-        } => {
+        Cmd::Export { cmd: ExportCmd::Rvm { model, out } } => {
             hoimat::model::rvm::export(&model, &out)?;
-            println!(
-                "{} -> {} (RVM's state dict)",
-                model.display(),
-                out.display()
-            );
+            println!("{} -> {} (RVM's state dict)", model.display(), out.display());
             Ok(())
         }
         Cmd::Infer(args) => cli::infer::run(args),
-        Cmd::Adapt {
-            ckpt,
-            factory,
-            clip,
-            profile,
-            frames,
-            strategy,
-            sampling,
-            epochs,
-            groups,
-            seq_len,
-            lr,
-            noise,
-            no_cc,
-            no_fc,
-            seed,
-            downsample_ratio,
-            out,
-            cpu,
-        } => {
+        Cmd::Adapt { ckpt, factory, clip, profile, frames, strategy, sampling, epochs, groups, seq_len, lr, noise, no_cc, no_fc, seed, downsample_ratio, out, cpu } => {
             let mut cfg = hoimat::adapt::AdaptConfig::for_profile(profile);
             cfg.frames = frames.unwrap_or(cfg.frames);
             cfg.strategy = strategy.unwrap_or(cfg.strategy);
@@ -351,10 +281,7 @@ fn main() -> Result<()> {
             cfg.lr = lr.unwrap_or(cfg.lr);
             cfg.seed = seed;
             if let Some(r) = downsample_ratio {
-                anyhow::ensure!(
-                    r > 0.0 && r <= 1.0,
-                    "--downsample-ratio must be in (0, 1], got {r}"
-                );
+                anyhow::ensure!(r > 0.0 && r <= 1.0, "--downsample-ratio must be in (0, 1], got {r}");
             }
             cfg.downsample_ratio = downsample_ratio;
             if no_cc {
@@ -363,33 +290,10 @@ fn main() -> Result<()> {
             if no_fc {
                 cfg.weights.g2 = 0.0;
             }
-            adapt_cmd(
-                &ckpt,
-                factory.as_deref(),
-                &clip,
-                profile,
-                noise,
-                &cfg,
-                &out,
-                hoimat::torch_env::device(cpu),
-            )
+            adapt_cmd(&ckpt, factory.as_deref(), &clip, profile, noise, &cfg, &out, hoimat::torch_env::device(cpu))
         }
-        Cmd::Diagnose {
-            cmd:
-                DiagnoseCmd::Alpha {
-                    factory,
-                    profile,
-                    alphas,
-                    tasks,
-                    seed,
-                    no_fc,
-                    no_cc,
-                    fc_tau,
-                    cpu,
-                },
-        } => {
-            let mut cfg =
-                hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
+        Cmd::Diagnose { cmd: DiagnoseCmd::Alpha { factory, profile, alphas, tasks, seed, no_fc, no_cc, fc_tau, cpu } } => {
+            let mut cfg = hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
             if no_fc {
                 cfg.weights.g2 = 0.0;
             }
@@ -397,73 +301,36 @@ fn main() -> Result<()> {
                 cfg.weights.g3 = 0.0;
             }
             cfg.fc.tau = fc_tau.unwrap_or(cfg.fc.tau);
-            let rows = hoimat::meta::diagnose::alpha_scan(
-                &cfg,
-                &alphas,
-                tasks,
-                hoimat::torch_env::device(cpu),
-            )?;
+            let rows = hoimat::meta::diagnose::alpha_scan(&cfg, &alphas, tasks, hoimat::torch_env::device(cpu))?;
             println!("MAML-RAL inner step at theta_f ({}), means over {tasks} synmeta tasks (synthetic data)", factory.display());
-            println!(
-                "{:>8} {:>11} {:>11} {:>9} {:>11} {:>11} {:>10} {:>8}",
-                "alpha", "inner", "inner'", "lowered", "outer", "outer'", "|meta|/|fo|", "cos"
-            );
+            println!("{:>8} {:>11} {:>11} {:>9} {:>11} {:>11} {:>10} {:>8}", "alpha", "inner", "inner'", "lowered", "outer", "outer'", "|meta|/|fo|", "cos");
             for r in rows {
-                println!(
-                    "{:>8} {:>11.5} {:>11.5} {:>9.2} {:>11.5} {:>11.5} {:>10.3} {:>+8.3}",
-                    r.alpha,
-                    r.inner_before,
-                    r.inner_after,
-                    r.inner_lowered,
-                    r.outer_before,
-                    r.outer_after,
-                    r.norm_ratio,
-                    r.cosine
-                );
+                println!("{:>8} {:>11.5} {:>11.5} {:>9.2} {:>11.5} {:>11.5} {:>10.3} {:>+8.3}", r.alpha, r.inner_before, r.inner_after, r.inner_lowered, r.outer_before, r.outer_after, r.norm_ratio, r.cosine);
             }
             Ok(())
         }
         Cmd::Info => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&hoimat::torch_env::info())?
-            );
+            println!("{}", serde_json::to_string_pretty(&hoimat::torch_env::info())?);
             Ok(())
         }
     }
 }
 
-fn eval(
-    pred: &std::path::Path,
-    truth: &std::path::Path,
-    json: bool,
-    per_clip: Option<&std::path::Path>,
-    miou_threshold: f32,
-) -> Result<()> {
+
+
+
+
+fn eval(pred: &std::path::Path, truth: &std::path::Path, json: bool, per_clip: Option<&std::path::Path>, miou_threshold: f32) -> Result<()> {
     use hoimat::store::{Column, Table};
-    let opts = hoimat::metrics::EvalOptions {
-        miou_threshold,
-        ..Default::default()
-    };
+    let opts = hoimat::metrics::EvalOptions { miou_threshold, ..Default::default() };
     let report = hoimat::metrics::evaluate_dirs(pred, truth, &opts)?;
     if let Some(path) = per_clip {
         let c = &report.clips;
-        let f = |g: &dyn Fn(&hoimat::metrics::ClipScores) -> Option<f64>| {
-            Column::F64(c.iter().map(g).collect())
-        };
+        let f = |g: &dyn Fn(&hoimat::metrics::ClipScores) -> Option<f64>| Column::F64(c.iter().map(g).collect());
         Table::new()
-            .with(
-                "dataset",
-                Column::Str(c.iter().map(|x| x.dataset.clone()).collect()),
-            )?
-            .with(
-                "clip",
-                Column::Str(c.iter().map(|x| x.clip.clone()).collect()),
-            )?
-            .with(
-                "n_frames",
-                Column::I64(c.iter().map(|x| x.n_frames as i64).collect()),
-            )?
+            .with("dataset", Column::Str(c.iter().map(|x| x.dataset.clone()).collect()))?
+            .with("clip", Column::Str(c.iter().map(|x| x.clip.clone()).collect()))?
+            .with("n_frames", Column::I64(c.iter().map(|x| x.n_frames as i64).collect()))?
             .with("pha_mad_x1e3", f(&|x| Some(x.pha_mad)))?
             .with("pha_mse_x1e3", f(&|x| Some(x.pha_mse)))?
             .with("pha_grad_div1e3", f(&|x| Some(x.pha_grad)))?
@@ -472,27 +339,12 @@ fn eval(
             .with("miou_fraction", f(&|x| Some(x.miou)))?
             .with("fgr_mad_x1e3", f(&|x| x.fgr_mad))?
             .with("fgr_mse_x1e3", f(&|x| x.fgr_mse))?
-            .with(
-                "miou_tolerant_fraction",
-                f(&|x| x.hoi.as_ref().and_then(|h| h.miou_tolerant)),
-            )?
+            .with("miou_tolerant_fraction", f(&|x| x.hoi.as_ref().and_then(|h| h.miou_tolerant)))?
             .with("held_iou", f(&|x| x.hoi.as_ref().and_then(|h| h.held_iou)))?
-            .with(
-                "held_recall",
-                f(&|x| x.hoi.as_ref().and_then(|h| h.held_recall)),
-            )?
-            .with(
-                "held_precision",
-                f(&|x| x.hoi.as_ref().and_then(|h| h.held_precision)),
-            )?
-            .with(
-                "free_recall",
-                f(&|x| x.hoi.as_ref().and_then(|h| h.free_recall)),
-            )?
-            .with(
-                "interferer_fp",
-                f(&|x| x.hoi.as_ref().and_then(|h| h.interferer_fp)),
-            )?
+            .with("held_recall", f(&|x| x.hoi.as_ref().and_then(|h| h.held_recall)))?
+            .with("held_precision", f(&|x| x.hoi.as_ref().and_then(|h| h.held_precision)))?
+            .with("free_recall", f(&|x| x.hoi.as_ref().and_then(|h| h.free_recall)))?
+            .with("interferer_fp", f(&|x| x.hoi.as_ref().and_then(|h| h.interferer_fp)))?
             .write_parquet(path)?;
     }
     if json {
@@ -512,33 +364,17 @@ fn eval(
             let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:.2}", 100.0 * v));
             println!("objects (truth has label maps; pixels pooled over the tree):");
             println!("mIoU, ±1 px boundary ignored (%) {}", pct(h.miou_tolerant));
-            println!(
-                "held object IoU / recall / precision (%) {} / {} / {}",
-                pct(h.held_iou),
-                pct(h.held_recall),
-                pct(h.held_precision)
-            );
-            println!(
-                "free-object recall (%) {}, interferer FP rate (%) {}",
-                pct(h.free_recall),
-                pct(h.interferer_fp)
-            );
-            println!(
-                "{:<12} {:>10} {:>8} {:>8}",
-                "region", "MAD x1e3", "FP %", "FN %"
-            );
+            println!("held object IoU / recall / precision (%) {} / {} / {}", pct(h.held_iou), pct(h.held_recall), pct(h.held_precision));
+            println!("free-object recall (%) {}, interferer FP rate (%) {}", pct(h.free_recall), pct(h.interferer_fp));
+            println!("{:<12} {:>10} {:>8} {:>8}", "region", "MAD x1e3", "FP %", "FN %");
             for (r, e) in &h.regions {
-                println!(
-                    "{r:<12} {:>10.2} {:>8.2} {:>8.2}",
-                    e.mad,
-                    100.0 * e.fp,
-                    100.0 * e.fn_share
-                );
+                println!("{r:<12} {:>10.2} {:>8.2} {:>8.2}", e.mad, 100.0 * e.fp, 100.0 * e.fn_share);
             }
         }
     }
     Ok(())
 }
+
 
 #[allow(clippy::too_many_arguments)]
 fn adapt_cmd(
@@ -561,64 +397,29 @@ fn adapt_cmd(
             .map(PathBuf::from)
             .unwrap_or_else(|| ckpt.to_path_buf()),
     };
-    let (factory_net, _) = checkpoint::load(&factory_path, device)
-        .with_context(|| format!("loading the factory model {}", factory_path.display()))?;
+    let (factory_net, _) = checkpoint::load(&factory_path, device).with_context(|| format!("loading the factory model {}", factory_path.display()))?;
     let clip = hoimat::data::loaders::load_clip(clip_dir)?;
     let (w, h) = clip.frames[0].size();
     // Background pool: the synvm training clips' backgrounds, when their size matches.
     let backgrounds: Vec<tch::Tensor> = if profile.frame_size() == (w, h) {
-        hoimat::world::generate("synvm", profile, 0)?
-            .clips
-            .iter()
-            .filter(|c| c.meta.split == "train")
-            .filter_map(|c| hoimat::train::batch::ClipTensors::from_clip(c).bgr)
-            .collect()
+        hoimat::world::generate("synvm", profile, 0)?.clips.iter().filter(|c| c.meta.split == "train").filter_map(|c| hoimat::train::batch::ClipTensors::from_clip(c).bgr).collect()
     } else {
-        eprintln!(
-            "note: {}x{} differs from the {profile} profile's size; background replacement is off",
-            w, h
-        );
+        eprintln!("note: {}x{} differs from the {profile} profile's size; background replacement is off", w, h);
         vec![]
     };
     let annotator = hoimat::adapt::NoisyAnnotator { noise };
     println!(
         "adapting {} to {} ({} frames): {} captured, {:?} / {:?}, {} epochs, lr {}, factory {}",
-        ckpt.display(),
-        clip_dir.display(),
-        clip.frames.len(),
-        cfg.frames,
-        cfg.strategy,
-        cfg.sampling,
-        cfg.epochs,
-        cfg.lr,
-        factory_path.display()
+        ckpt.display(), clip_dir.display(), clip.frames.len(), cfg.frames, cfg.strategy, cfg.sampling, cfg.epochs, cfg.lr, factory_path.display()
     );
-    let run = hoimat::adapt::adapt(
-        &model,
-        &factory_net,
-        &clip,
-        &annotator,
-        &backgrounds,
-        cfg,
-        None,
-        |l| {
-            println!(
-                "epoch {:>3}: held-out mIoU {:.4}, MAD {:.2} (x1e3), train {:.1} s",
-                l.epoch, l.miou, l.mad, l.train_s
-            );
-        },
-    );
+    let run = hoimat::adapt::adapt(&model, &factory_net, &clip, &annotator, &backgrounds, cfg, None, |l| {
+        println!("epoch {:>3}: held-out mIoU {:.4}, MAD {:.2} (x1e3), train {:.1} s", l.epoch, l.miou, l.mad, l.train_s);
+    });
     let mut adapted = model.duplicate();
     adapted.params = run.params.detached(false);
     let prov = serde_json::json!({"trainer": "local_adaptation", "config": cfg, "from": ckpt, "factory": factory_path, "clip": clip_dir, "annotator": hoimat::adapt::Annotator::name(&annotator), "captured": run.captured, "log": run.log, "done": true});
     checkpoint::save(&adapted, out, prov)?;
     let last = run.log.last().expect("epoch 0 is always logged");
-    println!(
-        "held-out mIoU {:.4} -> {:.4} in {:.1} s of training -> {}",
-        run.log[0].miou,
-        last.miou,
-        last.train_s,
-        out.display()
-    );
+    println!("held-out mIoU {:.4} -> {:.4} in {:.1} s of training -> {}", run.log[0].miou, last.miou, last.train_s, out.display());
     Ok(())
 }

@@ -65,9 +65,7 @@ impl FromStr for Profile {
             "smoke" => Ok(Profile::Smoke),
             "quick" => Ok(Profile::Quick),
             "paper" => Ok(Profile::Paper),
-            _ => Err(format!(
-                "unknown profile '{s}' (expected smoke, quick or paper)"
-            )),
+            _ => Err(format!("unknown profile '{s}' (expected smoke, quick or paper)")),
         }
     }
 }

@@ -75,12 +75,7 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// quantiles, see [`quantile`]). `mean` is the plain mean of all pairs.
 /// Pairs with a non-finite difference are left out. Returns None when fewer
 /// than 2 pairs remain (no spread to judge).
-pub fn paired_bootstrap(
-    pairs: &[Pair],
-    resamples: usize,
-    level: f64,
-    rng_seed: u64,
-) -> Option<Interval> {
+pub fn paired_bootstrap(pairs: &[Pair], resamples: usize, level: f64, rng_seed: u64) -> Option<Interval> {
     let mut by_seed: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
     for p in pairs.iter().filter(|p| p.diff.is_finite()) {
         by_seed.entry(p.seed).or_default().push(p.diff);
@@ -106,13 +101,7 @@ pub fn paired_bootstrap(
     }
     stats.sort_by(f64::total_cmp);
     let tail = (1.0 - level.clamp(0.0, 1.0)) / 2.0;
-    Some(Interval {
-        mean,
-        lo: quantile(&stats, tail),
-        hi: quantile(&stats, 1.0 - tail),
-        n_seeds: groups.len(),
-        n_pairs,
-    })
+    Some(Interval { mean, lo: quantile(&stats, tail), hi: quantile(&stats, 1.0 - tail), n_seeds: groups.len(), n_pairs })
 }
 
 /// A claim's verdict.
@@ -167,10 +156,7 @@ pub fn decide(relation: &str, gain: &Interval, margin: f64) -> Decision {
 
 /// Finite values by key; a repeated key keeps its last value.
 fn finite_by_key(xs: &[((i64, String), f64)]) -> BTreeMap<(i64, String), f64> {
-    xs.iter()
-        .filter(|(_, v)| v.is_finite())
-        .map(|(k, v)| (k.clone(), *v))
-        .collect()
+    xs.iter().filter(|(_, v)| v.is_finite()).map(|(k, v)| (k.clone(), *v)).collect()
 }
 
 /// Pairs from two keyed value lists: key = (seed, clip); only keys present in
@@ -181,11 +167,7 @@ pub fn pair_up(left: &[((i64, String), f64)], right: &[((i64, String), f64)]) ->
         .into_iter()
         .filter_map(|(key, l)| {
             let r = *right.get(&key)?;
-            Some(Pair {
-                seed: key.0,
-                clip: key.1,
-                diff: l - r,
-            })
+            Some(Pair { seed: key.0, clip: key.1, diff: l - r })
         })
         .collect()
 }
@@ -198,24 +180,14 @@ mod tests {
         let mut v = Vec::new();
         for s in 0..seeds {
             for c in 0..clips {
-                v.push(Pair {
-                    seed: s,
-                    clip: format!("c{c}"),
-                    diff: f(s, c),
-                });
+                v.push(Pair { seed: s, clip: format!("c{c}"), diff: f(s, c) });
             }
         }
         v
     }
 
     fn iv(lo: f64, hi: f64) -> Interval {
-        Interval {
-            mean: (lo + hi) / 2.0,
-            lo,
-            hi,
-            n_seeds: 1,
-            n_pairs: 2,
-        }
+        Interval { mean: (lo + hi) / 2.0, lo, hi, n_seeds: 1, n_pairs: 2 }
     }
 
     #[test]
@@ -255,9 +227,7 @@ mod tests {
 
     #[test]
     fn clear_shift_is_held() {
-        let pairs = grid(5, 10, |s, c| {
-            1.0 + if (c + s as usize) % 2 == 0 { 0.1 } else { -0.1 }
-        });
+        let pairs = grid(5, 10, |s, c| 1.0 + if (c + s as usize) % 2 == 0 { 0.1 } else { -0.1 });
         let i = paired_bootstrap(&pairs, 4000, 0.95, 7).unwrap();
         assert!(i.lo > 0.9 && i.hi < 1.1, "{i:?}");
         assert_eq!(decide("better", &i, 0.0), Decision::Held);
@@ -279,15 +249,7 @@ mod tests {
         let m = z.iter().sum::<f64>() / 40.0;
         let sd = (z.iter().map(|x| (x - m).powi(2)).sum::<f64>() / 39.0).sqrt();
         z.iter_mut().for_each(|x| *x = (*x - m) / sd);
-        let pairs: Vec<Pair> = z
-            .iter()
-            .enumerate()
-            .map(|(c, &d)| Pair {
-                seed: 0,
-                clip: format!("c{c}"),
-                diff: d,
-            })
-            .collect();
+        let pairs: Vec<Pair> = z.iter().enumerate().map(|(c, &d)| Pair { seed: 0, clip: format!("c{c}"), diff: d }).collect();
         let i = paired_bootstrap(&pairs, 4000, 0.95, 3).unwrap();
         let expect = 2.0 * 1.96 / 40f64.sqrt(); // ~0.62
         assert!(((i.hi - i.lo) / expect - 1.0).abs() < 0.25, "{i:?}");
@@ -303,13 +265,7 @@ mod tests {
         assert_ne!(a, paired_bootstrap(&pairs, 1000, 0.95, 43));
         assert_eq!(paired_bootstrap(&pairs[..1], 1000, 0.95, 42), None);
         assert_eq!(paired_bootstrap(&[], 1000, 0.95, 42), None);
-        let nan = vec![
-            pairs[0].clone(),
-            Pair {
-                diff: f64::NAN,
-                ..pairs[1].clone()
-            },
-        ];
+        let nan = vec![pairs[0].clone(), Pair { diff: f64::NAN, ..pairs[1].clone() }];
         assert_eq!(paired_bootstrap(&nan, 1000, 0.95, 42), None);
     }
 
@@ -317,23 +273,11 @@ mod tests {
     fn not_worse_respects_the_margin() {
         let small_loss = iv(-0.04, 0.0);
         assert_eq!(decide("not_worse", &small_loss, 0.05), Decision::Held);
-        assert_eq!(
-            decide("not_worse", &small_loss, 0.03),
-            Decision::Inconclusive
-        );
-        assert_eq!(
-            decide("not_worse", &iv(-0.2, -0.1), 0.05),
-            Decision::NotHeld
-        );
+        assert_eq!(decide("not_worse", &small_loss, 0.03), Decision::Inconclusive);
+        assert_eq!(decide("not_worse", &iv(-0.2, -0.1), 0.05), Decision::NotHeld);
         assert_eq!(decide("not_worse", &iv(0.01, 0.2), 0.0), Decision::Held);
-        assert_eq!(
-            decide("not_worse", &iv(-0.01, 0.2), 0.0),
-            Decision::Inconclusive
-        );
-        assert_eq!(
-            decide("sideways", &iv(1.0, 2.0), 0.0),
-            Decision::Inconclusive
-        );
+        assert_eq!(decide("not_worse", &iv(-0.01, 0.2), 0.0), Decision::Inconclusive);
+        assert_eq!(decide("sideways", &iv(1.0, 2.0), 0.0), Decision::Inconclusive);
         assert_eq!(Decision::NotHeld.word(), "NOT HELD");
         assert_eq!(Decision::Held.word(), "HELD");
         assert_eq!(Decision::Inconclusive.word(), "INCONCLUSIVE");
@@ -342,19 +286,8 @@ mod tests {
     #[test]
     fn pair_up_keeps_common_finite_keys_sorted() {
         let k = |s: i64, c: &str, v: f64| ((s, c.to_string()), v);
-        let left = vec![
-            k(1, "a", 0.5),
-            k(1, "b", 0.7),
-            k(2, "a", f64::NAN),
-            k(0, "z", 1.0),
-        ];
-        let right = vec![
-            k(1, "a", 0.2),
-            k(2, "a", 0.1),
-            k(0, "z", 0.25),
-            k(3, "q", 9.0),
-            k(1, "b", f64::INFINITY),
-        ];
+        let left = vec![k(1, "a", 0.5), k(1, "b", 0.7), k(2, "a", f64::NAN), k(0, "z", 1.0)];
+        let right = vec![k(1, "a", 0.2), k(2, "a", 0.1), k(0, "z", 0.25), k(3, "q", 9.0), k(1, "b", f64::INFINITY)];
         let p = pair_up(&left, &right);
         assert_eq!(p.len(), 2);
         assert_eq!((p[0].seed, p[0].clip.as_str(), p[0].diff), (0, "z", 0.75));

@@ -22,9 +22,5 @@ pub fn info() -> TorchInfo {
 
 /// The device experiments run on: CUDA when present unless `force_cpu`.
 pub fn device(force_cpu: bool) -> tch::Device {
-    if force_cpu {
-        tch::Device::Cpu
-    } else {
-        tch::Device::cuda_if_available()
-    }
+    if force_cpu { tch::Device::Cpu } else { tch::Device::cuda_if_available() }
 }

@@ -50,60 +50,18 @@ fn adaptation_learns_the_clip_and_is_deterministic() {
     let run = adapt(&net, &net, clip, &ann, &[], &cfg, None, |_| {});
     let (first, last) = (&run.log[0], run.log.last().unwrap());
     assert_eq!(run.log.len(), 9);
-    let curve: Vec<String> = run
-        .log
-        .iter()
-        .map(|l| format!("{:.1}/{:.3}", l.mad, l.miou))
-        .collect();
-    assert!(
-        last.mad < first.mad * 0.9,
-        "held-out MAD x1e3 {} -> {} (MAD/mIoU per epoch: {curve:?})",
-        first.mad,
-        last.mad
-    );
-    assert!(
-        last.miou > first.miou,
-        "held-out mIoU {} -> {}",
-        first.miou,
-        last.miou
-    );
+    let curve: Vec<String> = run.log.iter().map(|l| format!("{:.1}/{:.3}", l.mad, l.miou)).collect();
+    assert!(last.mad < first.mad * 0.9, "held-out MAD x1e3 {} -> {} (MAD/mIoU per epoch: {curve:?})", first.mad, last.mad);
+    assert!(last.miou > first.miou, "held-out mIoU {} -> {}", first.miou, last.miou);
     assert!(run.captured.iter().all(|&i| i < clip.frames.len()));
-    assert_eq!(
-        run.captured.len(),
-        10.min(clip.frames.len() - 1),
-        "one frame at least is held out"
-    );
+    assert_eq!(run.captured.len(), 10.min(clip.frames.len() - 1), "one frame at least is held out");
     // Same seed, same numbers (SGT with augmentation on, too).
     cfg.strategy = Strategy::Sgt;
     cfg.epochs = 2;
     cfg.augment = AugmentConfig::default();
-    let bgs: Vec<tch::Tensor> = world::generate("synvm", Profile::Smoke, 0)
-        .unwrap()
-        .clips
-        .iter()
-        .take(3)
-        .filter_map(|c| hoimat::train::batch::ClipTensors::from_clip(c).bgr)
-        .collect();
-    let a = adapt(
-        &net,
-        &net,
-        clip,
-        &NoisyAnnotator { noise: 0.5 },
-        &bgs,
-        &cfg,
-        None,
-        |_| {},
-    );
-    let b = adapt(
-        &net,
-        &net,
-        clip,
-        &NoisyAnnotator { noise: 0.5 },
-        &bgs,
-        &cfg,
-        None,
-        |_| {},
-    );
+    let bgs: Vec<tch::Tensor> = world::generate("synvm", Profile::Smoke, 0).unwrap().clips.iter().take(3).filter_map(|c| hoimat::train::batch::ClipTensors::from_clip(c).bgr).collect();
+    let a = adapt(&net, &net, clip, &NoisyAnnotator { noise: 0.5 }, &bgs, &cfg, None, |_| {});
+    let b = adapt(&net, &net, clip, &NoisyAnnotator { noise: 0.5 }, &bgs, &cfg, None, |_| {});
     let v = |r: &hoimat::adapt::AdaptRun| r.log.iter().map(|l| (l.miou, l.mad)).collect::<Vec<_>>();
     assert_eq!(v(&a), v(&b));
 }
@@ -114,32 +72,11 @@ fn adapt_cli_writes_a_checkpoint_and_rejects_a_missing_clip() {
     let dir = scratch("cli");
     let f = factory(&dir);
     let data = dir.join("data");
-    hoimat::data::export::generate(
-        SetName::SynVbhoi,
-        Profile::Smoke,
-        0,
-        &data,
-        hoimat::data::export::Format::Png,
-    )
-    .unwrap();
-    let clip = std::fs::read_dir(data.join("synvbhoi"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .min()
-        .unwrap();
+    hoimat::data::export::generate(SetName::SynVbhoi, Profile::Smoke, 0, &data, hoimat::data::export::Format::Png).unwrap();
+    let clip = std::fs::read_dir(data.join("synvbhoi")).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).min().unwrap();
     let out = dir.join("adapted.safetensors");
     let o = Command::new(env!("CARGO_BIN_EXE_hoimat"))
-        .args([
-            "adapt",
-            "--profile",
-            "smoke",
-            "--epochs",
-            "2",
-            "--cpu",
-            "--ckpt",
-        ])
+        .args(["adapt", "--profile", "smoke", "--epochs", "2", "--cpu", "--ckpt"])
         .arg(&f)
         .arg("--clip")
         .arg(&clip)
@@ -153,13 +90,7 @@ fn adapt_cli_writes_a_checkpoint_and_rejects_a_missing_clip() {
     let side = checkpoint::read_sidecar(&out).unwrap();
     assert_eq!(side.provenance["trainer"], "local_adaptation");
     assert_eq!(side.provenance["log"].as_array().unwrap().len(), 3);
-    let bad = Command::new(env!("CARGO_BIN_EXE_hoimat"))
-        .args(["adapt", "--cpu", "--ckpt"])
-        .arg(&f)
-        .args(["--clip", "/nonexistent/clip", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_hoimat")).args(["adapt", "--cpu", "--ckpt"]).arg(&f).args(["--clip", "/nonexistent/clip", "--out"]).arg(&out).output().unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent/clip"));
 }

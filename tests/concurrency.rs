@@ -37,16 +37,8 @@ fn a_model_key_is_trained_once_while_a_second_lab_waits() {
     assert_eq!(a, b);
     assert!(hoimat::experiments::models::is_complete(&a));
     let said = said.lock().unwrap();
-    let training: Vec<_> = said
-        .iter()
-        .filter(|(_, l)| l.starts_with("training "))
-        .collect();
+    let training: Vec<_> = said.iter().filter(|(_, l)| l.starts_with("training ")).collect();
     assert_eq!(training.len(), 1, "{said:?}");
-    assert!(
-        said.iter()
-            .any(|(w, l)| *w == 2
-                && l.starts_with("waiting for another process training factory-s0-")),
-        "{said:?}"
-    );
+    assert!(said.iter().any(|(w, l)| *w == 2 && l.starts_with("waiting for another process training factory-s0-")), "{said:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -16,17 +16,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn quantized(c: &Clip) -> Vec<Vec<u8>> {
-    c.frames
-        .iter()
-        .map(|f| {
-            [
-                f.com.to_u8(),
-                f.pha.to_u8(),
-                f.fgr.as_ref().unwrap().to_u8(),
-            ]
-            .concat()
-        })
-        .collect()
+    c.frames.iter().map(|f| [f.com.to_u8(), f.pha.to_u8(), f.fgr.as_ref().unwrap().to_u8()].concat()).collect()
 }
 
 #[test]
@@ -35,16 +25,8 @@ fn png_layout_round_trips() {
     let g = generate(SetName::SynVbhoi, Profile::Smoke, 2, &out, Format::Png).unwrap();
     assert_eq!(g.path, out.join("synvbhoi"));
     let m = hoimat::data::png::read_manifest(&g.path).unwrap();
-    assert_eq!(
-        (m.set.as_str(), m.profile.as_str(), m.seed),
-        ("synvbhoi", "smoke", 2)
-    );
-    assert!(g
-        .path
-        .join(&m.clips[0].name)
-        .join("com")
-        .join("0000.png")
-        .is_file());
+    assert_eq!((m.set.as_str(), m.profile.as_str(), m.seed), ("synvbhoi", "smoke", 2));
+    assert!(g.path.join(&m.clips[0].name).join("com").join("0000.png").is_file());
     let loaded = loaders::load_composited(&g.path).unwrap();
     let fresh = world::generate("synvbhoi", Profile::Smoke, 2).unwrap();
     assert_eq!(loaded.len(), fresh.clips.len());
@@ -56,15 +38,7 @@ fn png_layout_round_trips() {
     // the same seed written twice gives byte-identical files
     let out2 = scratch("png2");
     generate(SetName::SynVbhoi, Profile::Smoke, 2, &out2, Format::Png).unwrap();
-    let f = |root: &Path| {
-        std::fs::read(
-            root.join("synvbhoi")
-                .join(&m.clips[1].name)
-                .join("pha")
-                .join("0003.png"),
-        )
-        .unwrap()
-    };
+    let f = |root: &Path| std::fs::read(root.join("synvbhoi").join(&m.clips[1].name).join("pha").join("0003.png")).unwrap();
     assert_eq!(f(&out), f(&out2));
 }
 
@@ -89,25 +63,13 @@ assert com.dtype == "uint8" and com.ndim == 4 and com.shape[3] == 3, com
 assert com.chunks[0] == 1 and com.compression == "gzip"
 print(json.dumps({"set": m["set"], "shape": list(pha.shape), "sum": int(pha[...].astype("int64").sum())}))
 "#;
-    let o = Command::new(py)
-        .args(["-c", script])
-        .arg(&g.path)
-        .output()
-        .expect("python runs");
-    assert!(
-        o.status.success(),
-        "h5py failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = Command::new(py).args(["-c", script]).arg(&g.path).output().expect("python runs");
+    assert!(o.status.success(), "h5py failed: {}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["set"], "synmeta");
     let f0 = &fresh.clips[0];
     assert_eq!(v["shape"], serde_json::json!([f0.frames.len(), 36, 64, 1]));
-    let sum: i64 = f0
-        .frames
-        .iter()
-        .map(|f| f.pha.to_u8().iter().map(|b| *b as i64).sum::<i64>())
-        .sum();
+    let sum: i64 = f0.frames.iter().map(|f| f.pha.to_u8().iter().map(|b| *b as i64).sum::<i64>()).sum();
     assert_eq!(v["sum"], sum);
 }
 
@@ -125,9 +87,7 @@ fn videomatte_layout_loads_and_composites() {
                 let a = f.pha.data[i];
                 for k in 0..3 {
                     let j = 3 * i + k;
-                    assert!(
-                        (f.com.data[j] - (a * fg.data[j] + (1.0 - a) * bg.data[j])).abs() < 1e-6
-                    );
+                    assert!((f.com.data[j] - (a * fg.data[j] + (1.0 - a) * bg.data[j])).abs() < 1e-6);
                 }
             }
         }
@@ -146,29 +106,12 @@ fn image_set_layout_loads() {
     for c in ds.clips.iter().take(3) {
         let f = &c.frames[0];
         let (w, h) = f.size();
-        image::save_buffer(
-            root.join("image").join(format!("{}.png", c.meta.name)),
-            &f.com.to_u8(),
-            w as u32,
-            h as u32,
-            image::ColorType::Rgb8,
-        )
-        .unwrap();
-        image::save_buffer(
-            root.join("alpha").join(format!("{}.png", c.meta.name)),
-            &f.pha.to_u8(),
-            w as u32,
-            h as u32,
-            image::ColorType::L8,
-        )
-        .unwrap();
+        image::save_buffer(root.join("image").join(format!("{}.png", c.meta.name)), &f.com.to_u8(), w as u32, h as u32, image::ColorType::Rgb8).unwrap();
+        image::save_buffer(root.join("alpha").join(format!("{}.png", c.meta.name)), &f.pha.to_u8(), w as u32, h as u32, image::ColorType::L8).unwrap();
     }
     let clips = loaders::load_image_set(&root).unwrap();
     assert_eq!(clips.len(), 3);
-    assert_eq!(
-        clips[1].frames[0].pha.to_u8(),
-        ds.clips[1].frames[0].pha.to_u8()
-    );
+    assert_eq!(clips[1].frames[0].pha.to_u8(), ds.clips[1].frames[0].pha.to_u8());
 }
 
 #[test]
@@ -187,38 +130,24 @@ fn bad_input_names_the_file_and_the_problem() {
     // unreadable image
     std::fs::write(&gone, b"not a png").unwrap();
     let e = loaders::load_clip(&clip).unwrap_err().to_string();
-    assert!(
-        e.contains(&gone.display().to_string()) && e.contains("cannot read image"),
-        "{e}"
-    );
+    assert!(e.contains(&gone.display().to_string()) && e.contains("cannot read image"), "{e}");
 
     // size mismatch
     image::save_buffer(&gone, &[0u8; 4], 2, 2, image::ColorType::L8).unwrap();
     let e = loaders::load_clip(&clip).unwrap_err().to_string();
-    assert!(
-        e.contains(&gone.display().to_string()) && e.contains("2x2") && e.contains("64x36"),
-        "{e}"
-    );
+    assert!(e.contains(&gone.display().to_string()) && e.contains("2x2") && e.contains("64x36"), "{e}");
 
     // extra frame
     let clip2 = g.path.join(&m.clips[1].name);
-    std::fs::copy(
-        clip2.join("pha").join("0000.png"),
-        clip2.join("pha").join("0099.png"),
-    )
-    .unwrap();
+    std::fs::copy(clip2.join("pha").join("0000.png"), clip2.join("pha").join("0099.png")).unwrap();
     let e = loaders::load_clip(&clip2).unwrap_err().to_string();
     assert!(e.contains("0099") && e.contains("extra frame"), "{e}");
 
     // missing folders
-    let e = loaders::load_videomatte(&out, "train", 0)
-        .unwrap_err()
-        .to_string();
+    let e = loaders::load_videomatte(&out, "train", 0).unwrap_err().to_string();
     assert!(e.contains("train") && e.contains("missing folder"), "{e}");
     let e = loaders::load_image_set(&out).unwrap_err().to_string();
     assert!(e.contains("image"), "{e}");
-    let e = loaders::load_composited(&out.join("nope"))
-        .unwrap_err()
-        .to_string();
+    let e = loaders::load_composited(&out.join("nope")).unwrap_err().to_string();
     assert!(e.contains("nope") && e.contains("not a folder"), "{e}");
 }

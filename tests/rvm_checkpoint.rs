@@ -19,11 +19,7 @@ use tch::{Device, Kind, Tensor};
 fn python(args: &[&std::ffi::OsStr]) -> String {
     let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let o = Command::new(py).args(args).output().expect("python runs");
-    assert!(
-        o.status.success(),
-        "python {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "python {args:?}: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -41,15 +37,7 @@ fn scratch(name: &str) -> PathBuf {
 /// A fresh twin of `config` saved by PyTorch (with random BatchNorm statistics).
 fn saved_twin(dir: &Path, config: &str) -> PathBuf {
     let pth = dir.join(format!("twin-{config}.pth"));
-    python(&[
-        twin().as_os_str(),
-        "--save-init".as_ref(),
-        pth.as_os_str(),
-        "--config".as_ref(),
-        config.as_ref(),
-        "--seed".as_ref(),
-        "3".as_ref(),
-    ]);
+    python(&[twin().as_os_str(), "--save-init".as_ref(), pth.as_os_str(), "--config".as_ref(), config.as_ref(), "--seed".as_ref(), "3".as_ref()]);
     pth
 }
 
@@ -65,15 +53,7 @@ fn frames(t: i64, h: i64, w: i64) -> Tensor {
 
 fn clip_of(src: &Tensor) -> ClipTensors {
     let s = src.size();
-    ClipTensors {
-        name: "parity".into(),
-        com: src.shallow_clone(),
-        pha: Tensor::zeros([s[0], 1, s[2], s[3]], (Kind::Float, Device::Cpu)),
-        fgr: src.shallow_clone(),
-        bgr: None,
-        object: None,
-        labels: None,
-    }
+    ClipTensors { name: "parity".into(), com: src.shallow_clone(), pha: Tensor::zeros([s[0], 1, s[2], s[3]], (Kind::Float, Device::Cpu)), fgr: src.shallow_clone(), bgr: None, object: None, labels: None }
 }
 
 fn parity_at(config: &str, h: i64, w: i64) {
@@ -90,58 +70,19 @@ fn parity_at(config: &str, h: i64, w: i64) {
     // 0.37 on odd sizes: floor(90 * 0.37) = 33, sampling from the ratio itself.
     for ratio in [1.0, 0.5, 0.37] {
         // Chunks of 2 frames: the state crosses two call boundaries.
-        let (pha, fgr) = predict_clip_at(
-            net.as_ref(),
-            net.params(),
-            &clip_of(&src),
-            2,
-            Device::Cpu,
-            ratio,
-        );
+        let (pha, fgr) = predict_clip_at(net.as_ref(), net.params(), &clip_of(&src), 2, Device::Cpu, ratio);
         let out = dir.join(format!("twin-{ratio}.npz"));
-        python(&[
-            twin().as_os_str(),
-            "--config".as_ref(),
-            config.as_ref(),
-            "--parity".as_ref(),
-            exported.as_os_str(),
-            "--frames".as_ref(),
-            npz.as_os_str(),
-            "--ratio".as_ref(),
-            ratio.to_string().as_ref(),
-            "--chunk".as_ref(),
-            "2".as_ref(),
-            "--out".as_ref(),
-            out.as_os_str(),
-        ]);
+        python(&[twin().as_os_str(), "--config".as_ref(), config.as_ref(), "--parity".as_ref(), exported.as_os_str(), "--frames".as_ref(), npz.as_os_str(), "--ratio".as_ref(), ratio.to_string().as_ref(), "--chunk".as_ref(), "2".as_ref(), "--out".as_ref(), out.as_os_str()]);
         let theirs = Tensor::read_npz(&out).unwrap();
-        let get = |k: &str| {
-            theirs
-                .iter()
-                .find(|(n, _)| n == k)
-                .unwrap()
-                .1
-                .shallow_clone()
-        };
+        let get = |k: &str| theirs.iter().find(|(n, _)| n == k).unwrap().1.shallow_clone();
         let (tp, tf) = (get("pha"), get("fgr"));
         assert_eq!(pha.size(), tp.size());
         let dp = (&pha - &tp).abs().max().double_value(&[]);
         let df = (&fgr - &tf).abs().max().double_value(&[]);
         // Not a flat matte: the comparison must see real alpha values.
-        let soft = tp
-            .gt(0.02)
-            .logical_and(&tp.lt(0.98))
-            .to_kind(Kind::Float)
-            .mean(Kind::Float)
-            .double_value(&[]);
-        assert!(
-            soft > 0.05,
-            "{config} ratio {ratio}: only {soft:.3} of the twin's alpha is soft"
-        );
-        assert!(
-            dp < 1e-4 && df < 1e-4,
-            "{config} at {h}x{w}, ratio {ratio}: max |alpha diff| {dp:e}, |fgr diff| {df:e}"
-        );
+        let soft = tp.gt(0.02).logical_and(&tp.lt(0.98)).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
+        assert!(soft > 0.05, "{config} ratio {ratio}: only {soft:.3} of the twin's alpha is soft");
+        assert!(dp < 1e-4 && df < 1e-4, "{config} at {h}x{w}, ratio {ratio}: max |alpha diff| {dp:e}, |fgr diff| {df:e}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -166,10 +107,7 @@ fn import_export_round_trip_is_bit_identical_in_pytorch() {
     assert_eq!(cfg, hoimat::model::ModelConfig::paper());
     let side = checkpoint::read_sidecar(&ckpt).unwrap();
     assert_eq!(side.provenance["trainer"], "import");
-    assert!(side.provenance["imported_from"]
-        .as_str()
-        .unwrap()
-        .ends_with("twin-paper.pth"));
+    assert!(side.provenance["imported_from"].as_str().unwrap().ends_with("twin-paper.pth"));
     let back = dir.join("back.pth");
     rvm::export(&ckpt, &back).unwrap();
     // PyTorch's own loader compares the two files: same keys in the same
@@ -183,12 +121,7 @@ for k in a:
     assert torch.equal(a[k].view(-1).view(torch.uint8) if a[k].dtype != torch.int64 else a[k], b[k].view(-1).view(torch.uint8) if b[k].dtype != torch.int64 else b[k]), k
 print(len(a))
 "#;
-    let n = python(&[
-        "-c".as_ref(),
-        check.as_ref(),
-        pth.as_os_str(),
-        back.as_os_str(),
-    ]);
+    let n = python(&["-c".as_ref(), check.as_ref(), pth.as_os_str(), back.as_os_str()]);
     assert_eq!(n.trim(), rvm::expected_keys(&cfg).len().to_string());
     // The safetensors form of RVM's keys imports to the same weights.
     let st = dir.join("rvm_keys.safetensors");
@@ -203,11 +136,7 @@ print(len(a))
     let (a, b) = (sorted(&ckpt), sorted(&ckpt2));
     assert_eq!(a.len(), b.len());
     for ((na, ta), (nb, tb)) in a.iter().zip(&b) {
-        assert!(
-            na == nb && ta.equal(tb),
-            "{na} vs {nb}: max diff {}",
-            (ta - tb).abs().max().double_value(&[])
-        );
+        assert!(na == nb && ta.equal(tb), "{na} vs {nb}: max diff {}", (ta - tb).abs().max().double_value(&[]));
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -237,32 +166,17 @@ fn a_renamed_extra_or_misshaped_key_is_refused_by_name() {
         ),
     ];
     for (name, edit, want) in cases {
-        let mut sd: Vec<(String, Tensor)> = good
-            .iter()
-            .map(|(n, t)| (n.clone(), t.shallow_clone()))
-            .collect();
+        let mut sd: Vec<(String, Tensor)> = good.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
         edit(&mut sd);
         let bad = dir.join(format!("{name}.pth"));
         torch_file::write_state_dict(&bad, &sd).unwrap();
-        let e = format!(
-            "{:#}",
-            rvm::import(&bad, &dir.join("out.safetensors")).unwrap_err()
-        );
-        assert!(
-            e.contains(want) && e.contains(&bad.display().to_string()),
-            "{name}: {e}"
-        );
-        assert!(
-            !dir.join("out.safetensors").exists(),
-            "{name}: nothing written"
-        );
+        let e = format!("{:#}", rvm::import(&bad, &dir.join("out.safetensors")).unwrap_err());
+        assert!(e.contains(want) && e.contains(&bad.display().to_string()), "{name}: {e}");
+        assert!(!dir.join("out.safetensors").exists(), "{name}: nothing written");
     }
     let junk = dir.join("junk.pth");
     std::fs::write(&junk, b"PK\x03\x04 not really").unwrap();
-    let e = format!(
-        "{:#}",
-        rvm::import(&junk, &dir.join("out.safetensors")).unwrap_err()
-    );
+    let e = format!("{:#}", rvm::import(&junk, &dir.join("out.safetensors")).unwrap_err());
     assert!(e.contains(&junk.display().to_string()), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -273,38 +187,22 @@ fn an_imported_checkpoint_is_the_factory_of_every_recipe() {
     use hoimat::experiments::models::ModelSpec;
     let dir = scratch("lab");
     let pth = saved_twin(&dir, "quick");
-    let plain = Lab::new(
-        dir.join("results"),
-        hoimat::profile::Profile::Smoke,
-        Device::Cpu,
-    );
-    let mut lab = Lab::new(
-        dir.join("results"),
-        hoimat::profile::Profile::Smoke,
-        Device::Cpu,
-    );
+    let plain = Lab::new(dir.join("results"), hoimat::profile::Profile::Smoke, Device::Cpu);
+    let mut lab = Lab::new(dir.join("results"), hoimat::profile::Profile::Smoke, Device::Cpu);
     lab.factory_import = Some(pth.clone());
     let f = lab.plan_model(&ModelSpec::Factory, 0).unwrap();
     assert!(f.key.starts_with("factory_import-"), "{}", f.key);
     // The key names the file's content, the same for every seed.
     assert_eq!(lab.plan_model(&ModelSpec::Factory, 7).unwrap().key, f.key);
     let path = lab.model(&ModelSpec::Factory, 0).unwrap();
-    assert_eq!(
-        checkpoint::read_sidecar(&path).unwrap().provenance["trainer"],
-        "import"
-    );
+    assert_eq!(checkpoint::read_sidecar(&path).unwrap().provenance["trainer"], "import");
     // RVM's refiner is trained, hoimat's own start is not (infer's automatic ratio).
     let (imported, _) = checkpoint::load_model(&path, Device::Cpu).unwrap();
     assert!(hoimat::model::matter::refiner_trained(imported.as_ref()));
-    assert!(!hoimat::model::matter::refiner_trained(
-        &hoimat::model::MattingNet::new(&hoimat::model::ModelConfig::quick(), Device::Cpu, 0)
-    ));
+    assert!(!hoimat::model::matter::refiner_trained(&hoimat::model::MattingNet::new(&hoimat::model::ModelConfig::quick(), Device::Cpu, 0)));
     // Recipes built on it are other models than those on the synthetic factory.
     for spec in [ModelSpec::RvmF, ModelSpec::maml_ral(0.7, 0.1, 0.2)] {
-        assert_ne!(
-            lab.plan_model(&spec, 0).unwrap().key,
-            plain.plan_model(&spec, 0).unwrap().key
-        );
+        assert_ne!(lab.plan_model(&spec, 0).unwrap().key, plain.plan_model(&spec, 0).unwrap().key);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -316,73 +214,22 @@ fn the_cli_imports_exports_and_checks_the_downsample_ratio() {
     let bin = env!("CARGO_BIN_EXE_hoimat");
     let run = |args: &[&std::ffi::OsStr]| Command::new(bin).args(args).output().unwrap();
     let ckpt = dir.join("m.safetensors");
-    let o = run(&[
-        "import".as_ref(),
-        "rvm".as_ref(),
-        pth.as_os_str(),
-        "--out".as_ref(),
-        ckpt.as_os_str(),
-    ]);
+    let o = run(&["import".as_ref(), "rvm".as_ref(), pth.as_os_str(), "--out".as_ref(), ckpt.as_os_str()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let back = dir.join("back.pth");
-    let o = run(&[
-        "export".as_ref(),
-        "rvm".as_ref(),
-        ckpt.as_os_str(),
-        "--out".as_ref(),
-        back.as_os_str(),
-    ]);
-    assert!(
-        o.status.success() && back.is_file(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = run(&["export".as_ref(), "rvm".as_ref(), ckpt.as_os_str(), "--out".as_ref(), back.as_os_str()]);
+    assert!(o.status.success() && back.is_file(), "{}", String::from_utf8_lossy(&o.stderr));
     // A clip tree of three frames; a ratio outside (0, 1] is refused.
     let clip = dir.join("in/clip0/com");
     std::fs::create_dir_all(&clip).unwrap();
     for i in 0..3 {
-        image::save_buffer(
-            clip.join(format!("{i:04}.png")),
-            &vec![(40 * i) as u8; 64 * 36 * 3],
-            64,
-            36,
-            image::ColorType::Rgb8,
-        )
-        .unwrap();
+        image::save_buffer(clip.join(format!("{i:04}.png")), &vec![(40 * i) as u8; 64 * 36 * 3], 64, 36, image::ColorType::Rgb8).unwrap();
     }
-    let infer = |ratio: &str| {
-        run(&[
-            "infer".as_ref(),
-            "--cpu".as_ref(),
-            "--ckpt".as_ref(),
-            ckpt.as_os_str(),
-            "--input".as_ref(),
-            dir.join("in").as_os_str(),
-            "--out".as_ref(),
-            dir.join(format!("out{ratio}")).as_os_str(),
-            "--downsample-ratio".as_ref(),
-            ratio.as_ref(),
-        ])
-    };
+    let infer = |ratio: &str| run(&["infer".as_ref(), "--cpu".as_ref(), "--ckpt".as_ref(), ckpt.as_os_str(), "--input".as_ref(), dir.join("in").as_os_str(), "--out".as_ref(), dir.join(format!("out{ratio}")).as_os_str(), "--downsample-ratio".as_ref(), ratio.as_ref()]);
     let bad = infer("1.5");
-    assert!(
-        !bad.status.success()
-            && String::from_utf8_lossy(&bad.stderr)
-                .contains("--downsample-ratio must be in (0, 1]"),
-        "{}",
-        String::from_utf8_lossy(&bad.stderr)
-    );
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("--downsample-ratio must be in (0, 1]"), "{}", String::from_utf8_lossy(&bad.stderr));
     let ok = infer("0.5");
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    assert_eq!(
-        std::fs::read_dir(dir.join("out0.5/clip0/pha"))
-            .unwrap()
-            .count(),
-        3
-    );
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(std::fs::read_dir(dir.join("out0.5/clip0/pha")).unwrap().count(), 3);
     let _ = std::fs::remove_dir_all(&dir);
 }

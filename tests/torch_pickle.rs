@@ -35,50 +35,19 @@ torch.save(dict(sd), sys.argv[1])
 torch.save(sd, sys.argv[2])
 "#;
     let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let o = Command::new(py)
-        .args(["-c", script])
-        .arg(&pth)
-        .arg(&ordered)
-        .output()
-        .expect("python runs");
-    assert!(
-        o.status.success(),
-        "python: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = Command::new(py).args(["-c", script]).arg(&pth).arg(&ordered).output().expect("python runs");
+    assert!(o.status.success(), "python: {}", String::from_utf8_lossy(&o.stderr));
     let got = Tensor::loadz_multi(&pth).expect("libtorch reads a torch.save state dict");
     let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
     let mut sorted = names.clone();
     sorted.sort();
-    assert_eq!(
-        sorted,
-        vec![
-            "backbone.features.0.0.weight",
-            "backbone.features.0.1.num_batches_tracked",
-            "backbone.features.0.1.running_var",
-            "backbone.features.0.1.weight",
-            "project_mat.conv.bias"
-        ]
-    );
-    let find = |k: &str| {
-        got.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, t)| t.shallow_clone())
-            .unwrap()
-    };
-    assert_eq!(
-        find("backbone.features.0.0.weight").size(),
-        vec![16, 3, 3, 3]
-    );
+    assert_eq!(sorted, vec!["backbone.features.0.0.weight", "backbone.features.0.1.num_batches_tracked", "backbone.features.0.1.running_var", "backbone.features.0.1.weight", "project_mat.conv.bias"]);
+    let find = |k: &str| got.iter().find(|(n, _)| n == k).map(|(_, t)| t.shallow_clone()).unwrap();
+    assert_eq!(find("backbone.features.0.0.weight").size(), vec![16, 3, 3, 3]);
     let n = find("backbone.features.0.1.num_batches_tracked");
     assert_eq!((n.kind(), n.int64_value(&[])), (Kind::Int64, 1234));
-    assert_eq!(
-        Vec::<f32>::try_from(find("project_mat.conv.bias")).unwrap(),
-        vec![0.0, 1.0, 2.0, 3.0]
-    );
-    let e = Tensor::loadz_multi(&ordered)
-        .err()
-        .expect("libtorch's loader refuses an OrderedDict state dict");
+    assert_eq!(Vec::<f32>::try_from(find("project_mat.conv.bias")).unwrap(), vec![0.0, 1.0, 2.0, 3.0]);
+    let e = Tensor::loadz_multi(&ordered).err().expect("libtorch's loader refuses an OrderedDict state dict");
     assert!(e.to_string().contains("GenericDict"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

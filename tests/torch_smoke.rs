@@ -7,8 +7,7 @@ use tch::{Kind, Tensor};
 fn conv_and_backward_run() {
     tch::manual_seed(0);
     let x = Tensor::ones([1, 1, 4, 4], (Kind::Float, tch::Device::Cpu));
-    let w =
-        Tensor::full([1, 1, 3, 3], 0.5, (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
+    let w = Tensor::full([1, 1, 3, 3], 0.5, (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
     let y = x.conv2d(&w, None::<Tensor>, 1, 0, 1, 1);
     assert_eq!(y.size(), vec![1, 1, 2, 2]);
     // each output sums nine 0.5s

@@ -24,36 +24,14 @@ fn scratch(name: &str) -> PathBuf {
 fn soft_net() -> MattingNet {
     let net = MattingNet::new(&ModelConfig::quick(), Device::Cpu, 0);
     tch::no_grad(|| {
-        let _ = net
-            .params
-            .get("project_mat.conv.weight")
-            .narrow(0, 3, 1)
-            .shallow_clone()
-            .g_mul_scalar_(0.05);
-        let _ = net
-            .params
-            .get("project_mat.conv.bias")
-            .narrow(0, 3, 1)
-            .shallow_clone()
-            .fill_(0.5);
+        let _ = net.params.get("project_mat.conv.weight").narrow(0, 3, 1).shallow_clone().g_mul_scalar_(0.05);
+        let _ = net.params.get("project_mat.conv.bias").narrow(0, 3, 1).shallow_clone().fill_(0.5);
     });
     net
 }
 
 fn options(alpha: Option<PathBuf>, fgr: Option<PathBuf>, t: OutputType) -> MediaOptions {
-    MediaOptions {
-        alpha,
-        foreground: fgr,
-        composition: None,
-        output_type: t,
-        mbps: 20.0,
-        seq_chunk: 3,
-        resize: None,
-        ratio: None,
-        half: false,
-        overwrite: false,
-        folder_fps: (25, 1),
-    }
+    MediaOptions { alpha, foreground: fgr, composition: None, output_type: t, mbps: 20.0, seq_chunk: 3, resize: None, ratio: None, half: false, overwrite: false, folder_fps: (25, 1) }
 }
 
 /// A 64x36 clip of the world at 25 frames/s, written by hoimat's encoder.
@@ -71,16 +49,7 @@ fn world_video(dir: &Path) -> (PathBuf, usize) {
 }
 
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect();
+    let mut v: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())).collect();
     v.sort();
     v
 }
@@ -90,89 +59,38 @@ fn a_video_round_trips_and_matches_the_png_path() {
     let dir = scratch("roundtrip");
     let (video, n) = world_video(&dir);
     let info = probe(&video).unwrap();
-    assert_eq!(
-        (info.width, info.height, info.fps, info.frames),
-        (64, 36, (25, 1), Some(n as u64))
-    );
+    assert_eq!((info.width, info.height, info.fps, info.frames), (64, 36, (25, 1), Some(n as u64)));
     // The same frames as a folder: what the decoder gives.
     let frames = dir.join("frames");
     std::fs::create_dir_all(&frames).unwrap();
     let mut r = VideoReader::open(&video, None).unwrap();
     let mut i = 0;
     while let Some(f) = r.next_frame().unwrap() {
-        image::save_buffer(
-            frames.join(format!("{i:04}.png")),
-            &f,
-            64,
-            36,
-            image::ColorType::Rgb8,
-        )
-        .unwrap();
+        image::save_buffer(frames.join(format!("{i:04}.png")), &f, 64, 36, image::ColorType::Rgb8).unwrap();
         i += 1;
     }
     assert_eq!(i, n);
     let net = soft_net();
     let from_video = dir.join("v_pha");
-    let rep = infer_media(
-        &net,
-        &video,
-        &options(
-            Some(from_video.clone()),
-            Some(dir.join("v_fgr")),
-            OutputType::Png,
-        ),
-        Device::Cpu,
-    )
-    .unwrap();
+    let rep = infer_media(&net, &video, &options(Some(from_video.clone()), Some(dir.join("v_fgr")), OutputType::Png), Device::Cpu).unwrap();
     assert_eq!((rep.frames, rep.fps), (n as u64, (25, 1)));
     let from_folder = dir.join("f_pha");
-    infer_media(
-        &net,
-        &frames,
-        &options(
-            Some(from_folder.clone()),
-            Some(dir.join("f_fgr")),
-            OutputType::Png,
-        ),
-        Device::Cpu,
-    )
-    .unwrap();
+    infer_media(&net, &frames, &options(Some(from_folder.clone()), Some(dir.join("f_fgr")), OutputType::Png), Device::Cpu).unwrap();
     let (a, b) = (files(&from_video), files(&from_folder));
     assert_eq!(a.len(), n);
-    assert!(
-        a == b,
-        "PNG outputs from the video and from its frames differ"
-    );
+    assert!(a == b, "PNG outputs from the video and from its frames differ");
     assert_eq!(files(&dir.join("v_fgr")), files(&dir.join("f_fgr")));
     // The state carries across calls: one frame per call gives the mattes of
     // three per call (up to one 8-bit level of float reordering).
     let one = dir.join("one_pha");
-    infer_media(
-        &net,
-        &video,
-        &MediaOptions {
-            seq_chunk: 1,
-            ..options(Some(one.clone()), None, OutputType::Png)
-        },
-        Device::Cpu,
-    )
-    .unwrap();
+    infer_media(&net, &video, &MediaOptions { seq_chunk: 1, ..options(Some(one.clone()), None, OutputType::Png) }, Device::Cpu).unwrap();
     for ((_, x), (_, y)) in files(&one).iter().zip(&a) {
-        let (x, y) = (
-            image::load_from_memory(x).unwrap().to_luma8().into_raw(),
-            image::load_from_memory(y).unwrap().to_luma8().into_raw(),
-        );
+        let (x, y) = (image::load_from_memory(x).unwrap().to_luma8().into_raw(), image::load_from_memory(y).unwrap().to_luma8().into_raw());
         assert!(x.iter().zip(&y).all(|(p, q)| p.abs_diff(*q) <= 1));
     }
     // The alpha as video: same count and rate, within codec error of the PNGs.
     let alpha_mp4 = dir.join("alpha.mp4");
-    infer_media(
-        &net,
-        &video,
-        &options(Some(alpha_mp4.clone()), None, OutputType::Video),
-        Device::Cpu,
-    )
-    .unwrap();
+    infer_media(&net, &video, &options(Some(alpha_mp4.clone()), None, OutputType::Video), Device::Cpu).unwrap();
     let ai = probe(&alpha_mp4).unwrap();
     assert_eq!((ai.fps, ai.frames), ((25, 1), Some(n as u64)));
     let mut r = VideoReader::open(&alpha_mp4, None).unwrap();
@@ -188,16 +106,9 @@ fn a_video_round_trips_and_matches_the_png_path() {
     }
     assert!(r.next_frame().unwrap().is_none());
     let mad = sum / count as f64;
-    assert!(
-        mad < 2.0,
-        "alpha video vs PNG: mean |difference| {mad:.2} of 255"
-    );
+    assert!(mad < 2.0, "alpha video vs PNG: mean |difference| {mad:.2} of 255");
     // Soft: on average within 100 levels of mid-grey (flat 0 or 255 is 127.5).
-    assert!(
-        spread / (count as f64) < 100.0,
-        "the alpha is clamped flat: {}",
-        spread / count as f64
-    );
+    assert!(spread / (count as f64) < 100.0, "the alpha is clamped flat: {}", spread / count as f64);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -206,21 +117,13 @@ fn bad_inputs_are_errors_naming_the_file_and_leave_no_output() {
     let dir = scratch("bad");
     let net = soft_net();
     let run = |input: &Path, out: &Path, overwrite: bool| {
-        let o = MediaOptions {
-            overwrite,
-            ..options(Some(out.to_path_buf()), None, OutputType::Video)
-        };
-        infer_media(&net, input, &o, Device::Cpu)
-            .map(|_| ())
-            .map_err(|e| format!("{e:#}"))
+        let o = MediaOptions { overwrite, ..options(Some(out.to_path_buf()), None, OutputType::Video) };
+        infer_media(&net, input, &o, Device::Cpu).map(|_| ()).map_err(|e| format!("{e:#}"))
     };
     let out = dir.join("alpha.mp4");
     let check = |what: &str, input: &Path, want: &str| {
         let e = run(input, &out, false).unwrap_err();
-        assert!(
-            e.contains(&input.display().to_string()) && e.contains(want),
-            "{what}: {e}"
-        );
+        assert!(e.contains(&input.display().to_string()) && e.contains(want), "{what}: {e}");
         assert!(!out.exists(), "{what}: an output under the final name");
     };
     check("missing", &dir.join("nope.mp4"), "no such");
@@ -233,15 +136,9 @@ fn bad_inputs_are_errors_naming_the_file_and_leave_no_output() {
     // decoder ends early and cleanly, and the count gives it away.
     let bytes = std::fs::read(&video).unwrap();
     std::fs::write(dir.join("cut.mp4"), &bytes[..bytes.len() * 2 / 3]).unwrap();
-    assert!(
-        probe(&dir.join("cut.mp4")).is_ok(),
-        "the cut file still probes"
-    );
+    assert!(probe(&dir.join("cut.mp4")).is_ok(), "the cut file still probes");
     let e = run(&dir.join("cut.mp4"), &out, false).unwrap_err();
-    assert!(
-        e.contains("cut.mp4") && (e.contains("truncated") || e.contains("decoding failed")),
-        "truncated: {e}"
-    );
+    assert!(e.contains("cut.mp4") && (e.contains("truncated") || e.contains("decoding failed")), "truncated: {e}");
     assert!(!out.exists());
     std::fs::create_dir_all(dir.join("none")).unwrap();
     check("no frames", &dir.join("none"), "no frames");
@@ -250,38 +147,20 @@ fn bad_inputs_are_errors_naming_the_file_and_leave_no_output() {
     std::fs::create_dir_all(&mixed).unwrap();
     for i in 0..4 {
         let (w, h) = if i == 3 { (32, 18) } else { (64, 36) };
-        image::save_buffer(
-            mixed.join(format!("{i:04}.png")),
-            &vec![90u8; (w * h * 3) as usize],
-            w,
-            h,
-            image::ColorType::Rgb8,
-        )
-        .unwrap();
+        image::save_buffer(mixed.join(format!("{i:04}.png")), &vec![90u8; (w * h * 3) as usize], w, h, image::ColorType::Rgb8).unwrap();
     }
     let e = run(&mixed, &out, false).unwrap_err();
-    assert!(
-        e.contains(&mixed.join("0003.png").display().to_string())
-            && e.contains("mixed frame sizes"),
-        "{e}"
-    );
+    assert!(e.contains(&mixed.join("0003.png").display().to_string()) && e.contains("mixed frame sizes"), "{e}");
     assert!(!out.exists());
     // An existing output is refused unless --overwrite.
     std::fs::write(&out, b"keep me").unwrap();
     let e = run(&video, &out, false).unwrap_err();
-    assert!(
-        e.contains(&out.display().to_string()) && e.contains("--overwrite"),
-        "{e}"
-    );
+    assert!(e.contains(&out.display().to_string()) && e.contains("--overwrite"), "{e}");
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
     run(&video, &out, true).unwrap();
     assert!(probe(&out).is_ok());
     // No temporaries left beside the outputs.
-    let stale: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".tmp-"))
-        .collect();
+    let stale: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.contains(".tmp-")).collect();
     assert!(stale.is_empty(), "{stale:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -24,19 +24,10 @@ fn same_arguments_same_bytes() {
         let b = world::generate(set.name(), Profile::Smoke, 3).unwrap();
         assert_eq!(a.manifest, b.manifest);
         for (x, y) in a.clips.iter().zip(&b.clips) {
-            assert_eq!(
-                bytes(x),
-                bytes(y),
-                "{set}/{} differs between two generations",
-                x.meta.name
-            );
+            assert_eq!(bytes(x), bytes(y), "{set}/{} differs between two generations", x.meta.name);
         }
         let c = world::generate(set.name(), Profile::Smoke, 4).unwrap();
-        assert_ne!(
-            bytes(&a.clips[0]),
-            bytes(&c.clips[0]),
-            "{set}: another seed gives another clip"
-        );
+        assert_ne!(bytes(&a.clips[0]), bytes(&c.clips[0]), "{set}: another seed gives another clip");
     }
 }
 
@@ -61,15 +52,10 @@ fn composite_obeys_the_matting_equation() {
                     let a = f.pha.data[i];
                     for k in 0..3 {
                         let j = i * 3 + k;
-                        worst = worst
-                            .max((f.com.data[j] - (a * fg.data[j] + (1.0 - a) * bg.data[j])).abs());
+                        worst = worst.max((f.com.data[j] - (a * fg.data[j] + (1.0 - a) * bg.data[j])).abs());
                     }
                 }
-                assert!(
-                    worst < 1e-6,
-                    "{set}/{}: |I - (aF + (1-a)B)| = {worst}",
-                    clip.meta.name
-                );
+                assert!(worst < 1e-6, "{set}/{}: |I - (aF + (1-a)B)| = {worst}", clip.meta.name);
                 assert!(f.pha.data.iter().all(|a| (0.0..=1.0).contains(a)));
             }
         }
@@ -80,25 +66,12 @@ fn composite_obeys_the_matting_equation() {
 fn alpha_is_soft_with_fine_structure() {
     let ds = world::generate("synvm", Profile::Quick, 0).unwrap();
     let f = &ds.clips[0].frames[0];
-    let partial = f
-        .pha
-        .data
-        .iter()
-        .filter(|a| **a > 0.02 && **a < 0.98)
-        .count();
+    let partial = f.pha.data.iter().filter(|a| **a > 0.02 && **a < 0.98).count();
     let solid = f.pha.data.iter().filter(|a| **a >= 0.98).count();
     assert!(solid > 500, "a person is present");
     // anti-aliased outlines plus sub-pixel hair strands
-    assert!(
-        partial as f32 > 0.05 * solid as f32,
-        "{partial} soft pixels for {solid} solid ones"
-    );
-    let faint = f
-        .pha
-        .data
-        .iter()
-        .filter(|a| **a > 0.01 && **a < 0.3)
-        .count();
+    assert!(partial as f32 > 0.05 * solid as f32, "{partial} soft pixels for {solid} solid ones");
+    let faint = f.pha.data.iter().filter(|a| **a > 0.01 && **a < 0.3).count();
     assert!(faint > 20, "hair strands leave faint alpha ({faint})");
 }
 
@@ -107,14 +80,8 @@ fn meta_and_unseen_families_never_mix() {
     for profile in [Profile::Smoke, Profile::Quick] {
         let meta = world::generate("synmeta", profile, 0).unwrap();
         assert_eq!(meta.clips.len(), 10);
-        let mut fams: Vec<String> = meta
-            .clips
-            .iter()
-            .flat_map(|c| c.meta.families.clone())
-            .collect();
-        assert!(fams
-            .iter()
-            .all(|f| by_name(f).unwrap().split == Split::Meta));
+        let mut fams: Vec<String> = meta.clips.iter().flat_map(|c| c.meta.families.clone()).collect();
+        assert!(fams.iter().all(|f| by_name(f).unwrap().split == Split::Meta));
         fams.sort();
         fams.dedup();
         assert_eq!(fams.len(), 10, "one meta family per clip");
@@ -122,51 +89,29 @@ fn meta_and_unseen_families_never_mix() {
             let ds = world::generate(set, profile, 0).unwrap();
             for c in &ds.clips {
                 for f in c.meta.families.iter().chain(&c.meta.interferer_families) {
-                    assert_eq!(
-                        by_name(f).unwrap().split,
-                        Split::Unseen,
-                        "{set}/{} uses {f}",
-                        c.meta.name
-                    );
+                    assert_eq!(by_name(f).unwrap().split, Split::Unseen, "{set}/{} uses {f}", c.meta.name);
                 }
             }
         }
         // The diagnostic set: the same recipe over the meta families only.
         let seen = world::generate("synvbhoi_seen", profile, 0).unwrap();
-        assert_eq!(
-            seen.clips.len(),
-            world::generate("synvbhoi", profile, 0).unwrap().clips.len()
-        );
+        assert_eq!(seen.clips.len(), world::generate("synvbhoi", profile, 0).unwrap().clips.len());
         for c in &seen.clips {
             assert!(!c.meta.families.is_empty());
             for f in c.meta.families.iter().chain(&c.meta.interferer_families) {
-                assert_eq!(
-                    by_name(f).unwrap().split,
-                    Split::Meta,
-                    "synvbhoi_seen/{} uses {f}",
-                    c.meta.name
-                );
+                assert_eq!(by_name(f).unwrap().split, Split::Meta, "synvbhoi_seen/{} uses {f}", c.meta.name);
             }
         }
         let vm = world::generate("synvm", profile, 0).unwrap();
-        assert!(vm
-            .clips
-            .iter()
-            .all(|c| c.meta.families.is_empty() && c.meta.interaction == Interaction::None));
+        assert!(vm.clips.iter().all(|c| c.meta.families.is_empty() && c.meta.interaction == Interaction::None));
     }
     assert_eq!(world::meta_tasks(10).len(), 90);
 }
 
 /// Smallest distance (in pixels) between pixels of label `a` and label `b`.
 fn min_distance(l: &LabelMap, a: u8, b: u8) -> Option<f32> {
-    let pa: Vec<(i64, i64)> = (0..l.data.len())
-        .filter(|i| l.data[*i] == a)
-        .map(|i| ((i % l.w) as i64, (i / l.w) as i64))
-        .collect();
-    let pb: Vec<(i64, i64)> = (0..l.data.len())
-        .filter(|i| l.data[*i] == b)
-        .map(|i| ((i % l.w) as i64, (i / l.w) as i64))
-        .collect();
+    let pa: Vec<(i64, i64)> = (0..l.data.len()).filter(|i| l.data[*i] == a).map(|i| ((i % l.w) as i64, (i / l.w) as i64)).collect();
+    let pb: Vec<(i64, i64)> = (0..l.data.len()).filter(|i| l.data[*i] == b).map(|i| ((i % l.w) as i64, (i / l.w) as i64)).collect();
     if pa.is_empty() || pb.is_empty() {
         return None;
     }
@@ -216,10 +161,7 @@ fn components(f: &Frame) -> Vec<usize> {
 fn joined(f: &Frame, a: u8, b: u8) -> Option<bool> {
     let l = f.label.as_ref().unwrap();
     let comp = components(f);
-    let ca: std::collections::HashSet<usize> = (0..l.data.len())
-        .filter(|i| l.data[*i] == a)
-        .map(|i| comp[i])
-        .collect();
+    let ca: std::collections::HashSet<usize> = (0..l.data.len()).filter(|i| l.data[*i] == a).map(|i| comp[i]).collect();
     if ca.is_empty() {
         return None;
     }
@@ -238,11 +180,7 @@ fn held_objects_touch_the_hand_free_objects_do_not() {
                 match c.meta.interaction {
                     Interaction::Connected => {
                         if let Some(j) = joined(f, label::HELD_OBJECT, label::PERSON) {
-                            assert!(
-                                j,
-                                "{}: held object not joined to the person in the matte",
-                                c.meta.name
-                            );
+                            assert!(j, "{}: held object not joined to the person in the matte", c.meta.name);
                             connected += 1;
                         }
                     }
@@ -251,11 +189,7 @@ fn held_objects_touch_the_hand_free_objects_do_not() {
                         if let Some(j) = joined(f, label::FREE_OBJECT, label::PERSON) {
                             assert!(!j, "{}: free object joined to the person", c.meta.name);
                             let d = min_distance(l, label::FREE_OBJECT, label::PERSON).unwrap();
-                            assert!(
-                                d >= 2.0,
-                                "{}: free object only {d} px from the person",
-                                c.meta.name
-                            );
+                            assert!(d >= 2.0, "{}: free object only {d} px from the person", c.meta.name);
                             disconnected += 1;
                         }
                     }
@@ -264,10 +198,7 @@ fn held_objects_touch_the_hand_free_objects_do_not() {
             }
         }
     }
-    assert!(
-        connected > 100 && disconnected > 5,
-        "both cases occur ({connected} / {disconnected} frames)"
-    );
+    assert!(connected > 100 && disconnected > 5, "both cases occur ({connected} / {disconnected} frames)");
 }
 
 /// No clip's truth is ambiguous by construction: in `synvbhoi` no
@@ -280,11 +211,7 @@ fn interferers_never_twin_the_object_except_in_syntwin() {
         let ds = world::generate(set, Profile::Quick, 0).unwrap();
         for c in &ds.clips {
             for f in &c.meta.families {
-                assert!(
-                    !c.meta.interferer_families.contains(f),
-                    "{set}/{}: an interferer copies the object family {f}",
-                    c.meta.name
-                );
+                assert!(!c.meta.interferer_families.contains(f), "{set}/{}: an interferer copies the object family {f}", c.meta.name);
             }
         }
     }
@@ -293,44 +220,22 @@ fn interferers_never_twin_the_object_except_in_syntwin() {
     let smoke = world::generate("syntwin", Profile::Smoke, 0).unwrap();
     let mut held_frames = 0;
     for c in twins.clips.iter().chain(&smoke.clips) {
-        assert_eq!(
-            c.meta.interaction,
-            Interaction::Connected,
-            "{}",
-            c.meta.name
-        );
-        assert_eq!(
-            c.meta.interferer_families, c.meta.families,
-            "{}: the loose copy is the held object's twin",
-            c.meta.name
-        );
+        assert_eq!(c.meta.interaction, Interaction::Connected, "{}", c.meta.name);
+        assert_eq!(c.meta.interferer_families, c.meta.families, "{}: the loose copy is the held object's twin", c.meta.name);
         for f in &c.frames {
             let l = f.label.as_ref().unwrap();
-            let inter: Vec<usize> = (0..l.data.len())
-                .filter(|i| l.data[*i] == label::INTERFERER)
-                .collect();
+            let inter: Vec<usize> = (0..l.data.len()).filter(|i| l.data[*i] == label::INTERFERER).collect();
             assert!(!inter.is_empty(), "{}: the twin is visible", c.meta.name);
-            assert!(
-                inter.iter().all(|i| f.pha.data[*i] < 0.5),
-                "{}: the twin is background",
-                c.meta.name
-            );
+            assert!(inter.iter().all(|i| f.pha.data[*i] < 0.5), "{}: the twin is background", c.meta.name);
             for other in [label::PERSON, label::HELD_OBJECT] {
                 if let Some(d) = min_distance(l, label::INTERFERER, other) {
-                    assert!(
-                        d >= 2.0,
-                        "{}: the twin is {d} px from label {other}",
-                        c.meta.name
-                    );
+                    assert!(d >= 2.0, "{}: the twin is {d} px from label {other}", c.meta.name);
                 }
             }
             held_frames += l.data.contains(&label::HELD_OBJECT) as usize;
         }
     }
-    assert!(
-        held_frames > 16 * 24 / 2,
-        "held objects visible in {held_frames} frames"
-    );
+    assert!(held_frames > 16 * 24 / 2, "held objects visible in {held_frames} frames");
 }
 
 /// The person-only alpha, checked against the full render: objects only
@@ -342,12 +247,7 @@ fn person_only_alpha_is_the_scene_without_its_objects() {
     let vm = world::generate("synvm", Profile::Smoke, 0).unwrap();
     for c in &vm.clips {
         for f in &c.frames {
-            assert_eq!(
-                f.person.as_ref().unwrap(),
-                &f.pha,
-                "{}: no object, so the person-only alpha is the alpha",
-                c.meta.name
-            );
+            assert_eq!(f.person.as_ref().unwrap(), &f.pha, "{}: no object, so the person-only alpha is the alpha", c.meta.name);
         }
     }
     let vb = world::generate("synvbhoi", Profile::Smoke, 0).unwrap();
@@ -356,27 +256,16 @@ fn person_only_alpha_is_the_scene_without_its_objects() {
         for f in &c.frames {
             let (p, l) = (f.person.as_ref().unwrap(), f.label.as_ref().unwrap());
             for i in 0..p.data.len() {
-                assert!(
-                    p.data[i] <= f.pha.data[i] + 1e-6,
-                    "{}: person-only alpha above the truth",
-                    c.meta.name
-                );
+                assert!(p.data[i] <= f.pha.data[i] + 1e-6, "{}: person-only alpha above the truth", c.meta.name);
                 if l.data[i] == label::PERSON && f.pha.data[i] > 0.99 {
                     person_px += 1;
-                    assert!(
-                        p.data[i] > 0.5,
-                        "{}: a solid person pixel is missing from the person-only alpha",
-                        c.meta.name
-                    );
+                    assert!(p.data[i] > 0.5, "{}: a solid person pixel is missing from the person-only alpha", c.meta.name);
                 }
                 object_only += (f.pha.data[i] >= 0.5 && p.data[i] < 0.5) as usize;
             }
         }
     }
-    assert!(
-        object_only > 0 && person_px > 100,
-        "{object_only} object-only and {person_px} person pixels"
-    );
+    assert!(object_only > 0 && person_px > 100, "{object_only} object-only and {person_px} person pixels");
 }
 
 /// The human-only set shows the test sets' poses (an arm out, a hand in
@@ -385,68 +274,33 @@ fn person_only_alpha_is_the_scene_without_its_objects() {
 fn human_only_clips_show_the_test_poses_without_objects() {
     use hoimat::world::person::ArmRole;
     let plans = plan(SetName::SynVm, Profile::Quick, 0);
-    let has = |role: ArmRole| {
-        plans
-            .iter()
-            .filter(|p| p.person.roles.contains(&role))
-            .count()
-    };
+    let has = |role: ArmRole| plans.iter().filter(|p| p.person.roles.contains(&role)).count();
     assert!(plans.iter().all(|p| p.objects.is_empty()));
     let (out, front) = (has(ArmRole::Holding), has(ArmRole::HoldingFront));
-    assert!(
-        out >= 3 && front >= 3,
-        "{out} clips with an arm out, {front} with a hand in front, of {}",
-        plans.len()
-    );
+    assert!(out >= 3 && front >= 3, "{out} clips with an arm out, {front} with a hand in front, of {}", plans.len());
     let vb = plan(SetName::SynVbhoi, Profile::Quick, 0);
-    assert!(
-        vb.iter()
-            .any(|p| p.person.roles.contains(&ArmRole::HoldingFront)),
-        "the test set has the pose too"
-    );
+    assert!(vb.iter().any(|p| p.person.roles.contains(&ArmRole::HoldingFront)), "the test set has the pose too");
 }
 
 #[test]
 fn vbhoi_has_the_four_types_and_interferers_are_background() {
     let ds = world::generate("synvbhoi", Profile::Quick, 0).unwrap();
-    let types: std::collections::BTreeSet<_> =
-        ds.clips.iter().map(|c| c.meta.clip_type.clone()).collect();
+    let types: std::collections::BTreeSet<_> = ds.clips.iter().map(|c| c.meta.clip_type.clone()).collect();
     assert_eq!(types.len(), 4);
-    let c = ds
-        .clips
-        .iter()
-        .find(|c| c.meta.clip_type == "solid_interferers")
-        .unwrap();
+    let c = ds.clips.iter().find(|c| c.meta.clip_type == "solid_interferers").unwrap();
     let f = &c.frames[0];
     let l = f.label.as_ref().unwrap();
-    let interferer: Vec<usize> = (0..l.data.len())
-        .filter(|i| l.data[*i] == label::INTERFERER)
-        .collect();
+    let interferer: Vec<usize> = (0..l.data.len()).filter(|i| l.data[*i] == label::INTERFERER).collect();
     assert!(!interferer.is_empty(), "interferers are visible");
     // Interferer pixels are background: alpha (almost) zero there.
-    let mean_a: f32 =
-        interferer.iter().map(|i| f.pha.data[*i]).sum::<f32>() / interferer.len() as f32;
+    let mean_a: f32 = interferer.iter().map(|i| f.pha.data[*i]).sum::<f32>() / interferer.len() as f32;
     assert!(mean_a < 0.5, "interferers belong to B, mean alpha {mean_a}");
     // The camera moves in room clips: backgrounds differ between frames.
-    let room = ds
-        .clips
-        .iter()
-        .find(|c| c.meta.clip_type == "room_camera_motion")
-        .unwrap();
-    let (b0, b1) = (
-        room.frames[0].bgr.as_ref().unwrap(),
-        room.frames[8].bgr.as_ref().unwrap(),
-    );
+    let room = ds.clips.iter().find(|c| c.meta.clip_type == "room_camera_motion").unwrap();
+    let (b0, b1) = (room.frames[0].bgr.as_ref().unwrap(), room.frames[8].bgr.as_ref().unwrap());
     assert_ne!(b0.to_u8(), b1.to_u8());
-    let solid = ds
-        .clips
-        .iter()
-        .find(|c| c.meta.clip_type == "solid")
-        .unwrap();
-    assert_eq!(
-        solid.frames[0].bgr.as_ref().unwrap().to_u8(),
-        solid.frames[5].bgr.as_ref().unwrap().to_u8()
-    );
+    let solid = ds.clips.iter().find(|c| c.meta.clip_type == "solid").unwrap();
+    assert_eq!(solid.frames[0].bgr.as_ref().unwrap().to_u8(), solid.frames[5].bgr.as_ref().unwrap().to_u8());
 }
 
 #[test]
@@ -454,14 +308,8 @@ fn profiles_scale_sizes_and_counts() {
     assert_eq!(Profile::Paper.frame_size(), (512, 288));
     let p = world::set_size(SetName::SynVm, Profile::Paper);
     assert_eq!((p.train_clips, p.test_clips), (479, 5));
-    assert_eq!(
-        world::set_size(SetName::SynVbhoi, Profile::Paper).test_clips,
-        112
-    );
-    assert_eq!(
-        world::set_size(SetName::SynIbhoi, Profile::Paper).test_clips,
-        200
-    );
+    assert_eq!(world::set_size(SetName::SynVbhoi, Profile::Paper).test_clips, 112);
+    assert_eq!(world::set_size(SetName::SynIbhoi, Profile::Paper).test_clips, 200);
     let plans = plan(SetName::SynIbhoi, Profile::Paper, 0);
     assert_eq!(plans.len(), 200);
     assert_eq!((plans[0].meta.width, plans[0].meta.height), (512, 288));
@@ -473,40 +321,15 @@ fn negative_plates_hold_meta_interferers_and_no_foreground() {
     assert_eq!(plates.len(), 4);
     for p in &plates {
         assert!(!p.meta.interferer_families.is_empty());
-        assert!(
-            p.meta
-                .interferer_families
-                .iter()
-                .all(|f| by_name(f).unwrap().split == Split::Meta),
-            "only meta families: {:?}",
-            p.meta.interferer_families
-        );
+        assert!(p.meta.interferer_families.iter().all(|f| by_name(f).unwrap().split == Split::Meta), "only meta families: {:?}", p.meta.interferer_families);
         for f in &p.frames {
-            assert!(
-                f.pha.data.iter().all(|a| *a == 0.0),
-                "a plate has no foreground"
-            );
+            assert!(f.pha.data.iter().all(|a| *a == 0.0), "a plate has no foreground");
             assert_eq!(f.bgr.as_ref().unwrap(), &f.com);
         }
         // Interferer pixels are labelled as such somewhere in the clip.
-        let n: usize = p
-            .frames
-            .iter()
-            .map(|f| {
-                f.label
-                    .as_ref()
-                    .unwrap()
-                    .data
-                    .iter()
-                    .filter(|l| **l == hoimat::frame::label::INTERFERER)
-                    .count()
-            })
-            .sum();
+        let n: usize = p.frames.iter().map(|f| f.label.as_ref().unwrap().data.iter().filter(|l| **l == hoimat::frame::label::INTERFERER).count()).sum();
         assert!(n > 0, "{}: no interferer pixel", p.meta.name);
     }
     let again = hoimat::world::sets::negative_plates(Profile::Smoke, 0, 4);
-    assert_eq!(
-        plates[2].frames[0].com, again[2].frames[0].com,
-        "deterministic"
-    );
+    assert_eq!(plates[2].frames[0].com, again[2].frames[0].com, "deterministic");
 }

@@ -25,12 +25,7 @@ fn tensors_of(p: &Path) -> Vec<(String, Vec<f32>)> {
         .unwrap()
         .into_iter()
         .filter(|(n, _)| n.starts_with("param/"))
-        .map(|(n, t)| {
-            (
-                n,
-                Vec::<f32>::try_from(t.to_kind(Kind::Float).reshape([-1])).unwrap(),
-            )
-        })
+        .map(|(n, t)| (n, Vec::<f32>::try_from(t.to_kind(Kind::Float).reshape([-1])).unwrap()))
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
@@ -48,12 +43,7 @@ fn small(arch: Arch, factory: &Path) -> FactoryConfig {
 /// A factory stand-in: an RVM of the quick width, saved.
 fn factory(dir: &Path) -> PathBuf {
     let p = dir.join("factory.safetensors");
-    checkpoint::save(
-        &MattingNet::new(&ModelConfig::quick(), Device::Cpu, 9),
-        &p,
-        serde_json::json!({}),
-    )
-    .unwrap();
+    checkpoint::save(&MattingNet::new(&ModelConfig::quick(), Device::Cpu, 9), &p, serde_json::json!({})).unwrap();
     p
 }
 
@@ -69,11 +59,7 @@ fn a_recurrent_zoo_model_trains_deterministically_and_resumes_exactly() {
     assert!(run.log.iter().all(|l| l.loss.is_finite()));
     train_until(&cfg, &b, false, Device::Cpu, Some(2)).unwrap();
     train(&cfg, &b, true, Device::Cpu).unwrap();
-    assert_eq!(
-        tensors_of(&a),
-        tensors_of(&b),
-        "killed at step 2 and resumed = uninterrupted"
-    );
+    assert_eq!(tensors_of(&a), tensors_of(&b), "killed at step 2 and resumed = uninterrupted");
     let side = checkpoint::read_sidecar(&a).unwrap();
     assert_eq!(side.arch, Some(Arch::AttentionMemory));
 }
@@ -87,21 +73,9 @@ fn backbone_copy_takes_the_factory_encoder_and_nothing_else() {
     for arch in Arch::ZOO {
         let net = zoo::build(arch, &ModelConfig::quick(), Device::Cpu, 0);
         let n = copy_backbone(net.as_ref(), &f).unwrap();
-        let enc = net
-            .params()
-            .names()
-            .iter()
-            .filter(|n| n.starts_with("backbone."))
-            .count();
-        assert!(
-            n >= enc,
-            "{arch}: {n} tensors copied, {enc} encoder parameters"
-        );
-        for (name, t) in net
-            .params()
-            .iter()
-            .filter(|(n, _)| n.starts_with("backbone."))
-        {
+        let enc = net.params().names().iter().filter(|n| n.starts_with("backbone.")).count();
+        assert!(n >= enc, "{arch}: {n} tensors copied, {enc} encoder parameters");
+        for (name, t) in net.params().iter().filter(|(n, _)| n.starts_with("backbone.")) {
             assert!(t.equal(rvm.params.get(name)), "{arch}: {name} not copied");
         }
     }
@@ -122,29 +96,12 @@ fn every_architecture_round_trips_through_a_checkpoint() {
         checkpoint::save(net.as_ref(), &p, serde_json::json!({})).unwrap();
         let (back, side) = checkpoint::load_model(&p, Device::Cpu).unwrap();
         assert_eq!((back.arch(), side.arch), (arch, Some(arch)));
-        let x = Tensor::cat(
-            &[
-                src.shallow_clone(),
-                Tensor::zeros(
-                    [1, 2, net.prompt_channels(), 36, 64],
-                    (Kind::Float, Device::Cpu),
-                ),
-            ],
-            2,
-        );
-        let (a, b) = tch::no_grad(|| {
-            (
-                net.run(net.params(), &x, None, false).pha,
-                back.run(back.params(), &x, None, false).pha,
-            )
-        });
+        let x = Tensor::cat(&[src.shallow_clone(), Tensor::zeros([1, 2, net.prompt_channels(), 36, 64], (Kind::Float, Device::Cpu))], 2);
+        let (a, b) = tch::no_grad(|| (net.run(net.params(), &x, None, false).pha, back.run(back.params(), &x, None, false).pha));
         assert!(a.equal(&b), "{arch}: loaded model differs");
         // An RVM-only step refuses it, naming the file and the architecture.
         let e = checkpoint::load(&p, Device::Cpu).err().unwrap().to_string();
-        assert!(
-            e.contains(&format!("{arch}.safetensors")) && e.contains(arch.name()),
-            "{e}"
-        );
+        assert!(e.contains(&format!("{arch}.safetensors")) && e.contains(arch.name()), "{e}");
     }
 }
 
@@ -156,65 +113,21 @@ fn train_zoo_and_infer_from_the_command_line() {
     let bin = env!("CARGO_BIN_EXE_hoimat");
     let ckpt = dir.join("modnet.safetensors");
     let out = Command::new(bin)
-        .args([
-            "train",
-            "zoo",
-            "--model",
-            "modnet",
-            "--profile",
-            "smoke",
-            "--steps",
-            "2",
-            "--cpu",
-            "--factory",
-        ])
+        .args(["train", "zoo", "--model", "modnet", "--profile", "smoke", "--steps", "2", "--cpu", "--factory"])
         .arg(&f)
         .arg("--out")
         .arg(&ckpt)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("synvm test MAD"));
-    let bad = Command::new(bin)
-        .args(["train", "zoo", "--model", "nonet", "--out", "x"])
-        .output()
-        .unwrap();
+    let bad = Command::new(bin).args(["train", "zoo", "--model", "nonet", "--out", "x"]).output().unwrap();
     assert!(!bad.status.success());
-    assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("attention_memory"),
-        "the error lists the models"
-    );
-    let g = hoimat::data::export::generate(
-        hoimat::world::SetName::SynVbhoi,
-        Profile::Smoke,
-        0,
-        &dir.join("data"),
-        hoimat::data::export::Format::Png,
-    )
-    .unwrap();
-    let inf = Command::new(bin)
-        .args(["infer", "--cpu", "--ckpt"])
-        .arg(&ckpt)
-        .arg("--input")
-        .arg(dir.join("data"))
-        .arg("--out")
-        .arg(dir.join("pred"))
-        .output()
-        .unwrap();
-    assert!(
-        inf.status.success(),
-        "{}",
-        String::from_utf8_lossy(&inf.stderr)
-    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("attention_memory"), "the error lists the models");
+    let g = hoimat::data::export::generate(hoimat::world::SetName::SynVbhoi, Profile::Smoke, 0, &dir.join("data"), hoimat::data::export::Format::Png).unwrap();
+    let inf = Command::new(bin).args(["infer", "--cpu", "--ckpt"]).arg(&ckpt).arg("--input").arg(dir.join("data")).arg("--out").arg(dir.join("pred")).output().unwrap();
+    assert!(inf.status.success(), "{}", String::from_utf8_lossy(&inf.stderr));
     let m = hoimat::data::png::read_manifest(&g.path).unwrap();
     let c = &m.clips[0];
-    assert!(dir
-        .join("pred/synvbhoi")
-        .join(&c.name)
-        .join("pha/0000.png")
-        .is_file());
+    assert!(dir.join("pred/synvbhoi").join(&c.name).join("pha/0000.png").is_file());
 }

@@ -8,6 +8,7 @@ mod kernelspec;
 mod notebook;
 mod server;
 mod session;
+mod syntax;
 
 use std::path::PathBuf;
 use std::time::Instant;

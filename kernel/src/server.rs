@@ -3,14 +3,21 @@
 //! one executor thread that owns the evcxr session; the library preloads
 //! there in the background while `kernel_info` is answered at once (a cold
 //! compile outlasts Jupyter's start-up timeout).
+//!
+//! Robustness: a message that cannot be read on any channel (bad signature,
+//! malformed or garbage frames) is logged to stderr and dropped, never
+//! fatal; the heartbeat and control loops outlive errors; an interrupt
+//! while no cell runs stops nothing (the session's variables stay).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use std::sync::{mpsc, Arc, Mutex};
 
 use anyhow::Result;
 use jupyter_protocol::{
     CodeMirrorMode, CommInfoReply, CompleteReply, ConnectionInfo, DisplayData, ErrorOutput, ExecuteInput, ExecuteReply, ExecuteResult, ExecutionCount, HistoryReply, InspectReply, InterruptReply,
-    IoPubWelcome, IsCompleteReply, IsCompleteReplyStatus, JupyterMessage, JupyterMessageContent, KernelInfoReply, LanguageInfo, Media, ReplyError, ReplyStatus, ShutdownReply, Status, StreamContent,
+    IoPubWelcome, IsCompleteReply, IsCompleteReplyStatus, JupyterMessage, JupyterMessageContent, KernelInfoReply, LanguageInfo, Media, MediaType, ReplyError, ReplyStatus, ShutdownReply, Status, StreamContent,
 };
 use jupyter_zmq_client::{
     create_kernel_control_connection, create_kernel_heartbeat_connection, create_kernel_iopub_xpub_connection, create_kernel_shell_connection, create_kernel_stdin_connection, SubscriptionEvent,
@@ -28,8 +35,10 @@ enum Exec {
 
 enum Job {
     Execute(String, UnboundedSender<Exec>),
-    /// Code, cursor (characters), where to send (matches, start, end).
-    Complete(String, usize, tokio::sync::oneshot::Sender<(Vec<String>, usize, usize)>),
+    /// Code, cursor (characters), where to send ((match, kind) pairs, start, end).
+    Complete(String, usize, tokio::sync::oneshot::Sender<(Vec<(String, String)>, usize, usize)>),
+    /// Code, cursor (characters), where to send (plain text, HTML) documentation.
+    Inspect(String, usize, tokio::sync::oneshot::Sender<Option<(String, String)>>),
 }
 
 #[derive(Default)]
@@ -99,6 +108,10 @@ fn executor(jobs: mpsc::Receiver<Job>, state: Arc<State>) {
                 let _ = reply.send(r);
                 continue;
             }
+            Job::Inspect(code, cursor, reply) => {
+                let _ = reply.send(session.as_mut().and_then(|s| s.inspect(&code, cursor)));
+                continue;
+            }
         };
         let result = match session.as_mut() {
             Some(s) => s.execute(&code, &mut |e| {
@@ -111,6 +124,14 @@ fn executor(jobs: mpsc::Receiver<Job>, state: Arc<State>) {
         };
         let _ = tx.send(Exec::Done(result));
     }
+}
+
+/// Log a message that could not be read, and back off a little when a
+/// socket keeps failing (so a broken socket does not spin a core).
+async fn dropped(channel: &str, e: &jupyter_zmq_client::RuntimeError, failures: &mut u64) {
+    *failures += 1;
+    eprintln!("hoimat-kernel: dropped an unreadable message on {channel}: {e}");
+    tokio::time::sleep(Duration::from_millis((*failures).min(100))).await;
 }
 
 fn media(data: &Map<String, Value>) -> Media {
@@ -133,7 +154,15 @@ pub async fn serve(conn: ConnectionInfo) -> Result<()> {
         std::thread::spawn(move || executor(jobs_rx, state));
     }
 
-    tokio::spawn(async move { while heartbeat.single_heartbeat().await.is_ok() {} });
+    tokio::spawn(async move {
+        let mut failures = 0;
+        loop {
+            match heartbeat.single_heartbeat().await {
+                Ok(()) => failures = 0,
+                Err(e) => dropped("heartbeat", &e, &mut failures).await,
+            }
+        }
+    });
 
     // iopub: one task owns the socket; others publish through a channel.
     let (pub_tx, mut pub_rx) = unbounded_channel::<JupyterMessage>();
@@ -158,13 +187,28 @@ pub async fn serve(conn: ConnectionInfo) -> Result<()> {
     {
         let state = state.clone();
         let stop_tx = stop_tx.clone();
+        let pub_tx = pub_tx.clone();
         tokio::spawn(async move {
-            while let Ok(m) = control.read().await {
+            let mut failures = 0;
+            loop {
+                let m = match control.read().await {
+                    Ok(m) => {
+                        failures = 0;
+                        m
+                    }
+                    Err(e) => {
+                        dropped("control", &e, &mut failures).await;
+                        continue;
+                    }
+                };
+                // Control requests report busy and idle like shell requests.
+                let _ = pub_tx.send(Status::busy().as_child_of(&m));
                 match &m.content {
                     JupyterMessageContent::KernelInfoRequest(_) => {
                         let _ = control.send(kernel_info().as_child_of(&m)).await;
                     }
                     JupyterMessageContent::InterruptRequest(_) => {
+                        // Stops the running cell's process; a no-op while idle.
                         if let Some(i) = state.interrupter.lock().expect("state").as_ref() {
                             i.interrupt();
                         }
@@ -177,31 +221,57 @@ pub async fn serve(conn: ConnectionInfo) -> Result<()> {
                         if let Some(i) = state.interrupter.lock().expect("state").as_ref() {
                             i.interrupt();
                         }
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        let _ = pub_tx.send(Status::idle().as_child_of(&m));
+                        tokio::time::sleep(Duration::from_millis(200)).await;
                         std::process::exit(0);
                     }
-                    _ => {}
+                    _ => eprintln!("hoimat-kernel: ignored a {} on control", m.header.msg_type),
                 }
+                let _ = pub_tx.send(Status::idle().as_child_of(&m));
             }
         });
     }
 
     let mut count = ExecutionCount::new(0);
+    let mut failures = 0;
+    // Requests read while aborting after an error that are not executions.
+    let mut pending: VecDeque<JupyterMessage> = VecDeque::new();
     loop {
-        let m = tokio::select! {
-            m = shell_rx.read() => m?,
-            _ = stop_rx.changed() => break,
+        let m = match pending.pop_front() {
+            Some(m) => m,
+            None => tokio::select! {
+                m = shell_rx.read() => match m {
+                    Ok(m) => {
+                        failures = 0;
+                        m
+                    }
+                    Err(e) => {
+                        dropped("shell", &e, &mut failures).await;
+                        continue;
+                    }
+                },
+                _ = stop_rx.changed() => break,
+            },
         };
         let publish = |msg: JupyterMessage| {
             let _ = pub_tx.send(msg);
         };
         publish(Status::busy().as_child_of(&m));
+        let mut abort = false;
         let reply: Option<JupyterMessage> = match &m.content {
             JupyterMessageContent::KernelInfoRequest(_) => Some(kernel_info().as_child_of(&m)),
             JupyterMessageContent::ExecuteRequest(req) => {
-                if !req.silent {
+                // `silent` publishes nothing and forces no history; only a
+                // cell stored in the history takes an execution count.
+                let silent = req.silent;
+                if req.store_history && !silent {
                     count.0 += 1;
                 }
+                let publish = |msg: JupyterMessage| {
+                    if !silent {
+                        publish(msg)
+                    }
+                };
                 publish(ExecuteInput { code: req.code.clone(), execution_count: count }.as_child_of(&m));
                 if !state.ready.load(Ordering::SeqCst) {
                     publish(StreamContent::stderr("hoimat: the library is still compiling for this kernel (the first start on a machine takes several minutes; later starts take seconds)...\n").as_child_of(&m));
@@ -234,6 +304,8 @@ pub async fn serve(conn: ConnectionInfo) -> Result<()> {
                     }
                     Err(e) => {
                         publish(ErrorOutput { ename: e.ename.clone(), evalue: e.evalue.clone(), traceback: e.traceback.clone() }.as_child_of(&m));
+                        // After this reply and its idle, as a frontend expects them in order.
+                        abort = req.stop_on_error && !silent;
                         ExecuteReply {
                             status: ReplyStatus::Error,
                             execution_count: count,
@@ -245,7 +317,14 @@ pub async fn serve(conn: ConnectionInfo) -> Result<()> {
                     }
                 })
             }
-            JupyterMessageContent::IsCompleteRequest(_) => Some(IsCompleteReply { status: IsCompleteReplyStatus::Complete, indent: String::new() }.as_child_of(&m)),
+            JupyterMessageContent::IsCompleteRequest(r) => {
+                let (status, indent) = match crate::syntax::check(&r.code) {
+                    crate::syntax::Completeness::Complete => (IsCompleteReplyStatus::Complete, String::new()),
+                    crate::syntax::Completeness::Incomplete(indent) => (IsCompleteReplyStatus::Incomplete, indent),
+                    crate::syntax::Completeness::Invalid => (IsCompleteReplyStatus::Invalid, String::new()),
+                };
+                Some(IsCompleteReply { status, indent }.as_child_of(&m))
+            }
             JupyterMessageContent::CompleteRequest(r) => {
                 // rust-analyzer's completions, once the library is loaded.
                 let (matches, start, end) = if state.ready.load(Ordering::SeqCst) {
@@ -255,9 +334,28 @@ pub async fn serve(conn: ConnectionInfo) -> Result<()> {
                 } else {
                     (vec![], r.cursor_pos, r.cursor_pos)
                 };
-                Some(CompleteReply { matches, cursor_start: start, cursor_end: end, metadata: Default::default(), status: ReplyStatus::Ok, error: None }.as_child_of(&m))
+                // The kinds as JupyterLab's (and VS Code's) typed completions read them.
+                let types: Vec<Value> = matches.iter().map(|(text, kind)| serde_json::json!({"start": start, "end": end, "text": text, "type": kind})).collect();
+                let mut metadata = Map::new();
+                metadata.insert("_jupyter_types_experimental".into(), Value::Array(types));
+                let matches = matches.into_iter().map(|(text, _)| text).collect();
+                Some(CompleteReply { matches, cursor_start: start, cursor_end: end, metadata, status: ReplyStatus::Ok, error: None }.as_child_of(&m))
             }
-            JupyterMessageContent::InspectRequest(_) => Some(InspectReply { found: false, data: Media::default(), metadata: Default::default(), status: ReplyStatus::Ok, error: None }.as_child_of(&m)),
+            JupyterMessageContent::InspectRequest(r) => {
+                // rust-analyzer's hover text for the name at the cursor.
+                let doc = if state.ready.load(Ordering::SeqCst) {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    jobs_tx.send(Job::Inspect(r.code.clone(), r.cursor_pos, tx))?;
+                    rx.await.ok().flatten()
+                } else {
+                    None
+                };
+                let (found, data) = match doc {
+                    Some((plain, html)) => (true, Media::new(vec![MediaType::Plain(plain), MediaType::Html(html)])),
+                    None => (false, Media::default()),
+                };
+                Some(InspectReply { found, data, metadata: Default::default(), status: ReplyStatus::Ok, error: None }.as_child_of(&m))
+            }
             JupyterMessageContent::HistoryRequest(_) => Some(HistoryReply { history: vec![], status: ReplyStatus::Ok, error: None }.as_child_of(&m)),
             JupyterMessageContent::CommInfoRequest(_) => Some(CommInfoReply { status: ReplyStatus::Ok, comms: Default::default(), error: None }.as_child_of(&m)),
             JupyterMessageContent::ShutdownRequest(r) => {
@@ -266,18 +364,63 @@ pub async fn serve(conn: ConnectionInfo) -> Result<()> {
             }
             _ => None,
         };
+        let mut sent_at = None;
         if let Some(r) = reply {
-            shell_tx.send(r).await?;
+            sent_at = Some(r.header.date);
+            // A client gone mid-cell is its own loss, not the kernel's end.
+            if let Err(e) = shell_tx.send(r).await {
+                eprintln!("hoimat-kernel: could not send a shell reply: {e}");
+            }
         }
         publish(Status::idle().as_child_of(&m));
+        if let (true, Some(sent_at)) = (abort, sent_at) {
+            abort_queued(&mut shell_rx, &mut shell_tx, &pub_tx, &mut pending, count, sent_at).await;
+        }
         if *stop_rx.borrow() {
             break;
         }
     }
     // Let iopub flush, then stop the cell process with us.
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     if let Some(i) = state.interrupter.lock().expect("state").as_ref() {
         i.interrupt();
     }
     Ok(())
+}
+
+/// After a failed cell with `stop_on_error`, the execute requests queued
+/// behind it are answered `aborted` without running, as a notebook's "run
+/// all" expects: nothing after the error runs. Queued means read within
+/// 20 ms of the error's reply and sent (by the header's date) before it: a
+/// request a client sends after seeing the error runs. Other requests read
+/// meanwhile are kept for the main loop, in order.
+async fn abort_queued(
+    shell_rx: &mut jupyter_zmq_client::RouterRecvConnection,
+    shell_tx: &mut jupyter_zmq_client::RouterSendConnection,
+    pub_tx: &UnboundedSender<JupyterMessage>,
+    pending: &mut VecDeque<JupyterMessage>,
+    count: ExecutionCount,
+    error_sent: chrono::DateTime<chrono::Utc>,
+) {
+    let until = tokio::time::Instant::now() + Duration::from_millis(20);
+    loop {
+        let m = match tokio::time::timeout_at(until, shell_rx.read()).await {
+            Err(_) => return,
+            Ok(Err(e)) => {
+                eprintln!("hoimat-kernel: dropped an unreadable message on shell: {e}");
+                continue;
+            }
+            Ok(Ok(m)) => m,
+        };
+        if !matches!(m.content, JupyterMessageContent::ExecuteRequest(_)) || m.header.date > error_sent {
+            pending.push_back(m);
+            continue;
+        }
+        let _ = pub_tx.send(Status::busy().as_child_of(&m));
+        let reply = ExecuteReply { status: ReplyStatus::Aborted, execution_count: count, payload: vec![], user_expressions: None, error: None };
+        if let Err(e) = shell_tx.send(reply.as_child_of(&m)).await {
+            eprintln!("hoimat-kernel: could not send a shell reply: {e}");
+        }
+        let _ = pub_tx.send(Status::idle().as_child_of(&m));
+    }
 }

@@ -48,8 +48,8 @@ impl Interrupter {
         let mut child = h.lock().expect("child");
         child.kill().is_ok()
     }
-    fn set(&self, h: Arc<Mutex<Child>>) {
-        *self.0.lock().expect("interrupter") = Some(h);
+    fn set(&self, h: Option<Arc<Mutex<Child>>>) {
+        *self.0.lock().expect("interrupter") = h;
     }
 }
 
@@ -120,14 +120,28 @@ impl Session {
         Ok(s)
     }
 
-    /// Completions at `cursor` (in characters, as Jupyter counts): the
-    /// matches and the replaced range, also in characters.
-    pub fn complete(&mut self, code: &str, cursor: usize) -> (Vec<String>, usize, usize) {
-        let byte = code.char_indices().nth(cursor).map_or(code.len(), |(b, _)| b);
+    /// Completions at `cursor` (in characters, as Jupyter counts): each
+    /// match with its kind (function, class, module, ...), and the replaced
+    /// range, also in characters.
+    pub fn complete(&mut self, code: &str, cursor: usize) -> (Vec<(String, String)>, usize, usize) {
+        let byte = byte_offset(code, cursor);
         let chars = |b: usize| code[..b.min(code.len())].chars().count();
         match self.ctx.completions(code, byte) {
-            Ok(c) => (c.completions.into_iter().map(|x| x.code).collect(), chars(c.start_offset), chars(c.end_offset)),
+            Ok(c) => (c.completions.into_iter().map(|x| (x.code, x.kind.to_string())).collect(), chars(c.start_offset), chars(c.end_offset)),
             Err(_) => (vec![], cursor, cursor),
+        }
+    }
+
+    /// Hover documentation of the name before `cursor` (characters), as
+    /// (plain text, HTML); None when rust-analyzer has none.
+    pub fn inspect(&mut self, code: &str, cursor: usize) -> Option<(String, String)> {
+        // Hover looks at the end of the code up to the cursor: extend it to
+        // the end of the identifier the cursor is in.
+        let mut byte = byte_offset(code, cursor);
+        byte += code[byte..].find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(code.len() - byte);
+        match self.ctx.hover_at(code, byte) {
+            Ok((plain, html)) if plain != "No documentation found" && !plain.trim().is_empty() => Some((plain, html)),
+            _ => None,
         }
     }
 
@@ -137,7 +151,15 @@ impl Session {
 
     /// Run one cell, streaming its output to `sink` while it runs.
     pub fn execute(&mut self, code: &str, sink: &mut dyn FnMut(Event)) -> CellResult {
-        self.interrupter.set(self.ctx.process_handle());
+        let result = self.execute_cell(code, sink);
+        // Idle again: an interrupt now has nothing to stop, so it must not
+        // kill the process that holds the session's variables.
+        self.interrupter.set(None);
+        result
+    }
+
+    fn execute_cell(&mut self, code: &str, sink: &mut dyn FnMut(Event)) -> CellResult {
+        self.interrupter.set(Some(self.ctx.process_handle()));
         let (mut failed, mut panicked) = (false, false);
         let mut stderr_tail: Vec<String> = vec![];
         let stdout = self.stdout.clone();
@@ -205,6 +227,11 @@ impl Session {
             Err(e) => Err(CellError { ename: "EvcxrError".into(), evalue: e.to_string(), traceback: vec![e.to_string()] }),
         }
     }
+}
+
+/// The byte offset of character `chars` (the end when past it).
+fn byte_offset(code: &str, chars: usize) -> usize {
+    code.char_indices().nth(chars).map_or(code.len(), |(b, _)| b)
 }
 
 fn on_stdout(line: String, sink: &mut dyn FnMut(Event), failed: &mut bool, panicked: &mut bool) {

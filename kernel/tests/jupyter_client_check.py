@@ -33,6 +33,16 @@ print(f"nbclient: {src} executed in {time.time() - t:.0f} s; output types {sorte
 km, kc = start_new_kernel(kernel_name="hoimat", startup_timeout=120)
 
 
+def stop_kernel():
+    if km.is_alive():
+        km.shutdown_kernel(now=True)
+
+
+import atexit  # noqa: E402
+
+atexit.register(stop_kernel)  # a failed check must not leave the kernel running
+
+
 def collect(msg_id, timeout):
     outs = []
     deadline = time.time() + timeout
@@ -77,3 +87,26 @@ kc.stop_channels()
 km.shutdown_kernel(now=False)
 assert not km.is_alive(), "kernel still alive after shutdown"
 print("shutdown: kernel exited")
+
+# 3. papermill with the Rust translator shipped in kernel/papermill-hoimat
+#    (installed into .venv by ./run): -p values land in an injected cell
+#    after the parameters cell, `-p seeds "[0]"` as a vec, and the notebook runs.
+import subprocess  # noqa: E402
+
+pm_out = out.replace(".ipynb", "-papermill.ipynb")
+t = time.time()
+proc = subprocess.run(
+    [sys.executable, "-m", "papermill", src, pm_out, "-k", "hoimat", "-p", "profile", "smoke", "-p", "seeds", "[0]",
+     "--start-timeout", "120", "--execution-timeout", "1800"],
+    capture_output=True, text=True,
+)
+assert proc.returncode == 0, f"papermill failed:\n{proc.stdout}\n{proc.stderr}"
+pm = nbformat.read(pm_out, as_version=4)
+tags = [c.metadata.get("tags", []) for c in pm.cells]
+i = next(k for k, tg in enumerate(tags) if "injected-parameters" in tg)
+assert "parameters" in tags[i - 1], tags
+assert pm.cells[i].source == '// Parameters\nlet profile = "smoke";\nlet seeds = vec![0];\n', repr(pm.cells[i].source)
+printed = "".join(o.get("text", "") for c in pm.cells for o in c.get("outputs", []) if o.get("output_type") == "stream")
+assert "at profile smoke" in printed and "seeds [0]" in printed, printed
+assert not any(o.get("output_type") == "error" for c in pm.cells for o in c.get("outputs", [])), "a cell failed"
+print(f"papermill: {src} parameterized (profile smoke, seeds [0]) and executed in {time.time() - t:.0f} s")

@@ -270,6 +270,15 @@ fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
+/// Run a Python check with its output in a file (a kernel it leaves behind
+/// would hold pipes open and hang the test); its status and output.
+fn python_check(dir: &Path, cmd: &mut Command) -> (bool, String) {
+    let log = dir.join("python.log");
+    let f = std::fs::File::create(&log).unwrap();
+    let status = cmd.stdout(f.try_clone().unwrap()).stderr(f).status().unwrap();
+    (status.success(), std::fs::read_to_string(&log).unwrap_or_default())
+}
+
 #[test]
 fn jupyter_client_and_nbclient_drive_the_installed_kernel() {
     let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -281,16 +290,28 @@ fn jupyter_client_and_nbclient_drive_the_installed_kernel() {
     assert!(prefix.join("share/jupyter/kernels/hoimat/kernel.json").is_file());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jupyter_client_check.py");
     let notebook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../notebooks/fig6.ipynb");
-    let out = Command::new(python())
-        .arg(&script)
-        .arg(&notebook)
-        .arg(dir.join("executed.ipynb"))
-        .env("JUPYTER_PATH", prefix.join("share/jupyter"))
-        .env("HOIMAT_RESULTS", dir.join("results"))
-        .output()
-        .unwrap();
-    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
-    assert!(out.status.success(), "python check failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (ok, text) = python_check(&dir, Command::new(python()).arg(&script).arg(&notebook).arg(dir.join("executed.ipynb")).env("JUPYTER_PATH", prefix.join("share/jupyter")).env("HOIMAT_RESULTS", dir.join("results")));
+    eprintln!("{text}");
+    assert!(ok, "python check failed:\n{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Forged signatures, garbage frames and idle interrupts (repeated: the
+/// failures were racy), silent and store_history, stop_on_error, control
+/// busy/idle, is_complete, inspect and typed completions, over the wire
+/// from Python's jupyter_client (see `robustness_check.py`).
+#[test]
+fn the_kernel_keeps_jupyters_promises_over_the_wire() {
+    let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    warm();
+    let dir = scratch("robust");
+    let prefix = dir.join("prefix");
+    let out = Command::new(EXE).args(["install", "--prefix"]).arg(&prefix).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/robustness_check.py");
+    let (ok, text) = python_check(&dir, Command::new(python()).arg(&script).arg("5").env("JUPYTER_PATH", prefix.join("share/jupyter")).env("HOIMAT_RESULTS", dir.join("results")));
+    eprintln!("{}", text.lines().filter(|l| !l.contains("dropped an unreadable")).collect::<Vec<_>>().join("\n"));
+    assert!(ok, "robustness check failed:\n{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -325,4 +346,13 @@ fn headless_run_injects_parameters_and_fails_on_a_failing_cell() {
     let failed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&bad).unwrap()).unwrap();
     assert_eq!(failed["cells"][3]["outputs"].as_array().unwrap().last().unwrap()["output_type"], "error");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The papermill translator's own tests (Python, hand-written Rust text as
+/// expected values), so `./run test` runs them with everything else.
+#[test]
+fn papermill_translator_unit_tests() {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("papermill-hoimat/tests");
+    let out = Command::new(python()).args(["-m", "unittest", "discover", "-s"]).arg(&tests).output().unwrap();
+    assert!(out.status.success(), "papermill-hoimat tests failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }

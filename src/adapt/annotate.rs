@@ -73,14 +73,8 @@ fn morph(p: &Plane, r: i32, erode: bool) -> Plane {
 }
 
 fn disc(p: &mut Plane, cx: f32, cy: f32, rad: f32, value: f32) {
-    let (x0, x1) = (
-        (cx - rad).floor().max(0.0) as usize,
-        ((cx + rad).ceil() as usize).min(p.w.saturating_sub(1)),
-    );
-    let (y0, y1) = (
-        (cy - rad).floor().max(0.0) as usize,
-        ((cy + rad).ceil() as usize).min(p.h.saturating_sub(1)),
-    );
+    let (x0, x1) = ((cx - rad).floor().max(0.0) as usize, ((cx + rad).ceil() as usize).min(p.w.saturating_sub(1)));
+    let (y0, y1) = ((cy - rad).floor().max(0.0) as usize, ((cy + rad).ceil() as usize).min(p.h.saturating_sub(1)));
     for y in y0..=y1 {
         for x in x0..=x1 {
             let d = ((x as f32 + 0.5 - cx).powi(2) + (y as f32 + 0.5 - cy).powi(2)).sqrt();
@@ -103,11 +97,7 @@ impl Annotator for NoisyAnnotator {
         }
         // Boundary jitter: the whole matte grows or shrinks by 0-2 px.
         let shift = (r.range(-2.0, 2.0) * n).round() as i32;
-        let mut a = if shift > 0 {
-            morph(truth, shift, false)
-        } else {
-            morph(truth, -shift, true)
-        };
+        let mut a = if shift > 0 { morph(truth, shift, false) } else { morph(truth, -shift, true) };
         // Missed thin parts: an opening removes structures thinner than 2k+1 px.
         if r.chance(n) {
             let k = 1 + (n > 0.6) as i32;
@@ -119,8 +109,7 @@ impl Annotator for NoisyAnnotator {
         for _ in 0..count {
             let (x, y) = (r.range(0.0, w), r.range(0.0, h));
             let rad = r.range(1.0, 1.0 + 0.04 * w.min(h) * 2.0 * n);
-            let inside =
-                truth.get((x as usize).min(truth.w - 1), (y as usize).min(truth.h - 1)) > 0.5;
+            let inside = truth.get((x as usize).min(truth.w - 1), (y as usize).min(truth.h - 1)) > 0.5;
             if r.chance(0.5) {
                 disc(&mut a, x, y, rad, if inside { 0.0 } else { 1.0 });
             }
@@ -163,16 +152,10 @@ mod tests {
             total / 20.0
         };
         let (lo, hi) = (err(0.2), err(1.0));
-        assert!(
-            lo < hi && hi > 0.0,
-            "MAD x1e3 at noise 0.2: {lo}, at 1.0: {hi}"
-        );
+        assert!(lo < hi && hi > 0.0, "MAD x1e3 at noise 0.2: {lo}, at 1.0: {hi}");
         // Same stream, same annotation.
         let a = NoisyAnnotator { noise: 0.7 }.annotate(&com, &t, &mut Rand::keyed("x", 3));
-        assert_eq!(
-            a,
-            NoisyAnnotator { noise: 0.7 }.annotate(&com, &t, &mut Rand::keyed("x", 3))
-        );
+        assert_eq!(a, NoisyAnnotator { noise: 0.7 }.annotate(&com, &t, &mut Rand::keyed("x", 3)));
     }
 
     #[test]
@@ -187,10 +170,6 @@ mod tests {
     fn frame_policies() {
         assert_eq!(pick_frames(24, 4, FramePolicy::First), vec![0, 1, 2, 3]);
         assert_eq!(pick_frames(24, 4, FramePolicy::Spread), vec![0, 6, 12, 18]);
-        assert_eq!(
-            pick_frames(3, 10, FramePolicy::First),
-            vec![0, 1],
-            "one frame is always held out"
-        );
+        assert_eq!(pick_frames(3, 10, FramePolicy::First), vec![0, 1], "one frame is always held out");
     }
 }

@@ -31,23 +31,9 @@ impl Annotator for DfimatAnnotator {
     fn annotate(&self, com: &Rgb, truth: &Plane, r: &mut Rand) -> Plane {
         let dev = self.net.params().device();
         let (w, h) = (com.w as i64, com.h as i64);
-        let com = Tensor::from_slice(&com.data)
-            .view([1, h, w, 3])
-            .permute([0, 3, 1, 2])
-            .to_kind(Kind::Float)
-            .to_device(dev);
-        let truth = Tensor::from_slice(&truth.data)
-            .view([1, 1, truth.h as i64, truth.w as i64])
-            .to_device(dev);
-        let a = interactive_alpha(
-            self.net.as_ref(),
-            self.net.params(),
-            &com,
-            &truth,
-            self.rounds,
-            self.clicks,
-            r,
-        );
+        let com = Tensor::from_slice(&com.data).view([1, h, w, 3]).permute([0, 3, 1, 2]).to_kind(Kind::Float).to_device(dev);
+        let truth = Tensor::from_slice(&truth.data).view([1, 1, truth.h as i64, truth.w as i64]).to_device(dev);
+        let a = interactive_alpha(self.net.as_ref(), self.net.params(), &com, &truth, self.rounds, self.clicks, r);
         to_plane(&a.to_device(Device::Cpu).squeeze_dim(0))
     }
 }
@@ -61,11 +47,7 @@ mod tests {
     #[test]
     fn annotates_a_plane_of_the_frame_size_reproducibly() {
         let net = Dfimat::new(&ModelConfig::quick(), Device::Cpu, 0);
-        let ann = DfimatAnnotator {
-            net: Box::new(net),
-            rounds: 2,
-            clicks: 1,
-        };
+        let ann = DfimatAnnotator { net: Box::new(net), rounds: 2, clicks: 1 };
         assert_eq!(ann.name(), "dfimat(2 rounds)");
         let com = Rgb::filled(40, 24, [0.3, 0.5, 0.7]);
         let mut truth = Plane::filled(40, 24, 0.0);

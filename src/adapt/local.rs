@@ -100,15 +100,7 @@ pub struct AdaptRun {
 
 /// Held-out mIoU and MAD of `params` on `clip` (recurrent state carried
 /// through the whole clip; only frames not in `captured` are scored).
-pub fn held_out_scores(
-    net: &MattingNet,
-    params: &ParamSet,
-    clip: &ClipTensors,
-    truth: &[Plane],
-    captured: &[usize],
-    device: Device,
-    ratio: f64,
-) -> (f64, f64) {
+pub fn held_out_scores(net: &MattingNet, params: &ParamSet, clip: &ClipTensors, truth: &[Plane], captured: &[usize], device: Device, ratio: f64) -> (f64, f64) {
     let (pha, _) = predict_clip_at(net, params, clip, 8, device, ratio);
     let (mut miou, mut mad, mut n) = (0.0, 0.0, 0);
     for (i, t) in truth.iter().enumerate() {
@@ -144,50 +136,26 @@ pub fn adapt(
     let captured = pick_frames(clip.frames.len(), cfg.frames, cfg.policy);
     // Annotate the captured frames once, as a user would.
     let mut ar = Rand::keyed(&format!("adapt/annotate/{}", clip.meta.name), cfg.seed);
-    let labels: Vec<Plane> = captured
-        .iter()
-        .map(|&i| annotator.annotate(&clip.frames[i].com, &clip.frames[i].pha, &mut ar))
-        .collect();
+    let labels: Vec<Plane> = captured.iter().map(|&i| annotator.annotate(&clip.frames[i].com, &clip.frames[i].pha, &mut ar)).collect();
     let ix = Tensor::from_slice(&captured.iter().map(|&i| i as i64).collect::<Vec<_>>());
     let com = ct.com.index_select(0, &ix);
     let (h, w) = (com.size()[2], com.size()[3]);
-    let pha = Tensor::stack(
-        &labels
-            .iter()
-            .map(|l| Tensor::from_slice(&l.data).view([1, h, w]))
-            .collect::<Vec<_>>(),
-        0,
-    );
+    let pha = Tensor::stack(&labels.iter().map(|l| Tensor::from_slice(&l.data).view([1, h, w])).collect::<Vec<_>>(), 0);
     let n = captured.len();
     let (mut label_mad, mut label_miou) = (0.0, 0.0);
     for (l, &i) in labels.iter().zip(&captured) {
         let q = l.quantised();
         label_mad += metrics::mad(&q, &truth[i]).expect("same size") / n as f64;
-        label_miou +=
-            metrics::miou(&q, &truth[i], DEFAULT_MIOU_THRESHOLD).expect("same size") / n as f64;
+        label_miou += metrics::miou(&q, &truth[i], DEFAULT_MIOU_THRESHOLD).expect("same size") / n as f64;
     }
 
     let ratio = match cfg.downsample_ratio {
         Some(r) => r,
-        None => crate::model::matter::resolve_ratio(
-            &net,
-            None,
-            h,
-            w,
-            crate::model::matter::refiner_trained(&net),
-        )
-        .expect("no ratio given"),
+        None => crate::model::matter::resolve_ratio(&net, None, h, w, crate::model::matter::refiner_trained(&net)).expect("no ratio given"),
     };
     let mut params = net.params.detached(true);
     let (miou, mad) = held_out_scores(&net, &params, &ct, &truth, &captured, device, ratio);
-    let mut log = vec![EpochLog {
-        epoch: 0,
-        miou,
-        mad,
-        loss: None,
-        train_s: 0.0,
-        probe: probe.map(|f| f(&net, &params)),
-    }];
+    let mut log = vec![EpochLog { epoch: 0, miou, mad, loss: None, train_s: 0.0, probe: probe.map(|f| f(&net, &params)) }];
     on_epoch(&log[0]);
     let mut train_s = 0.0;
     for e in 1..=cfg.epochs {
@@ -199,49 +167,22 @@ pub fn adapt(
                     .into_iter()
                     .map(|s| {
                         let k = cfg.seq_len.min(n) as i64;
-                        let seq = Seq {
-                            com: com.narrow(0, s as i64, k),
-                            pha: pha.narrow(0, s as i64, k),
-                            fgr: com.narrow(0, s as i64, k),
-                        };
+                        let seq = Seq { com: com.narrow(0, s as i64, k), pha: pha.narrow(0, s as i64, k), fgr: com.narrow(0, s as i64, k) };
                         let a = augment(seq, &cfg.augment, backgrounds, &mut r);
-                        Batch::new(a.com.unsqueeze(0), a.pha.unsqueeze(0), a.fgr.unsqueeze(0))
-                            .to_device(device)
+                        Batch::new(a.com.unsqueeze(0), a.pha.unsqueeze(0), a.fgr.unsqueeze(0)).to_device(device)
                     })
                     .collect()
             })
             .collect();
-        let (next, loss) = epoch(
-            &net,
-            &params,
-            factory,
-            &groups,
-            cfg.strategy,
-            &cfg.weights,
-            &cfg.fc,
-            cfg.lr,
-        );
+        let (next, loss) = epoch(&net, &params, factory, &groups, cfg.strategy, &cfg.weights, &cfg.fc, cfg.lr);
         params = next;
         train_s += t0.elapsed().as_secs_f64();
         let (miou, mad) = held_out_scores(&net, &params, &ct, &truth, &captured, device, ratio);
-        let line = EpochLog {
-            epoch: e,
-            miou,
-            mad,
-            loss: Some(loss),
-            train_s,
-            probe: probe.map(|f| f(&net, &params)),
-        };
+        let line = EpochLog { epoch: e, miou, mad, loss: Some(loss), train_s, probe: probe.map(|f| f(&net, &params)) };
         on_epoch(&line);
         log.push(line);
     }
-    AdaptRun {
-        params,
-        log,
-        captured,
-        label_mad,
-        label_miou,
-    }
+    AdaptRun { params, log, captured, label_mad, label_miou }
 }
 
 /// Epochs until held-out mIoU first reaches `threshold` (None if never).
@@ -252,11 +193,7 @@ pub fn epochs_to(log: &[EpochLog], threshold: f64) -> Option<usize> {
 /// Mean absolute epoch-to-epoch change of mIoU over the second half of the
 /// epochs (after convergence): the fluctuation SGT is meant to damp.
 pub fn fluctuation(log: &[EpochLog]) -> f64 {
-    let tail: Vec<f64> = log
-        .iter()
-        .skip(1 + log.len().saturating_sub(1) / 2)
-        .map(|l| l.miou)
-        .collect();
+    let tail: Vec<f64> = log.iter().skip(1 + log.len().saturating_sub(1) / 2).map(|l| l.miou).collect();
     if tail.len() < 2 {
         return 0.0;
     }

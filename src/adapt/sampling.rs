@@ -21,9 +21,7 @@ impl std::str::FromStr for SamplingKind {
         match s {
             "random" => Ok(SamplingKind::Random),
             "sequential" => Ok(SamplingKind::Sequential),
-            _ => Err(format!(
-                "unknown sampling '{s}' (expected random or sequential)"
-            )),
+            _ => Err(format!("unknown sampling '{s}' (expected random or sequential)")),
         }
     }
 }
@@ -46,14 +44,8 @@ mod tests {
     #[test]
     fn sequential_covers_every_frame_and_random_is_one_window() {
         let mut r = Rand::keyed("s", 0);
-        assert_eq!(
-            epoch_windows(25, 10, SamplingKind::Sequential, &mut r),
-            vec![0, 10, 15]
-        );
-        assert_eq!(
-            epoch_windows(20, 10, SamplingKind::Sequential, &mut r),
-            vec![0, 10]
-        );
+        assert_eq!(epoch_windows(25, 10, SamplingKind::Sequential, &mut r), vec![0, 10, 15]);
+        assert_eq!(epoch_windows(20, 10, SamplingKind::Sequential, &mut r), vec![0, 10]);
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..200 {
             let w = epoch_windows(25, 10, SamplingKind::Random, &mut r);
@@ -62,10 +54,6 @@ mod tests {
             seen.insert(w[0]);
         }
         assert_eq!(seen.len(), 16, "every start 0..=15 is drawn");
-        assert_eq!(
-            epoch_windows(4, 10, SamplingKind::Random, &mut r),
-            vec![0],
-            "k is clamped to n"
-        );
+        assert_eq!(epoch_windows(4, 10, SamplingKind::Random, &mut r), vec![0], "k is clamped to n");
     }
 }

@@ -40,24 +40,14 @@ impl std::str::FromStr for Strategy {
             "sgt" => Ok(Strategy::Sgt),
             "normal" => Ok(Strategy::Normal),
             "single" => Ok(Strategy::Single),
-            _ => Err(format!(
-                "unknown strategy '{s}' (expected sgt, normal or single)"
-            )),
+            _ => Err(format!("unknown strategy '{s}' (expected sgt, normal or single)")),
         }
     }
 }
 
 /// One SGD step of Eq. 10 on `batch`, in place on `theta` (leaf tensors
 /// requiring grad). Returns the loss.
-pub fn sgd_step(
-    net: &MattingNet,
-    theta: &ParamSet,
-    factory: &MattingNet,
-    batch: &Batch,
-    w: &HoiWeights,
-    fc: &FcConfig,
-    lr: f64,
-) -> f64 {
+pub fn sgd_step(net: &MattingNet, theta: &ParamSet, factory: &MattingNet, batch: &Batch, w: &HoiWeights, fc: &FcConfig, lr: f64) -> f64 {
     // Local adaptation adapts to the clip itself, so its running statistics
     // follow the clip's frames (PyTorch's train() mode), unlike meta-training.
     let loss = hoi_loss(net, theta, factory, batch, w, fc, BnMode::BatchTracked).total;
@@ -93,18 +83,11 @@ pub fn epoch(
                     theta
                 })
                 .collect();
-            (
-                ParamSet::mean_of(&results).detached(true),
-                loss / n.max(1) as f64,
-            )
+            (ParamSet::mean_of(&results).detached(true), loss / n.max(1) as f64)
         }
         Strategy::Normal | Strategy::Single => {
             let theta = start.detached(true);
-            let take = if strategy == Strategy::Single {
-                1
-            } else {
-                groups.len()
-            };
+            let take = if strategy == Strategy::Single { 1 } else { groups.len() };
             for b in groups.iter().take(take).flatten() {
                 loss += sgd_step(net, &theta, factory, b, w, fc, lr);
                 n += 1;
@@ -121,18 +104,13 @@ mod tests {
 
     #[test]
     fn sgt_start_is_the_exact_mean_of_the_group_results() {
-        let net =
-            crate::model::MattingNet::new(&crate::model::ModelConfig::quick(), Device::Cpu, 0);
+        let net = crate::model::MattingNet::new(&crate::model::ModelConfig::quick(), Device::Cpu, 0);
         let factory = net.duplicate();
         tch::manual_seed(1);
         let batch = |s: i64| {
             tch::manual_seed(s);
             let src = Tensor::rand([1, 2, 3, 18, 32], (Kind::Float, Device::Cpu));
-            Batch::new(
-                src.shallow_clone(),
-                src.narrow(2, 0, 1).round(),
-                src.shallow_clone(),
-            )
+            Batch::new(src.shallow_clone(), src.narrow(2, 0, 1).round(), src.shallow_clone())
         };
         let groups = vec![vec![batch(1)], vec![batch(2)], vec![batch(3)]];
         let w = HoiWeights::default();
@@ -153,15 +131,9 @@ mod tests {
             let manual = (singles[0].get(name) + singles[1].get(name) + singles[2].get(name)) / 3.0;
             worst = worst.max((t - manual).abs().max().double_value(&[]));
         }
-        assert!(
-            worst < 1e-6,
-            "SGT average differs from the mean of the groups by {worst}"
-        );
+        assert!(worst < 1e-6, "SGT average differs from the mean of the groups by {worst}");
         // And it moved: SGT is not the identity.
-        let moved: f64 = avg
-            .iter()
-            .map(|(n, t)| (t - start.get(n)).abs().sum(Kind::Float).double_value(&[]))
-            .sum();
+        let moved: f64 = avg.iter().map(|(n, t)| (t - start.get(n)).abs().sum(Kind::Float).double_value(&[])).sum();
         assert!(moved > 0.0);
     }
 }

@@ -22,24 +22,12 @@ pub fn time_step(cfg: &ModelConfig, k: i64, h: i64, w: i64, iters: usize, device
     let net = MattingNet::new(cfg, device, 0);
     let factory = net.duplicate();
     let src = Tensor::rand([1, k, 3, h, w], (Kind::Float, device));
-    let b = Batch::new(
-        src.shallow_clone(),
-        src.narrow(2, 0, 1).round(),
-        src.shallow_clone(),
-    );
+    let b = Batch::new(src.shallow_clone(), src.narrow(2, 0, 1).round(), src.shallow_clone());
     let theta = net.params.detached(true);
     let mut t = vec![];
     for i in 0..iters + 1 {
         let t0 = Instant::now();
-        sgd_step(
-            &net,
-            &theta,
-            &factory,
-            &b,
-            &HoiWeights::default(),
-            &FcConfig::default(),
-            1e-3,
-        );
+        sgd_step(&net, &theta, &factory, &b, &HoiWeights::default(), &FcConfig::default(), 1e-3);
         if i > 0 {
             t.push(t0.elapsed().as_secs_f64());
         }
@@ -49,10 +37,7 @@ pub fn time_step(cfg: &ModelConfig, k: i64, h: i64, w: i64, iters: usize, device
 
 pub fn run(device: Device) -> Result<()> {
     println!("local adaptation cost on {device:?}, {} threads (median of a few steps; per-clip time = steps x step time, evaluation excluded)", tch::get_num_threads());
-    println!(
-        "{:<8} {:<6} {:>8} {:>4} {:>9} {:>7} {:>7} {:>11} {:>11}",
-        "profile", "width", "size", "k", "s/step", "groups", "epochs", "random s", "sequential s"
-    );
+    println!("{:<8} {:<6} {:>8} {:>4} {:>9} {:>7} {:>7} {:>11} {:>11}", "profile", "width", "size", "k", "s/step", "groups", "epochs", "random s", "sequential s");
     for p in [Profile::Quick, Profile::Paper] {
         let a = AdaptConfig::for_profile(p);
         let (w, h) = p.frame_size();
@@ -69,11 +54,7 @@ pub fn run(device: Device) -> Result<()> {
         println!(
             "{:<8} {:<6} {:>8} {:>4} {:>9.3} {:>7} {:>7} {:>11.1} {:>11.1}",
             p.name(),
-            if p == Profile::Paper {
-                "paper"
-            } else {
-                "quick"
-            },
+            if p == Profile::Paper { "paper" } else { "quick" },
             format!("{w}x{h}"),
             a.seq_len,
             s,

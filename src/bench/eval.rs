@@ -38,10 +38,7 @@ pub fn degrade(clip: &Clip, clip_index: usize, seed: u64) -> Vec<Plane> {
                     }
                     let i = y * w + x;
                     let mut a = s / n + 0.03 * r.normal();
-                    let dropped = clip_index % 2 == 0
-                        && f.label
-                            .as_ref()
-                            .is_some_and(|l| l.data[i] == label::HELD_OBJECT);
+                    let dropped = clip_index % 2 == 0 && f.label.as_ref().is_some_and(|l| l.data[i] == label::HELD_OBJECT);
                     if dropped {
                         a = 0.0;
                     }
@@ -55,14 +52,7 @@ pub fn degrade(clip: &Clip, clip_index: usize, seed: u64) -> Vec<Plane> {
 
 /// Write `root/{true,pred}/<set>/<clip>/{pha,fgr}/` for the first `clips`
 /// clips of `set` at `profile`, at most `frames` frames each.
-pub fn write_tree(
-    root: &Path,
-    set: &str,
-    profile: Profile,
-    seed: u64,
-    clips: usize,
-    frames: usize,
-) -> Result<(PathBuf, PathBuf)> {
+pub fn write_tree(root: &Path, set: &str, profile: Profile, seed: u64, clips: usize, frames: usize) -> Result<(PathBuf, PathBuf)> {
     let set_name: world::SetName = set.parse().map_err(anyhow::Error::msg)?;
     let mut plans = world::plan(set_name, profile, seed);
     plans.truncate(clips);
@@ -80,34 +70,11 @@ pub fn write_tree(
             for (i, f) in clip.frames.iter().enumerate() {
                 let (w, h) = f.size();
                 let name = crate::data::png::frame_name(i);
-                let pha = if side == "true" {
-                    f.pha.to_u8()
-                } else {
-                    preds[i].to_u8()
-                };
-                image::save_buffer(
-                    dir.join("pha").join(&name),
-                    &pha,
-                    w as u32,
-                    h as u32,
-                    image::ColorType::L8,
-                )?;
+                let pha = if side == "true" { f.pha.to_u8() } else { preds[i].to_u8() };
+                image::save_buffer(dir.join("pha").join(&name), &pha, w as u32, h as u32, image::ColorType::L8)?;
                 let fgr: &Rgb = f.fgr.as_ref().context("synthetic frames have fgr")?;
-                let fg = if side == "true" {
-                    fgr.to_u8()
-                } else {
-                    fgr.data
-                        .iter()
-                        .map(|v| crate::frame::quantize(v * 0.95 + 0.02))
-                        .collect()
-                };
-                image::save_buffer(
-                    dir.join("fgr").join(&name),
-                    &fg,
-                    w as u32,
-                    h as u32,
-                    image::ColorType::Rgb8,
-                )?;
+                let fg = if side == "true" { fgr.to_u8() } else { fgr.data.iter().map(|v| crate::frame::quantize(v * 0.95 + 0.02)).collect() };
+                image::save_buffer(dir.join("fgr").join(&name), &fg, w as u32, h as u32, image::ColorType::Rgb8)?;
             }
         }
     }
@@ -117,42 +84,21 @@ pub fn write_tree(
 /// Run the Python reference; returns its summary and its own timing.
 pub fn reference(pred: &Path, truth: &Path) -> Result<(serde_json::Value, f64)> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("benches")
-        .join("reference_eval.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches").join("reference_eval.py");
     let out = Command::new(&python)
         .arg(&script)
-        .args([
-            "--pred-dir".as_ref(),
-            pred.as_os_str(),
-            "--true-dir".as_ref(),
-            truth.as_os_str(),
-            "--time".as_ref(),
-        ])
+        .args(["--pred-dir".as_ref(), pred.as_os_str(), "--true-dir".as_ref(), truth.as_os_str(), "--time".as_ref()])
         .output()
         .with_context(|| format!("running {python} {}", script.display()))?;
     if !out.status.success() {
-        bail!(
-            "{} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        bail!("{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     let secs = v["seconds"].as_f64().unwrap_or(f64::NAN);
     Ok((v, secs))
 }
 
-pub const KEYS: [&str; 8] = [
-    "pha_mad",
-    "pha_mse",
-    "pha_grad",
-    "pha_conn",
-    "pha_dtssd",
-    "miou",
-    "fgr_mad",
-    "fgr_mse",
-];
+pub const KEYS: [&str; 8] = ["pha_mad", "pha_mse", "pha_grad", "pha_conn", "pha_dtssd", "miou", "fgr_mad", "fgr_mse"];
 
 /// Largest relative difference between our report and the reference's.
 pub fn max_rel_diff(ours: &EvalReport, theirs: &serde_json::Value) -> Result<f64> {
@@ -182,33 +128,14 @@ pub fn run(profile: Profile, seed: u64, clips: usize, frames: usize) -> Result<(
     let ours_v = serde_json::to_value(&ours)?;
     let frames: usize = ours.clips.iter().map(|c| c.n_frames).sum();
     let (w, h) = profile.frame_size();
-    println!(
-        "evaluation of synvbhoi at {profile} ({} clips, {frames} frames of {w}x{h}), {} threads",
-        ours.clips.len(),
-        rayon::current_num_threads()
-    );
+    println!("evaluation of synvbhoi at {profile} ({} clips, {frames} frames of {w}x{h}), {} threads", ours.clips.len(), rayon::current_num_threads());
     println!("{:<10} {:>14} {:>14}", "metric", "hoimat", "reference.py");
     for k in KEYS {
-        println!(
-            "{:<10} {:>14.6} {:>14.6}",
-            k,
-            ours_v[k].as_f64().unwrap_or(f64::NAN),
-            theirs[k].as_f64().unwrap_or(f64::NAN)
-        );
+        println!("{:<10} {:>14.6} {:>14.6}", k, ours_v[k].as_f64().unwrap_or(f64::NAN), theirs[k].as_f64().unwrap_or(f64::NAN));
     }
     let rel = max_rel_diff(&ours, &theirs)?;
-    println!(
-        "largest relative difference: {rel:.2e} ({})",
-        if rel <= 1e-4 {
-            "agree to 1e-4"
-        } else {
-            "DISAGREE"
-        }
-    );
-    println!(
-        "time: hoimat {ours_s:.3} s, reference {theirs_s:.3} s (after imports): speed-up x{:.1}",
-        theirs_s / ours_s
-    );
+    println!("largest relative difference: {rel:.2e} ({})", if rel <= 1e-4 { "agree to 1e-4" } else { "DISAGREE" });
+    println!("time: hoimat {ours_s:.3} s, reference {theirs_s:.3} s (after imports): speed-up x{:.1}", theirs_s / ours_s);
     let _ = std::fs::remove_dir_all(&root);
     if rel > 1e-4 {
         bail!("the evaluators disagree");

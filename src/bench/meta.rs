@@ -19,13 +19,7 @@ use crate::train::batch::Batch;
 /// `reset_peak` starts a new window.
 fn peak_rss_mib() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = s
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
+    let kb: f64 = s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
 
@@ -40,16 +34,7 @@ fn batch(t: i64, h: i64, w: i64, device: Device) -> Batch {
 }
 
 /// Seconds and peak MiB of `iters` meta-iterations of `tasks` tasks each.
-pub fn time_meta(
-    cfg: &ModelConfig,
-    h: i64,
-    w: i64,
-    seq: i64,
-    tasks: usize,
-    first_order: bool,
-    iters: usize,
-    device: Device,
-) -> (f64, Option<f64>) {
+pub fn time_meta(cfg: &ModelConfig, h: i64, w: i64, seq: i64, tasks: usize, first_order: bool, iters: usize, device: Device) -> (f64, Option<f64>) {
     let factory = MattingNet::new(cfg, device, 0);
     let net = factory.duplicate();
     let (weights, fc) = (HoiWeights::default(), FcConfig::default());
@@ -59,9 +44,7 @@ pub fn time_meta(
         let t0 = Instant::now();
         for _ in 0..tasks {
             let (a, b) = (batch(seq, h, w, device), batch(seq, h, w, device));
-            let inner = |p: &crate::model::ParamSet| {
-                hoi_loss(&net, p, &factory, &a, &weights, &fc, BnMode::Batch).total
-            };
+            let inner = |p: &crate::model::ParamSet| hoi_loss(&net, p, &factory, &a, &weights, &fc, BnMode::Batch).total;
             let outer = |p: &crate::model::ParamSet| {
                 let o = net.forward_bn(p, &b.src, None, BnMode::Batch);
                 matting_loss(&o.pha, &o.fgr, &b.pha, &b.fgr).total
@@ -72,27 +55,13 @@ pub fn time_meta(
         times.push(t0.elapsed().as_secs_f64());
     }
     times.remove(0); // warm-up
-    (
-        super::model::median(times),
-        if device == Device::Cpu {
-            peak_rss_mib()
-        } else {
-            None
-        },
-    )
+    (super::model::median(times), if device == Device::Cpu { peak_rss_mib() } else { None })
 }
 
 pub fn run(device: Device) -> Result<()> {
     println!("MAML-RAL meta-iteration cost on {device:?}, {} threads; median seconds; peak RSS of the process (CPU only)", tch::get_num_threads());
-    println!(
-        "{:<6} {:>9} {:>8} {:>5} {:>6} {:>7} {:>10} {:>10}",
-        "width", "params", "size", "T", "tasks", "order", "s/iter", "peak MiB"
-    );
-    let rows = [
-        ("quick", ModelConfig::quick(), 128, 72, 3, 4),
-        ("quick", ModelConfig::quick(), 512, 288, 3, 1),
-        ("paper", ModelConfig::paper(), 512, 288, 3, 1),
-    ];
+    println!("{:<6} {:>9} {:>8} {:>5} {:>6} {:>7} {:>10} {:>10}", "width", "params", "size", "T", "tasks", "order", "s/iter", "peak MiB");
+    let rows = [("quick", ModelConfig::quick(), 128, 72, 3, 4), ("quick", ModelConfig::quick(), 512, 288, 3, 1), ("paper", ModelConfig::paper(), 512, 288, 3, 1)];
     let mut ratio = vec![];
     for (name, cfg, w, h, seq, tasks) in rows {
         let mut pair = vec![];
@@ -113,10 +82,7 @@ pub fn run(device: Device) -> Result<()> {
             );
             pair.push(s);
         }
-        ratio.push(format!(
-            "{name} {w}x{h}: second/first = {:.2}",
-            pair[0] / pair[1]
-        ));
+        ratio.push(format!("{name} {w}x{h}: second/first = {:.2}", pair[0] / pair[1]));
     }
     println!("{}", ratio.join("; "));
     Ok(())

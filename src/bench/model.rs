@@ -20,39 +20,16 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Median milliseconds per inference call of B x T frames.
-pub fn time_infer(
-    net: &dyn Matter,
-    b: i64,
-    t: i64,
-    h: i64,
-    w: i64,
-    iters: usize,
-    device: Device,
-) -> f64 {
+pub fn time_infer(net: &dyn Matter, b: i64, t: i64, h: i64, w: i64, iters: usize, device: Device) -> f64 {
     time_infer_at(net, b, t, h, w, iters, device, 1.0)
 }
 
 /// [`time_infer`] at RVM's `downsample_ratio` (the refiner path below 1).
 #[allow(clippy::too_many_arguments)]
-pub fn time_infer_at(
-    net: &dyn Matter,
-    b: i64,
-    t: i64,
-    h: i64,
-    w: i64,
-    iters: usize,
-    device: Device,
-    ratio: f64,
-) -> f64 {
+pub fn time_infer_at(net: &dyn Matter, b: i64, t: i64, h: i64, w: i64, iters: usize, device: Device, ratio: f64) -> f64 {
     // Interactive models also read their prompt maps (empty here: the
     // network's cost does not depend on where the clicks are).
-    let src = Tensor::cat(
-        &[
-            Tensor::rand([b, t, 3, h, w], (Kind::Float, device)),
-            Tensor::zeros([b, t, net.prompt_channels(), h, w], (Kind::Float, device)),
-        ],
-        2,
-    );
+    let src = Tensor::cat(&[Tensor::rand([b, t, 3, h, w], (Kind::Float, device)), Tensor::zeros([b, t, net.prompt_channels(), h, w], (Kind::Float, device))], 2);
     tch::no_grad(|| {
         let mut rec: Option<Vec<Tensor>> = None;
         let mut times = vec![];
@@ -70,23 +47,14 @@ pub fn time_infer_at(
 }
 
 /// Median milliseconds per training step (forward, loss, backward, SGD).
-pub fn time_train(
-    net: &MattingNet,
-    b: i64,
-    t: i64,
-    h: i64,
-    w: i64,
-    iters: usize,
-    device: Device,
-) -> f64 {
+pub fn time_train(net: &MattingNet, b: i64, t: i64, h: i64, w: i64, iters: usize, device: Device) -> f64 {
     let src = Tensor::rand([b, t, 3, h, w], (Kind::Float, device));
     let params: Vec<&Tensor> = net.params.tensors().iter().collect();
     let mut times = vec![];
     for i in 0..iters + 2 {
         let t0 = Instant::now();
         let out = net.forward(&src, None, true);
-        let loss =
-            (&out.pha - 0.5).abs().mean(Kind::Float) + (&out.fgr - 0.5).abs().mean(Kind::Float);
+        let loss = (&out.pha - 0.5).abs().mean(Kind::Float) + (&out.fgr - 0.5).abs().mean(Kind::Float);
         let grads = Tensor::run_backward(&[&loss], &params, false, false);
         net.params.descend(&grads, 1e-3);
         let _ = loss.double_value(&[]);
@@ -98,19 +66,8 @@ pub fn time_train(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn reference(
-    config: &str,
-    mode: &str,
-    b: i64,
-    t: i64,
-    h: i64,
-    w: i64,
-    iters: usize,
-    ratio: f64,
-) -> Option<f64> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("benches")
-        .join("reference_torch.py");
+fn reference(config: &str, mode: &str, b: i64, t: i64, h: i64, w: i64, iters: usize, ratio: f64) -> Option<f64> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches").join("reference_torch.py");
     if !script.is_file() {
         return None;
     }
@@ -118,37 +75,12 @@ fn reference(
     let threads = tch::get_num_threads().to_string();
     let out = Command::new(python)
         .arg(&script)
-        .args([
-            "--config",
-            config,
-            "--mode",
-            mode,
-            "--batch",
-            &b.to_string(),
-            "--seq",
-            &t.to_string(),
-        ])
-        .args([
-            "--height",
-            &h.to_string(),
-            "--width",
-            &w.to_string(),
-            "--iters",
-            &iters.to_string(),
-            "--warmup",
-            "2",
-            "--threads",
-            &threads,
-            "--ratio",
-            &ratio.to_string(),
-        ])
+        .args(["--config", config, "--mode", mode, "--batch", &b.to_string(), "--seq", &t.to_string()])
+        .args(["--height", &h.to_string(), "--width", &w.to_string(), "--iters", &iters.to_string(), "--warmup", "2", "--threads", &threads, "--ratio", &ratio.to_string()])
         .output()
         .ok()?;
     if !out.status.success() {
-        eprintln!(
-            "reference_torch.py failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        eprintln!("reference_torch.py failed: {}", String::from_utf8_lossy(&out.stderr));
         return None;
     }
     let line = String::from_utf8_lossy(&out.stdout);
@@ -159,63 +91,22 @@ fn reference(
 pub fn run(device: Device, with_reference: bool) -> Result<()> {
     let (qw, qh) = Profile::Quick.frame_size();
     println!("model speed on {device:?}, {} libtorch threads; medians; ratio = ours / PyTorch eager (< 1 is faster)", tch::get_num_threads());
-    println!(
-        "{:<7} {:>9} {:>9} {:>6} {:>10} {:>6} {:>8} {:>10} {:>10} {:>7}",
-        "config",
-        "params",
-        "size",
-        "dsr",
-        "GFLOP/fr",
-        "mode",
-        "B x T",
-        "ours ms",
-        "torch ms",
-        "ratio"
-    );
-    for (name, cfg) in [
-        ("quick", ModelConfig::quick()),
-        ("paper", ModelConfig::paper()),
-    ] {
+    println!("{:<7} {:>9} {:>9} {:>6} {:>10} {:>6} {:>8} {:>10} {:>10} {:>7}", "config", "params", "size", "dsr", "GFLOP/fr", "mode", "B x T", "ours ms", "torch ms", "ratio");
+    for (name, cfg) in [("quick", ModelConfig::quick()), ("paper", ModelConfig::paper())] {
         let net = MattingNet::new(&cfg, device, 0);
         // (w, h, downsample_ratio, modes): the profile size, 512x288, and
         // for RVM's own width the high-resolution refiner path at 1080p.
-        let mut sizes = vec![
-            (
-                qw as i64,
-                qh as i64,
-                1.0,
-                vec![("infer", 1, 1), ("train", 2, 4)],
-            ),
-            (512, 288, 1.0, vec![("infer", 1, 1), ("train", 2, 4)]),
-        ];
+        let mut sizes = vec![(qw as i64, qh as i64, 1.0, vec![("infer", 1, 1), ("train", 2, 4)]), (512, 288, 1.0, vec![("infer", 1, 1), ("train", 2, 4)])];
         if name == "paper" {
             sizes.push((1920, 1080, 0.25, vec![("infer", 1, 1)]));
         }
         for (w, h, dsr, modes) in sizes {
-            let gflop = if dsr == 1.0 {
-                format!("{:.3}", net.flops_per_frame(h, w) as f64 / 1e9)
-            } else {
-                "-".into()
-            };
+            let gflop = if dsr == 1.0 { format!("{:.3}", net.flops_per_frame(h, w) as f64 / 1e9) } else { "-".into() };
             for (mode, b, t) in modes {
                 let big = name == "paper" && w >= 512;
-                let iters = if big && mode == "train" {
-                    3
-                } else if big {
-                    5
-                } else {
-                    10
-                };
-                let ours = if mode == "infer" {
-                    time_infer_at(&net, b, t, h, w, iters, device, dsr)
-                } else {
-                    time_train(&net, b, t, h, w, iters, device)
-                };
-                let theirs = if with_reference && device == Device::Cpu {
-                    reference(name, mode, b, t, h, w, iters, dsr)
-                } else {
-                    None
-                };
+                let iters = if big && mode == "train" { 3 } else if big { 5 } else { 10 };
+                let ours = if mode == "infer" { time_infer_at(&net, b, t, h, w, iters, device, dsr) } else { time_train(&net, b, t, h, w, iters, device) };
+                let theirs = if with_reference && device == Device::Cpu { reference(name, mode, b, t, h, w, iters, dsr) } else { None };
                 let fmt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
                 println!(
                     "{:<7} {:>9} {:>9} {:>6} {:>10} {:>6} {:>8} {:>10.1} {:>10} {:>7}",

@@ -7,10 +7,7 @@ use crate::world::{self, SetName};
 
 pub fn run(seed: u64) -> anyhow::Result<()> {
     println!("world generator, {} threads", rayon::current_num_threads());
-    println!(
-        "{:<8} {:>9} {:>8} {:>10} {:>12}",
-        "profile", "size", "frames", "seconds", "frames/s"
-    );
+    println!("{:<8} {:>9} {:>8} {:>10} {:>12}", "profile", "size", "frames", "seconds", "frames/s");
     for profile in [Profile::Quick, Profile::Paper] {
         let (w, h) = profile.frame_size();
         // A fixed sample of VBHOI clips (all four types), 12 frames each.
@@ -24,14 +21,7 @@ pub fn run(seed: u64) -> anyhow::Result<()> {
         let clips: Vec<_> = plans.iter().map(world::render).collect();
         let s = t.elapsed().as_secs_f64();
         assert_eq!(clips.len(), plans.len());
-        println!(
-            "{:<8} {:>9} {:>8} {:>10.2} {:>12.1}",
-            profile.name(),
-            format!("{w}x{h}"),
-            frames,
-            s,
-            frames as f64 / s
-        );
+        println!("{:<8} {:>9} {:>8} {:>10.2} {:>12.1}", profile.name(), format!("{w}x{h}"), frames, s, frames as f64 / s);
     }
     let t = Instant::now();
     let mut total = 0;
@@ -39,9 +29,6 @@ pub fn run(seed: u64) -> anyhow::Result<()> {
         let ds = world::generate(set.name(), Profile::Quick, seed)?;
         total += ds.clips.iter().map(|c| c.frames.len()).sum::<usize>();
     }
-    println!(
-        "all four sets at quick (in memory): {total} frames in {:.2} s",
-        t.elapsed().as_secs_f64()
-    );
+    println!("all four sets at quick (in memory): {total} frames in {:.2} s", t.elapsed().as_secs_f64());
     Ok(())
 }

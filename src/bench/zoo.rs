@@ -15,50 +15,23 @@ use crate::train::supervised::gradients;
 
 /// FLOPs (2 x multiply-adds of the convolutions) of one frame at h x w.
 pub fn flops_per_frame(net: &dyn Matter, h: i64, w: i64) -> u64 {
-    let src = Tensor::zeros(
-        [1, 1, 3 + net.prompt_channels(), h, w],
-        (Kind::Float, net.params().device()),
-    );
+    let src = Tensor::zeros([1, 1, 3 + net.prompt_channels(), h, w], (Kind::Float, net.params().device()));
     tch::no_grad(|| count_flops(|| net.run(net.params(), &src, None, false))).1
 }
 
 /// Median milliseconds of a training step (forward, the model's own loss on
 /// random targets with label maps, backward, an SGD update).
-pub fn time_train_step(
-    net: &dyn Matter,
-    b: i64,
-    t: i64,
-    h: i64,
-    w: i64,
-    iters: usize,
-    device: Device,
-) -> f64 {
+pub fn time_train_step(net: &dyn Matter, b: i64, t: i64, h: i64, w: i64, iters: usize, device: Device) -> f64 {
     let opts = (Kind::Float, device);
-    let src = Tensor::cat(
-        &[
-            Tensor::rand([b, t, 3, h, w], opts),
-            Tensor::zeros([b, t, net.prompt_channels(), h, w], opts),
-        ],
-        2,
-    );
-    let pha = Tensor::rand([b, t, 1, h, w], opts)
-        .gt(0.5)
-        .to_kind(Kind::Float);
+    let src = Tensor::cat(&[Tensor::rand([b, t, 3, h, w], opts), Tensor::zeros([b, t, net.prompt_channels(), h, w], opts)], 2);
+    let pha = Tensor::rand([b, t, 1, h, w], opts).gt(0.5).to_kind(Kind::Float);
     let fgr = Tensor::rand([b, t, 3, h, w], opts);
     let labels = (Tensor::rand([b, t, 1, h, w], opts) * 5.0).floor();
     let mut times = vec![];
     for i in 0..iters + 2 {
         let t0 = std::time::Instant::now();
         let out = net.run(net.params(), &src, None, true);
-        let loss = model_loss(
-            net.arch(),
-            &out,
-            &Targets {
-                pha: &pha,
-                fgr: &fgr,
-                labels: Some(&labels),
-            },
-        );
+        let loss = model_loss(net.arch(), &out, &Targets { pha: &pha, fgr: &fgr, labels: Some(&labels) });
         let grads = gradients(&loss, net.params());
         net.params().descend(&grads, 1e-4);
         if i >= 2 {
@@ -73,18 +46,7 @@ pub fn run(device: Device, archs: &[Arch]) -> Result<()> {
     let (qw, qh) = Profile::Quick.frame_size();
     let (qw, qh) = (qw as i64, qh as i64);
     println!("zoo at the quick width on {device:?}, {} libtorch threads; medians; x RVM = this model's cost / RVM's in this run", tch::get_num_threads());
-    println!(
-        "{:<17} {:>9} {:>9} {:>10} {:>8} {:>10} {:>8} {:>12} {:>8}",
-        "model",
-        "params",
-        "GFLOP/fr",
-        "fps 128x72",
-        "x RVM",
-        "fps 512x288",
-        "x RVM",
-        "train ms",
-        "x RVM"
-    );
+    println!("{:<17} {:>9} {:>9} {:>10} {:>8} {:>10} {:>8} {:>12} {:>8}", "model", "params", "GFLOP/fr", "fps 128x72", "x RVM", "fps 512x288", "x RVM", "train ms", "x RVM");
     let mut base: Option<(f64, f64, f64)> = None;
     let mut list = vec![Arch::Rvm];
     list.extend(archs.iter().copied().filter(|a| *a != Arch::Rvm));

@@ -47,64 +47,32 @@ fn sets(arg: &str) -> Result<Vec<SetName>> {
     if arg == "all" {
         return Ok(SetName::ALL.to_vec());
     }
-    arg.split(',')
-        .map(|s| s.parse::<SetName>().map_err(anyhow::Error::msg))
-        .collect()
+    arg.split(',').map(|s| s.parse::<SetName>().map_err(anyhow::Error::msg)).collect()
 }
 
 pub fn run(cmd: DataCmd) -> Result<()> {
     match cmd {
-        DataCmd::Generate {
-            set,
-            profile,
-            seed,
-            out,
-            format,
-        } => {
+        DataCmd::Generate { set, profile, seed, out, format } => {
             for s in sets(&set)? {
                 let g = export::generate(s, profile, seed, &out, format)?;
                 println!(
                     "{}: {} clips, {} frames -> {} ({:.1} s, {:.0} frames/s)",
-                    g.set,
-                    g.clips,
-                    g.frames,
-                    g.path.display(),
-                    g.seconds,
-                    g.frames as f64 / g.seconds
+                    g.set, g.clips, g.frames, g.path.display(), g.seconds, g.frames as f64 / g.seconds
                 );
             }
             Ok(())
         }
-        DataCmd::Preview {
-            set,
-            profile,
-            seed,
-            out,
-            clips,
-        } => {
+        DataCmd::Preview { set, profile, seed, out, clips } => {
             let plans = world::plan(set, profile, seed);
-            let picked: Vec<_> = pick_spread(&plans, clips)
-                .into_iter()
-                .map(world::render)
-                .collect();
+            let picked: Vec<_> = pick_spread(&plans, clips).into_iter().map(world::render).collect();
             hoimat::data::preview::write_contact_sheet(&picked, clips, &out)?;
-            println!(
-                "{} ({} clips of {set} at {profile}) -> {}",
-                "contact sheet",
-                picked.len(),
-                out.display()
-            );
+            println!("{} ({} clips of {set} at {profile}) -> {}", "contact sheet", picked.len(), out.display());
             Ok(())
         }
         DataCmd::Families => {
             println!("{:<14} {:<7} topology", "family", "split");
             for f in families::FAMILIES {
-                println!(
-                    "{:<14} {:<7} {}",
-                    f.name,
-                    format!("{:?}", f.split).to_lowercase(),
-                    f.topology
-                );
+                println!("{:<14} {:<7} {}", f.name, format!("{:?}", f.split).to_lowercase(), f.topology);
             }
             Ok(())
         }

@@ -136,133 +136,49 @@ pub enum TrainCmd {
 
 pub fn run(cmd: TrainCmd) -> Result<()> {
     match cmd {
-        TrainCmd::Factory {
-            profile,
-            seed,
-            out,
-            resume,
-            steps,
-            cpu,
-        } => {
+        TrainCmd::Factory { profile, seed, out, resume, steps, cpu } => {
             let mut cfg = hoimat::train::supervised::FactoryConfig::for_profile(profile, seed);
             if let Some(s) = steps {
                 cfg.set_steps(s);
             }
             let device = hoimat::torch_env::device(cpu);
-            println!(
-                "factory model: profile {profile}, seed {seed}, {} steps, device {device:?}",
-                cfg.steps
-            );
+            println!("factory model: profile {profile}, seed {seed}, {} steps, device {device:?}", cfg.steps);
             let run = hoimat::train::supervised::train(&cfg, &out, resume, device)?;
             println!(
                 "done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}",
-                run.seconds,
-                run.final_val.mad,
-                run.final_val.miou,
-                out.display()
+                run.seconds, run.final_val.mad, run.final_val.miou, out.display()
             );
             Ok(())
         }
-        TrainCmd::Finetune {
-            factory,
-            profile,
-            seed,
-            out,
-            resume,
-            steps,
-            cpu,
-        } => {
+        TrainCmd::Finetune { factory, profile, seed, out, resume, steps, cpu } => {
             let mut cfg = hoimat::train::supervised::finetune_config(profile, seed, &factory);
             if let Some(s) = steps {
                 cfg.set_steps(s);
             }
             let device = hoimat::torch_env::device(cpu);
-            println!(
-                "RVM-F: fine-tuning {} on synmeta, profile {profile}, seed {seed}, {} steps",
-                factory.display(),
-                cfg.steps
-            );
+            println!("RVM-F: fine-tuning {} on synmeta, profile {profile}, seed {seed}, {} steps", factory.display(), cfg.steps);
             let run = hoimat::train::supervised::train(&cfg, &out, resume, device)?;
-            println!(
-                "done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}",
-                run.seconds,
-                run.final_val.mad,
-                run.final_val.miou,
-                out.display()
-            );
+            println!("done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}", run.seconds, run.final_val.mad, run.final_val.miou, out.display());
             Ok(())
         }
-        TrainCmd::Zoo {
-            model,
-            factory,
-            profile,
-            seed,
-            out,
-            resume,
-            steps,
-            cpu,
-        } => {
-            let mut cfg = hoimat::train::supervised::zoo_config(
-                profile,
-                seed,
-                model,
-                factory.as_deref().unwrap_or(std::path::Path::new("")),
-            );
+        TrainCmd::Zoo { model, factory, profile, seed, out, resume, steps, cpu } => {
+            let mut cfg = hoimat::train::supervised::zoo_config(profile, seed, model, factory.as_deref().unwrap_or(std::path::Path::new("")));
             cfg.init_backbone = factory.clone();
             if let Some(s) = steps {
                 cfg.set_steps(s);
             }
             let device = hoimat::torch_env::device(cpu);
-            let from = factory.as_ref().map_or("random weights".to_string(), |f| {
-                format!("the backbone of {}", f.display())
-            });
-            println!(
-                "{model}: profile {profile}, seed {seed}, {} steps from {from}, device {device:?}",
-                cfg.steps
-            );
+            let from = factory.as_ref().map_or("random weights".to_string(), |f| format!("the backbone of {}", f.display()));
+            println!("{model}: profile {profile}, seed {seed}, {} steps from {from}, device {device:?}", cfg.steps);
             let run = hoimat::train::supervised::train(&cfg, &out, resume, device)?;
-            println!(
-                "done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}",
-                run.seconds,
-                run.final_val.mad,
-                run.final_val.miou,
-                out.display()
-            );
+            println!("done in {:.1} s: synvm test MAD {:.2} (x1e3), mIoU {:.4} -> {}", run.seconds, run.final_val.mad, run.final_val.miou, out.display());
             Ok(())
         }
-        TrainCmd::MamlRal {
-            factory,
-            profile,
-            seed,
-            out,
-            no_cc,
-            no_fc,
-            gamma,
-            first_order,
-            constrained_outer,
-            negatives,
-            human_tasks,
-            frozen_bn,
-            track_bn,
-            cc_distance,
-            fc_distance,
-            outer,
-            alpha,
-            beta,
-            iterations,
-            tasks,
-            resume,
-            cpu,
-        } => {
-            let mut cfg =
-                hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
+        TrainCmd::MamlRal { factory, profile, seed, out, no_cc, no_fc, gamma, first_order, constrained_outer, negatives, human_tasks, frozen_bn, track_bn, cc_distance, fc_distance, outer, alpha, beta, iterations, tasks, resume, cpu } => {
+            let mut cfg = hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
             let mut w = cfg.weights.clone();
             if let Some(g) = gamma {
-                let v: Vec<f64> = g
-                    .split(',')
-                    .map(|x| x.trim().parse::<f64>())
-                    .collect::<std::result::Result<_, _>>()
-                    .context("--gamma takes three numbers: g1,g2,g3")?;
+                let v: Vec<f64> = g.split(',').map(|x| x.trim().parse::<f64>()).collect::<std::result::Result<_, _>>().context("--gamma takes three numbers: g1,g2,g3")?;
                 anyhow::ensure!(v.len() == 3, "--gamma takes three numbers: g1,g2,g3");
                 w = hoimat::meta::hoi_loss::HoiWeights::new(v[0], v[1], v[2]);
             }
@@ -272,22 +188,7 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
             if no_fc {
                 w.g2 = 0.0;
             }
-            let spec = hoimat::experiments::MetaSpec {
-                first_order,
-                constrained_outer,
-                negatives,
-                human_tasks,
-                frozen_bn,
-                track_bn,
-                cc_distance,
-                fc_distance,
-                outer,
-                alpha,
-                beta,
-                iterations,
-                tasks,
-                ..hoimat::experiments::MetaSpec::weights(w.g1, w.g2, w.g3)
-            };
+            let spec = hoimat::experiments::MetaSpec { first_order, constrained_outer, negatives, human_tasks, frozen_bn, track_bn, cc_distance, fc_distance, outer, alpha, beta, iterations, tasks, ..hoimat::experiments::MetaSpec::weights(w.g1, w.g2, w.g3) };
             spec.apply(&mut cfg);
             let device = hoimat::torch_env::device(cpu);
             println!(

@@ -7,38 +7,19 @@ pub enum DataError {
     #[error("{path}: {problem}")]
     Invalid { path: PathBuf, problem: String },
     #[error("{path}: cannot read image: {source}")]
-    Image {
-        path: PathBuf,
-        source: image::ImageError,
-    },
+    Image { path: PathBuf, source: image::ImageError },
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: size {got_w}x{got_h} does not match {want_w}x{want_h} ({context})")]
-    Size {
-        path: PathBuf,
-        got_w: usize,
-        got_h: usize,
-        want_w: usize,
-        want_h: usize,
-        context: String,
-    },
+    Size { path: PathBuf, got_w: usize, got_h: usize, want_w: usize, want_h: usize, context: String },
 }
 
 impl DataError {
     pub fn invalid(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
-        DataError::Invalid {
-            path: path.into(),
-            problem: problem.into(),
-        }
+        DataError::Invalid { path: path.into(), problem: problem.into() }
     }
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        DataError::Io {
-            path: path.into(),
-            source,
-        }
+        DataError::Io { path: path.into(), source }
     }
 }
 

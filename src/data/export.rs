@@ -28,9 +28,7 @@ impl std::str::FromStr for Format {
             "png" => Ok(Format::Png),
             "hdf5" | "h5" => Ok(Format::Hdf5),
             "videomatte" => Ok(Format::VideoMatte),
-            _ => Err(format!(
-                "unknown format '{s}' (expected png, hdf5 or videomatte)"
-            )),
+            _ => Err(format!("unknown format '{s}' (expected png, hdf5 or videomatte)")),
         }
     }
 }
@@ -46,13 +44,7 @@ pub struct Generated {
 
 /// Generate `set` at `profile`/`seed` under `out` (`out/<set>/` for PNG and
 /// VideoMatte layouts, `out/<set>.h5` for HDF5).
-pub fn generate(
-    set: SetName,
-    profile: Profile,
-    seed: u64,
-    out: &Path,
-    format: Format,
-) -> Result<Generated> {
+pub fn generate(set: SetName, profile: Profile, seed: u64, out: &Path, format: Format) -> Result<Generated> {
     let start = Instant::now();
     let plans = world::plan(set, profile, seed);
     let manifest = world::manifest(set, profile, seed, &plans);
@@ -66,10 +58,7 @@ pub fn generate(
     match format {
         Format::Png | Format::VideoMatte => {
             if format == Format::VideoMatte && set != SetName::SynVm {
-                return Err(super::DataError::invalid(
-                    &path,
-                    "the videomatte layout holds human-only clips: use --set synvm",
-                ));
+                return Err(super::DataError::invalid(&path, "the videomatte layout holds human-only clips: use --set synvm"));
             }
             let stage = super::png::Staging::new(&path)?;
             plans.par_iter().try_for_each(|p| -> Result<()> {
@@ -77,11 +66,7 @@ pub fn generate(
                 if format == Format::Png {
                     super::png::write_clip(&stage.tmp.join(&clip.meta.name), &clip)?;
                 } else {
-                    super::loaders::write_videomatte(
-                        &stage.tmp,
-                        &clip.meta.split,
-                        std::slice::from_ref(&clip),
-                    )?;
+                    super::loaders::write_videomatte(&stage.tmp, &clip.meta.split, std::slice::from_ref(&clip))?;
                 }
                 bar.inc(1);
                 Ok(())
@@ -102,19 +87,8 @@ pub fn generate(
             w.finish()?;
         }
         #[cfg(not(feature = "hdf5"))]
-        Format::Hdf5 => {
-            return Err(super::DataError::invalid(
-                &path,
-                "this build has no HDF5 support (feature `hdf5`)",
-            ))
-        }
+        Format::Hdf5 => return Err(super::DataError::invalid(&path, "this build has no HDF5 support (feature `hdf5`)")),
     }
     bar.finish_and_clear();
-    Ok(Generated {
-        set,
-        path,
-        clips: plans.len(),
-        frames,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(Generated { set, path, clips: plans.len(), frames, seconds: start.elapsed().as_secs_f64() })
 }

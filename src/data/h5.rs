@@ -20,13 +20,8 @@ fn h5err(path: &Path, e: hdf5::Error) -> DataError {
 }
 
 fn put_attr(loc: &hdf5::Location, name: &str, json: &str, path: &Path) -> Result<()> {
-    let v = VarLenUnicode::from_str(json)
-        .map_err(|e| DataError::invalid(path, format!("attribute {name}: {e}")))?;
-    let a = loc
-        .new_attr::<VarLenUnicode>()
-        .shape(())
-        .create(name)
-        .map_err(|e| h5err(path, e))?;
+    let v = VarLenUnicode::from_str(json).map_err(|e| DataError::invalid(path, format!("attribute {name}: {e}")))?;
+    let a = loc.new_attr::<VarLenUnicode>().shape(()).create(name).map_err(|e| h5err(path, e))?;
     a.write_scalar(&v).map_err(|e| h5err(path, e))
 }
 
@@ -36,16 +31,7 @@ fn get_attr(loc: &hdf5::Location, name: &str, path: &Path) -> Result<String> {
     Ok(v.as_str().to_string())
 }
 
-fn put_stream(
-    g: &hdf5::Group,
-    name: &str,
-    frames: &[Vec<u8>],
-    t: usize,
-    h: usize,
-    w: usize,
-    c: usize,
-    path: &Path,
-) -> Result<()> {
+fn put_stream(g: &hdf5::Group, name: &str, frames: &[Vec<u8>], t: usize, h: usize, w: usize, c: usize, path: &Path) -> Result<()> {
     let ds = g
         .new_dataset::<u8>()
         .shape([t, h, w, c])
@@ -72,41 +58,19 @@ impl H5Writer {
         }
         let tmp = path.with_extension(format!("h5.tmp-{}", std::process::id()));
         let f = hdf5::File::create(&tmp).map_err(|e| h5err(path, e))?;
-        put_attr(
-            &f,
-            "manifest",
-            &serde_json::to_string(manifest).expect("manifest serialises"),
-            path,
-        )?;
+        put_attr(&f, "manifest", &serde_json::to_string(manifest).expect("manifest serialises"), path)?;
         let clips = f.create_group("clips").map_err(|e| h5err(path, e))?;
-        Ok(H5Writer {
-            file: Some(f),
-            clips,
-            tmp,
-            path: path.to_path_buf(),
-        })
+        Ok(H5Writer { file: Some(f), clips, tmp, path: path.to_path_buf() })
     }
 
     pub fn add_clip(&mut self, clip: &Clip) -> Result<()> {
         let path = &self.path;
-        let g = self
-            .clips
-            .create_group(&clip.meta.name)
-            .map_err(|e| h5err(path, e))?;
-        put_attr(
-            &g,
-            "meta",
-            &serde_json::to_string(&clip.meta).expect("meta serialises"),
-            path,
-        )?;
+        let g = self.clips.create_group(&clip.meta.name).map_err(|e| h5err(path, e))?;
+        put_attr(&g, "meta", &serde_json::to_string(&clip.meta).expect("meta serialises"), path)?;
         let t = clip.frames.len();
-        let Some(first) = clip.frames.first() else {
-            return Ok(());
-        };
+        let Some(first) = clip.frames.first() else { return Ok(()) };
         let (w, h) = first.size();
-        let col = |f: &dyn Fn(&Frame) -> Option<Vec<u8>>| -> Option<Vec<Vec<u8>>> {
-            clip.frames.iter().map(f).collect()
-        };
+        let col = |f: &dyn Fn(&Frame) -> Option<Vec<u8>>| -> Option<Vec<Vec<u8>>> { clip.frames.iter().map(f).collect() };
         if let Some(v) = col(&|f| Some(f.com.to_u8())) {
             put_stream(&g, "com", &v, t, h, w, 3, path)?;
         }
@@ -151,18 +115,9 @@ fn read_stream(g: &hdf5::Group, name: &str, path: &Path) -> Result<Option<(Vec<u
     let ds = g.dataset(name).map_err(|e| h5err(path, e))?;
     let shape = ds.shape();
     if shape.len() != 4 {
-        return Err(DataError::invalid(
-            path,
-            format!(
-                "dataset {}/{name} has shape {shape:?}, expected [T,H,W,C]",
-                g.name()
-            ),
-        ));
+        return Err(DataError::invalid(path, format!("dataset {}/{name} has shape {shape:?}, expected [T,H,W,C]", g.name())));
     }
-    Ok(Some((
-        shape,
-        ds.read_raw::<u8>().map_err(|e| h5err(path, e))?,
-    )))
+    Ok(Some((shape, ds.read_raw::<u8>().map_err(|e| h5err(path, e))?)))
 }
 
 /// Read a set written by [`write_set`] (8-bit values / 255).
@@ -176,11 +131,9 @@ pub fn read_set(path: &Path) -> Result<(Manifest, Vec<Clip>)> {
         let g = root.group(&cm.name).map_err(|e| h5err(path, e))?;
         let meta: ClipMeta = serde_json::from_str(&get_attr(&g, "meta", path)?)
             .map_err(|e| DataError::invalid(path, format!("clip {} meta: {e}", cm.name)))?;
-        let (shape, com) = read_stream(&g, "com", path)?
-            .ok_or_else(|| DataError::invalid(path, format!("clip {} has no com", cm.name)))?;
+        let (shape, com) = read_stream(&g, "com", path)?.ok_or_else(|| DataError::invalid(path, format!("clip {} has no com", cm.name)))?;
         let (t, h, w) = (shape[0], shape[1], shape[2]);
-        let (_, pha) = read_stream(&g, "pha", path)?
-            .ok_or_else(|| DataError::invalid(path, format!("clip {} has no pha", cm.name)))?;
+        let (_, pha) = read_stream(&g, "pha", path)?.ok_or_else(|| DataError::invalid(path, format!("clip {} has no pha", cm.name)))?;
         let fgr = read_stream(&g, "fgr", path)?;
         let bgr = read_stream(&g, "bgr", path)?;
         let lab = read_stream(&g, "label", path)?;
@@ -190,20 +143,10 @@ pub fn read_set(path: &Path) -> Result<(Manifest, Vec<Clip>)> {
             .map(|i| Frame {
                 com: Rgb::from_u8(w, h, &com[i * n3..(i + 1) * n3]),
                 pha: Plane::from_u8(w, h, &pha[i * n1..(i + 1) * n1]),
-                fgr: fgr
-                    .as_ref()
-                    .map(|(_, d)| Rgb::from_u8(w, h, &d[i * n3..(i + 1) * n3])),
-                bgr: bgr
-                    .as_ref()
-                    .map(|(_, d)| Rgb::from_u8(w, h, &d[i * n3..(i + 1) * n3])),
-                label: lab.as_ref().map(|(_, d)| LabelMap {
-                    w,
-                    h,
-                    data: d[i * n1..(i + 1) * n1].to_vec(),
-                }),
-                person: person
-                    .as_ref()
-                    .map(|(_, d)| Plane::from_u8(w, h, &d[i * n1..(i + 1) * n1])),
+                fgr: fgr.as_ref().map(|(_, d)| Rgb::from_u8(w, h, &d[i * n3..(i + 1) * n3])),
+                bgr: bgr.as_ref().map(|(_, d)| Rgb::from_u8(w, h, &d[i * n3..(i + 1) * n3])),
+                label: lab.as_ref().map(|(_, d)| LabelMap { w, h, data: d[i * n1..(i + 1) * n1].to_vec() }),
+                person: person.as_ref().map(|(_, d)| Plane::from_u8(w, h, &d[i * n1..(i + 1) * n1])),
             })
             .collect();
         clips.push(Clip { meta, frames });

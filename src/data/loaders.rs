@@ -19,10 +19,7 @@ use crate::world::rng::Rand;
 
 fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
     let rd = fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
-    let mut v: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
     v.sort();
     Ok(v)
 }
@@ -47,14 +44,8 @@ pub(crate) fn meta_for(name: String, split: &str, clip_type: &str, frames: &[Fra
 /// Load one composited clip folder (`com/`, `pha/`, optional `fgr/`, ...).
 pub fn load_clip(clip_dir: &Path) -> Result<Clip> {
     let frames = read_clip(clip_dir)?;
-    let name = clip_dir
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Ok(Clip {
-        meta: meta_for(name, "eval", "composited", &frames),
-        frames,
-    })
+    let name = clip_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(Clip { meta: meta_for(name, "eval", "composited", &frames), frames })
 }
 
 /// Load every clip of a composited evaluation set (each sub-folder with a
@@ -80,10 +71,7 @@ pub fn load_composited(root: &Path) -> Result<Vec<Clip>> {
         }
     }
     if clips.is_empty() {
-        return Err(DataError::invalid(
-            root,
-            "no clips (expected <clip>/com/*.png and <clip>/pha/*.png)",
-        ));
+        return Err(DataError::invalid(root, "no clips (expected <clip>/com/*.png and <clip>/pha/*.png)"));
     }
     Ok(clips)
 }
@@ -98,18 +86,8 @@ pub fn load_image_set(root: &Path) -> Result<Vec<Clip>> {
         let com = read_rgb(ip)?;
         let pha = read_gray(ap)?;
         check_size(ap, (pha.w, pha.h), (com.w, com.h), "its image")?;
-        let frames = vec![Frame {
-            com,
-            pha,
-            fgr: None,
-            bgr: None,
-            label: None,
-            person: None,
-        }];
-        clips.push(Clip {
-            meta: meta_for(stem(ip), "eval", "image", &frames),
-            frames,
-        });
+        let frames = vec![Frame { com, pha, fgr: None, bgr: None, label: None, person: None }];
+        clips.push(Clip { meta: meta_for(stem(ip), "eval", "image", &frames), frames });
     }
     Ok(clips)
 }
@@ -133,10 +111,7 @@ fn backgrounds(root: &Path) -> Result<Vec<Bg>> {
         }
     }
     if v.is_empty() {
-        return Err(DataError::invalid(
-            root.join("backgrounds"),
-            "no backgrounds (expected backgrounds/image/* or backgrounds/video/<clip>/*)",
-        ));
+        return Err(DataError::invalid(root.join("backgrounds"), "no backgrounds (expected backgrounds/image/* or backgrounds/video/<clip>/*)"));
     }
     Ok(v)
 }
@@ -169,10 +144,7 @@ pub fn load_videomatte(root: &Path, split: &str, seed: u64) -> Result<Vec<Clip>>
         let fgr_files = list_frames(&clip_dir)?;
         let pha_dir = pha_root.join(&name);
         if !pha_dir.is_dir() {
-            return Err(DataError::invalid(
-                &pha_dir,
-                "missing alpha folder for this foreground clip",
-            ));
+            return Err(DataError::invalid(&pha_dir, "missing alpha folder for this foreground clip"));
         }
         let pha_files = match_frames(&fgr_files, &pha_dir)?;
         let mut r = Rand::keyed(&format!("videomatte/{split}/{name}/{ci}"), seed);
@@ -192,19 +164,9 @@ pub fn load_videomatte(root: &Path, split: &str, seed: u64) -> Result<Vec<Clip>>
                 *c = a * fgr.data[j] + (1.0 - a) * bgr.data[j];
             }
             let com = Rgb::new(fgr.w, fgr.h, com);
-            frames.push(Frame {
-                com,
-                pha,
-                fgr: Some(fgr),
-                bgr: Some(bgr),
-                label: None,
-                person: None,
-            });
+            frames.push(Frame { com, pha, fgr: Some(fgr), bgr: Some(bgr), label: None, person: None });
         }
-        clips.push(Clip {
-            meta: meta_for(name, split, "human_only", &frames),
-            frames,
-        });
+        clips.push(Clip { meta: meta_for(name, split, "human_only", &frames), frames });
     }
     if clips.is_empty() {
         return Err(DataError::invalid(&fgr_root, "no clips"));
@@ -226,21 +188,10 @@ pub fn write_videomatte(root: &Path, split: &str, clips: &[Clip]) -> Result<()> 
         for (i, f) in clip.frames.iter().enumerate() {
             let (w, h) = f.size();
             let n = super::png::frame_name(i);
-            let fgr = f
-                .fgr
-                .as_ref()
-                .ok_or_else(|| DataError::invalid(&fd, "clip has no foreground"))?;
-            let bgr = f
-                .bgr
-                .as_ref()
-                .ok_or_else(|| DataError::invalid(&bd, "clip has no background"))?;
+            let fgr = f.fgr.as_ref().ok_or_else(|| DataError::invalid(&fd, "clip has no foreground"))?;
+            let bgr = f.bgr.as_ref().ok_or_else(|| DataError::invalid(&bd, "clip has no background"))?;
             let save = |p: PathBuf, b: &[u8], c: image::ColorType| {
-                image::save_buffer(&p, b, w as u32, h as u32, c).map_err(|source| {
-                    DataError::Image {
-                        path: p.clone(),
-                        source,
-                    }
-                })
+                image::save_buffer(&p, b, w as u32, h as u32, c).map_err(|source| DataError::Image { path: p.clone(), source })
             };
             save(fd.join(&n), &fgr.to_u8(), image::ColorType::Rgb8)?;
             save(pd.join(&n), &f.pha.to_u8(), image::ColorType::L8)?;

@@ -18,10 +18,7 @@ use anyhow::{bail, Context, Result};
 pub const EXTENSIONS: [&str; 7] = ["mp4", "mov", "mkv", "webm", "avi", "m4v", "mpg"];
 
 pub fn is_video(path: &Path) -> bool {
-    path.is_file()
-        && path.extension().is_some_and(|e| {
-            EXTENSIONS.contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
-        })
+    path.is_file() && path.extension().is_some_and(|e| EXTENSIONS.contains(&e.to_string_lossy().to_ascii_lowercase().as_str()))
 }
 
 /// What `ffprobe` says of a file's first video stream.
@@ -64,10 +61,7 @@ fn drain(child: &mut Child) -> Option<std::thread::JoinHandle<String>> {
 }
 
 fn collected(h: Option<std::thread::JoinHandle<String>>) -> String {
-    h.and_then(|h| h.join().ok())
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+    h.and_then(|h| h.join().ok()).unwrap_or_default().trim().to_string()
 }
 
 fn parse_rate(s: &str) -> Option<(u32, u32)> {
@@ -86,54 +80,22 @@ pub fn probe(path: &Path) -> Result<VideoInfo> {
         bail!("{}: an empty file, not a video", path.display());
     }
     let out = tool("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=width,height,r_frame_rate,avg_frame_rate,nb_frames,codec_name",
-            "-of",
-            "json",
-        ])
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,r_frame_rate,avg_frame_rate,nb_frames,codec_name", "-of", "json"])
         .arg(path)
         .output()
         .map_err(|e| missing_tool("ffprobe", e))?;
     if !out.status.success() {
-        bail!(
-            "{}: not a readable video: {}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("{}: not a readable video: {}", path.display(), String::from_utf8_lossy(&out.stderr).trim());
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .with_context(|| format!("{}: ffprobe's answer is not JSON", path.display()))?;
-    let Some(s) = v["streams"].get(0) else {
-        bail!("{}: has no video stream", path.display())
-    };
-    let (width, height) = (
-        s["width"].as_u64().unwrap_or(0) as u32,
-        s["height"].as_u64().unwrap_or(0) as u32,
-    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| format!("{}: ffprobe's answer is not JSON", path.display()))?;
+    let Some(s) = v["streams"].get(0) else { bail!("{}: has no video stream", path.display()) };
+    let (width, height) = (s["width"].as_u64().unwrap_or(0) as u32, s["height"].as_u64().unwrap_or(0) as u32);
     if width == 0 || height == 0 {
-        bail!(
-            "{}: the video stream has no frame size (zero-sized)",
-            path.display()
-        );
+        bail!("{}: the video stream has no frame size (zero-sized)", path.display());
     }
-    let fps = s["avg_frame_rate"]
-        .as_str()
-        .and_then(parse_rate)
-        .or_else(|| s["r_frame_rate"].as_str().and_then(parse_rate))
-        .with_context(|| format!("{}: the video stream has no frame rate", path.display()))?;
+    let fps = s["avg_frame_rate"].as_str().and_then(parse_rate).or_else(|| s["r_frame_rate"].as_str().and_then(parse_rate)).with_context(|| format!("{}: the video stream has no frame rate", path.display()))?;
     let frames = s["nb_frames"].as_str().and_then(|n| n.parse().ok());
-    Ok(VideoInfo {
-        width,
-        height,
-        fps,
-        frames,
-        codec: s["codec_name"].as_str().unwrap_or("?").to_string(),
-    })
+    Ok(VideoInfo { width, height, fps, frames, codec: s["codec_name"].as_str().unwrap_or("?").to_string() })
 }
 
 /// Decoded frames of a video, RGB24, in order, optionally resized.
@@ -151,10 +113,7 @@ pub struct VideoReader {
 impl VideoReader {
     pub fn open(path: &Path, resize: Option<(u32, u32)>) -> Result<VideoReader> {
         if let Some((w, h)) = resize {
-            anyhow::ensure!(
-                w > 0 && h > 0,
-                "--input-resize {w}x{h}: both sides must be positive"
-            );
+            anyhow::ensure!(w > 0 && h > 0, "--input-resize {w}x{h}: both sides must be positive");
         }
         let info = probe(path)?;
         let (width, height) = resize.unwrap_or((info.width, info.height));
@@ -162,38 +121,16 @@ impl VideoReader {
         // Frames as stored: rotation metadata (phone video) is not applied, so
         // the decoded size is the probed one (ffmpeg would otherwise turn a
         // 90-degree clip and swap its sides).
-        cmd.args(["-v", "error", "-nostdin", "-noautorotate", "-i"])
-            .arg(path);
+        cmd.args(["-v", "error", "-nostdin", "-noautorotate", "-i"]).arg(path);
         if resize.is_some() {
             cmd.args(["-vf", &format!("scale={width}:{height}:flags=bilinear")]);
         }
         // Every decoded frame once, at its own timestamp (no duplication or drops).
-        cmd.args([
-            "-vsync",
-            "passthrough",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ]);
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| missing_tool("ffmpeg", e))?;
+        cmd.args(["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| missing_tool("ffmpeg", e))?;
         let stdout = child.stdout.take().expect("piped");
         let stderr = drain(&mut child);
-        Ok(VideoReader {
-            path: path.to_path_buf(),
-            child,
-            stdout,
-            stderr,
-            width,
-            height,
-            info,
-            read: 0,
-        })
+        Ok(VideoReader { path: path.to_path_buf(), child, stdout, stderr, width, height, info, read: 0 })
     }
 
     /// The next frame's RGB24 bytes, None at the end. A decoder that fails
@@ -203,10 +140,7 @@ impl VideoReader {
         let mut buf = vec![0u8; n];
         let mut got = 0;
         while got < n {
-            let k = self
-                .stdout
-                .read(&mut buf[got..])
-                .with_context(|| format!("{}: reading decoded frames", self.path.display()))?;
+            let k = self.stdout.read(&mut buf[got..]).with_context(|| format!("{}: reading decoded frames", self.path.display()))?;
             if k == 0 {
                 break;
             }
@@ -219,12 +153,7 @@ impl VideoReader {
         let status = self.child.wait()?;
         let err = collected(self.stderr.take());
         if got != 0 || !status.success() {
-            bail!(
-                "{}: decoding failed after {} frames (a truncated or corrupt video?): {}",
-                self.path.display(),
-                self.read,
-                err
-            );
+            bail!("{}: decoding failed after {} frames (a truncated or corrupt video?): {}", self.path.display(), self.read, err);
         }
         if self.read == 0 {
             bail!("{}: the video has no frames", self.path.display());
@@ -232,11 +161,7 @@ impl VideoReader {
         // ffmpeg ends cleanly at a cut in the stream: hold it to the count
         // the container states.
         if let Some(want) = self.info.frames.filter(|w| self.read < *w) {
-            bail!(
-                "{}: decoded {} of the {want} frames the file states (a truncated video?)",
-                self.path.display(),
-                self.read
-            );
+            bail!("{}: decoded {} of the {want} frames the file states (a truncated video?)", self.path.display(), self.read);
         }
         Ok(None)
     }
@@ -263,24 +188,14 @@ pub struct VideoWriter {
 }
 
 impl VideoWriter {
-    pub fn create(
-        path: &Path,
-        width: u32,
-        height: u32,
-        fps: (u32, u32),
-        mbps: f64,
-    ) -> Result<VideoWriter> {
+    pub fn create(path: &Path, width: u32, height: u32, fps: (u32, u32), mbps: f64) -> Result<VideoWriter> {
         if width % 2 == 1 || height % 2 == 1 {
             bail!("{}: {width}x{height} has an odd side, which 4:2:0 video cannot hold (use --input-resize or PNG output)", path.display());
         }
         if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(d)
-                .with_context(|| format!("{}: cannot create", d.display()))?;
+            std::fs::create_dir_all(d).with_context(|| format!("{}: cannot create", d.display()))?;
         }
-        let ext = path
-            .extension()
-            .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default();
+        let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
         // The temporary keeps its sweepable name; the container is named to ffmpeg.
         let tmp = crate::atomic::temporary(path);
         let format = match ext.as_str() {
@@ -291,63 +206,18 @@ impl VideoWriter {
             "mpg" => "mpeg",
             _ => "mp4",
         };
-        anyhow::ensure!(
-            mbps.is_finite() && mbps > 0.0,
-            "{}: video bit rate {mbps} Mb/s is not positive",
-            path.display()
-        );
-        anyhow::ensure!(
-            fps.0 > 0 && fps.1 > 0,
-            "{}: frame rate {}/{} is not positive",
-            path.display(),
-            fps.0,
-            fps.1
-        );
+        anyhow::ensure!(mbps.is_finite() && mbps > 0.0, "{}: video bit rate {mbps} Mb/s is not positive", path.display());
+        anyhow::ensure!(fps.0 > 0 && fps.1 > 0, "{}: frame rate {}/{} is not positive", path.display(), fps.0, fps.1);
         // MP4/MOV with the index first, so a cut file still lists its frames.
         let codec: &[&str] = match ext.as_str() {
-            "webm" => &[
-                "-c:v",
-                "libvpx-vp9",
-                "-deadline",
-                "realtime",
-                "-cpu-used",
-                "8",
-            ],
-            "mp4" | "mov" | "m4v" | "" => &[
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-movflags",
-                "+faststart",
-            ],
+            "webm" => &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"],
+            "mp4" | "mov" | "m4v" | "" => &["-c:v", "libx264", "-preset", "veryfast", "-movflags", "+faststart"],
             _ => &["-c:v", "libx264", "-preset", "veryfast"],
         };
         let child = tool("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "rawvideo",
-                "-pix_fmt",
-                "rgb24",
-                "-s",
-                &format!("{width}x{height}"),
-                "-r",
-                &format!("{}/{}", fps.0, fps.1),
-                "-i",
-                "-",
-            ])
+            .args(["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", &format!("{width}x{height}"), "-r", &format!("{}/{}", fps.0, fps.1), "-i", "-"])
             .args(codec)
-            .args([
-                "-pix_fmt",
-                "yuv420p",
-                "-b:v",
-                &format!("{}k", (mbps * 1000.0).round() as u64),
-                "-f",
-                format,
-            ])
+            .args(["-pix_fmt", "yuv420p", "-b:v", &format!("{}k", (mbps * 1000.0).round() as u64), "-f", format])
             .arg(&tmp)
             .stdin(Stdio::piped())
             .stderr(Stdio::piped())
@@ -356,39 +226,17 @@ impl VideoWriter {
         let mut child = child;
         let stdin = child.stdin.take();
         let stderr = drain(&mut child);
-        Ok(VideoWriter {
-            target: path.to_path_buf(),
-            tmp,
-            child: Some(child),
-            stdin,
-            stderr,
-            frame_bytes: width as usize * height as usize * 3,
-        })
+        Ok(VideoWriter { target: path.to_path_buf(), tmp, child: Some(child), stdin, stderr, frame_bytes: width as usize * height as usize * 3 })
     }
 
     pub fn write(&mut self, rgb: &[u8]) -> Result<()> {
-        anyhow::ensure!(
-            rgb.len() == self.frame_bytes,
-            "{}: a frame of {} bytes, expected {}",
-            self.target.display(),
-            rgb.len(),
-            self.frame_bytes
-        );
-        if let Err(e) = self
-            .stdin
-            .as_mut()
-            .expect("open until finish")
-            .write_all(rgb)
-        {
+        anyhow::ensure!(rgb.len() == self.frame_bytes, "{}: a frame of {} bytes, expected {}", self.target.display(), rgb.len(), self.frame_bytes);
+        if let Err(e) = self.stdin.as_mut().expect("open until finish").write_all(rgb) {
             drop(self.stdin.take());
             if let Some(mut c) = self.child.take() {
                 let _ = c.wait();
             }
-            bail!(
-                "{}: the encoder stopped ({e}): {}",
-                self.target.display(),
-                collected(self.stderr.take())
-            );
+            bail!("{}: the encoder stopped ({e}): {}", self.target.display(), collected(self.stderr.take()));
         }
         Ok(())
     }
@@ -397,17 +245,10 @@ impl VideoWriter {
         drop(self.stdin.take());
         let status = self.child.take().expect("finished once").wait()?;
         if !status.success() {
-            bail!(
-                "{}: encoding failed: {}",
-                self.target.display(),
-                collected(self.stderr.take())
-            );
+            bail!("{}: encoding failed: {}", self.target.display(), collected(self.stderr.take()));
         }
-        std::fs::File::open(&self.tmp)
-            .and_then(|f| f.sync_all())
-            .with_context(|| format!("{}: cannot sync", self.tmp.display()))?;
-        std::fs::rename(&self.tmp, &self.target)
-            .with_context(|| format!("{}: cannot write", self.target.display()))
+        std::fs::File::open(&self.tmp).and_then(|f| f.sync_all()).with_context(|| format!("{}: cannot sync", self.tmp.display()))?;
+        std::fs::rename(&self.tmp, &self.target).with_context(|| format!("{}: cannot write", self.target.display()))
     }
 }
 

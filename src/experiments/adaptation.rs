@@ -18,9 +18,7 @@ use tch::Tensor;
 
 use super::definition::{AnnotatorKind, Definition, MethodDef};
 use super::lab::Lab;
-use crate::adapt::{
-    adapt, epochs_to, fluctuation, AdaptConfig, Annotator, DfimatAnnotator, NoisyAnnotator,
-};
+use crate::adapt::{adapt, epochs_to, fluctuation, AdaptConfig, Annotator, DfimatAnnotator, NoisyAnnotator};
 use crate::model::zoo::dfimat;
 use crate::model::Arch;
 
@@ -49,66 +47,27 @@ impl Lab {
         cfg
     }
 
-    pub(super) fn adaptation_rows(
-        &self,
-        def: &Definition,
-        m: &MethodDef,
-        seed: u64,
-    ) -> Result<Vec<ResultRow>> {
-        let a = def
-            .adaptation
-            .as_ref()
-            .context("an adaptation experiment needs an [adaptation] table")?;
+    pub(super) fn adaptation_rows(&self, def: &Definition, m: &MethodDef, seed: u64) -> Result<Vec<ResultRow>> {
+        let a = def.adaptation.as_ref().context("an adaptation experiment needs an [adaptation] table")?;
         let (model, _) = checkpoint::load(&self.model(&m.spec, seed)?, self.device)?;
-        let (factory, _) =
-            checkpoint::load(&self.model(&super::ModelSpec::Factory, seed)?, self.device)?;
-        let backgrounds: Vec<Tensor> = self
-            .dataset("synvm:train")?
-            .clips
-            .iter()
-            .filter_map(|c| ClipTensors::from_clip(c).bgr)
-            .collect();
+        let (factory, _) = checkpoint::load(&self.model(&super::ModelSpec::Factory, seed)?, self.device)?;
+        let backgrounds: Vec<Tensor> = self.dataset("synvm:train")?.clips.iter().filter_map(|c| ClipTensors::from_clip(c).bgr).collect();
         let probe_clip: Option<Vec<ClipTensors>> = match &a.probe {
-            Some(p) => Some(vec![ClipTensors::from_clip(
-                self.dataset(p)?
-                    .clips
-                    .first()
-                    .with_context(|| format!("{p}: no clips"))?,
-            )]),
+            Some(p) => Some(vec![ClipTensors::from_clip(self.dataset(p)?.clips.first().with_context(|| format!("{p}: no clips"))?)]),
             None => None,
         };
-        let probe_fn = |net: &MattingNet, params: &ParamSet| {
-            validate(
-                net,
-                params,
-                probe_clip.as_ref().expect("probe"),
-                self.device,
-            )
-            .mad
-        };
+        let probe_fn = |net: &MattingNet, params: &ParamSet| validate(net, params, probe_clip.as_ref().expect("probe"), self.device).mad;
         let noisy = NoisyAnnotator { noise: a.noise };
-        let dfimat = if a
-            .arms
-            .iter()
-            .any(|arm| arm.annotator == Some(AnnotatorKind::Dfimat))
-        {
+        let dfimat = if a.arms.iter().any(|arm| arm.annotator == Some(AnnotatorKind::Dfimat)) {
             let (net, _) = checkpoint::load_model(&self.model(&dfimat_spec(), 0)?, self.device)?;
-            Some(DfimatAnnotator {
-                net,
-                rounds: dfimat::ROUNDS,
-                clicks: dfimat::CLICKS,
-            })
+            Some(DfimatAnnotator { net, rounds: dfimat::ROUNDS, clicks: dfimat::CLICKS })
         } else {
             None
         };
         let mut rows = vec![];
         for ds in &def.datasets {
             let set = self.dataset(ds)?;
-            let n = if a.clips == 0 {
-                set.clips.len()
-            } else {
-                a.clips.min(set.clips.len())
-            };
+            let n = if a.clips == 0 { set.clips.len() } else { a.clips.min(set.clips.len()) };
             for arm in &a.arms {
                 let key = format!("{}+{}", m.name, arm.name);
                 for clip in &set.clips[..n] {
@@ -125,18 +84,12 @@ impl Lab {
                             annotator,
                             &backgrounds,
                             &cfg,
-                            probe_clip
-                                .as_ref()
-                                .map(|_| &probe_fn as &dyn Fn(&MattingNet, &ParamSet) -> f64),
+                            probe_clip.as_ref().map(|_| &probe_fn as &dyn Fn(&MattingNet, &ParamSet) -> f64),
                             |_| {},
                         );
                         let row = |metric: &str, v: f64| {
                             let r = ResultRow::new(&def.id, &key, ds, &clip.meta.name, metric, v);
-                            if a.repeats > 1 {
-                                r.at_repeat(rep as i64)
-                            } else {
-                                r
-                            }
+                            if a.repeats > 1 { r.at_repeat(rep as i64) } else { r }
                         };
                         for l in &run.log {
                             rows.push(row("miou", l.miou).at_step(l.epoch as i64));

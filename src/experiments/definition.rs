@@ -248,24 +248,13 @@ pub const BUILTIN: [(&str, &str); 12] = [
     ("fig7", include_str!("../../experiments/fig7.toml")),
     ("fig8", include_str!("../../experiments/fig8.toml")),
     ("fig9", include_str!("../../experiments/fig9.toml")),
-    (
-        "annotators",
-        include_str!("../../experiments/annotators.toml"),
-    ),
+    ("annotators", include_str!("../../experiments/annotators.toml")),
     ("twin", include_str!("../../experiments/twin.toml")),
 ];
 
 /// The methods every definition may name without defining them.
 pub fn builtin_method(name: &str) -> Option<MethodDef> {
-    let m = |label: &str, paper: &str, spec: ModelSpec| {
-        Some(MethodDef {
-            name: name.into(),
-            label: label.into(),
-            paper: Some(paper.into()),
-            spec,
-            one_step: false,
-        })
-    };
+    let m = |label: &str, paper: &str, spec: ModelSpec| Some(MethodDef { name: name.into(), label: label.into(), paper: Some(paper.into()), spec, one_step: false });
     match name {
         "rvm" => m("RVM (factory)", "RVM", ModelSpec::Factory),
         "rvm_f" => m("RVM-F", "RVM_F", ModelSpec::RvmF),
@@ -315,53 +304,32 @@ pub fn builtin_method(name: &str) -> Option<MethodDef> {
 
 impl Definition {
     pub fn parse(text: &str, origin: &str) -> Result<Definition> {
-        let d: Definition = toml::from_str(text)
-            .with_context(|| format!("{origin}: not a valid experiment definition"))?;
-        d.check()
-            .with_context(|| format!("{origin}: invalid experiment definition"))?;
+        let d: Definition = toml::from_str(text).with_context(|| format!("{origin}: not a valid experiment definition"))?;
+        d.check().with_context(|| format!("{origin}: invalid experiment definition"))?;
         Ok(d)
     }
 
     pub fn load(path: &Path) -> Result<Definition> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
         Definition::parse(&text, &path.display().to_string())
     }
 
     /// A shipped definition by id, or from `dir/<id>.toml` when given and present.
     pub fn named(id: &str, dir: Option<&Path>) -> Result<Definition> {
-        if let Some(p) = dir
-            .map(|d| d.join(format!("{id}.toml")))
-            .filter(|p| p.is_file())
-        {
+        if let Some(p) = dir.map(|d| d.join(format!("{id}.toml"))).filter(|p| p.is_file()) {
             return Definition::load(&p);
         }
         match BUILTIN.iter().find(|(k, _)| *k == id) {
             Some((k, text)) => Definition::parse(text, &format!("experiments/{k}.toml")),
-            None => bail!(
-                "unknown experiment '{id}' (known: {})",
-                BUILTIN
-                    .iter()
-                    .map(|(k, _)| *k)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            None => bail!("unknown experiment '{id}' (known: {})", BUILTIN.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")),
         }
     }
 
     fn check(&self) -> Result<()> {
-        for m in self.methods.iter().chain(
-            self.profiles
-                .values()
-                .flat_map(|o| o.methods.iter().flatten()),
-        ) {
+        for m in self.methods.iter().chain(self.profiles.values().flat_map(|o| o.methods.iter().flatten())) {
             self.method(m)?;
         }
-        for d in self.datasets.iter().chain(
-            self.profiles
-                .values()
-                .flat_map(|o| o.datasets.iter().flatten()),
-        ) {
+        for d in self.datasets.iter().chain(self.profiles.values().flat_map(|o| o.datasets.iter().flatten())) {
             crate::world::SetName::of_dataset(d).map_err(anyhow::Error::msg)?;
         }
         for p in self.profiles.keys() {
@@ -369,51 +337,23 @@ impl Definition {
         }
         for c in &self.claims {
             if !crate::stats::RELATIONS.contains(&c.relation.as_str()) {
-                bail!(
-                    "claim '{}': relation must be better, not_worse or worse",
-                    c.text
-                );
+                bail!("claim '{}': relation must be better, not_worse or worse", c.text);
             }
         }
         if self.seeds.is_empty() {
             bail!("no seeds");
         }
         if self.kind == ExperimentKind::Scores {
-            let known = |m: &str| {
-                m == "regions"
-                    || super::score::METRICS.iter().any(|(k, _)| *k == m)
-                    || super::score::REGION_METRICS.contains(&m)
-            };
+            let known = |m: &str| m == "regions" || super::score::METRICS.iter().any(|(k, _)| *k == m) || super::score::REGION_METRICS.contains(&m);
             if let Some(m) = self.metrics.iter().find(|m| !known(m)) {
-                bail!(
-                    "unknown metric '{m}' (known: {}, regions)",
-                    super::score::METRICS
-                        .iter()
-                        .map(|(k, _)| *k)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+                bail!("unknown metric '{m}' (known: {}, regions)", super::score::METRICS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "));
             }
         }
         // A method_seeds key must name one of the definition's methods (a
         // typo would otherwise silently run the default seeds).
-        let overrides = self
-            .profiles
-            .values()
-            .filter_map(|o| o.method_seeds.as_ref());
-        for (m, seeds) in std::iter::once(&self.method_seeds)
-            .chain(overrides)
-            .flat_map(|ms| ms.iter())
-        {
-            let known = self
-                .methods
-                .iter()
-                .chain(
-                    self.profiles
-                        .values()
-                        .flat_map(|o| o.methods.iter().flatten()),
-                )
-                .any(|x| x == m);
+        let overrides = self.profiles.values().filter_map(|o| o.method_seeds.as_ref());
+        for (m, seeds) in std::iter::once(&self.method_seeds).chain(overrides).flat_map(|ms| ms.iter()) {
+            let known = self.methods.iter().chain(self.profiles.values().flat_map(|o| o.methods.iter().flatten())).any(|x| x == m);
             if !known {
                 bail!("method_seeds names '{m}', which is not among the methods");
             }
@@ -422,14 +362,8 @@ impl Definition {
             }
         }
         if self.kind != ExperimentKind::Scores {
-            if let Some(m) = self
-                .methods
-                .iter()
-                .find(|m| self.method(m).is_ok_and(|m| m.one_step))
-            {
-                bail!(
-                    "method '{m}' scores theta' (one_step), which only a scores experiment can do"
-                );
+            if let Some(m) = self.methods.iter().find(|m| self.method(m).is_ok_and(|m| m.one_step)) {
+                bail!("method '{m}' scores theta' (one_step), which only a scores experiment can do");
             }
         }
         if (self.kind == ExperimentKind::Adaptation) != self.adaptation.is_some() {
@@ -444,10 +378,7 @@ impl Definition {
     /// so it runs once: its rows at other seeds would be copies.
     pub fn seeds_of(&self, method: &str) -> &[u64] {
         const FACTORY: [u64; 1] = [super::models::FACTORY_SEED];
-        if self
-            .method(method)
-            .is_ok_and(|m| m.spec == ModelSpec::Factory)
-        {
+        if self.method(method).is_ok_and(|m| m.spec == ModelSpec::Factory) {
             return &FACTORY;
         }
         self.method_seeds.get(method).unwrap_or(&self.seeds)
@@ -459,8 +390,7 @@ impl Definition {
             v.name = name.into();
             return Ok(v);
         }
-        builtin_method(name)
-            .with_context(|| format!("unknown method '{name}' (define it under [variants.{name}])"))
+        builtin_method(name).with_context(|| format!("unknown method '{name}' (define it under [variants.{name}])"))
     }
 
     /// The rows of this definition's tables: (key, label, paper key). For
@@ -469,19 +399,9 @@ impl Definition {
         let ms = self.methods.iter().filter_map(|m| self.method(m).ok());
         match &self.adaptation {
             Some(a) => ms
-                .flat_map(|m| {
-                    a.arms.iter().map(move |arm| {
-                        (
-                            format!("{}+{}", m.name, arm.name),
-                            format!("{} + {}", m.label, arm.name),
-                            arm.paper.clone(),
-                        )
-                    })
-                })
+                .flat_map(|m| a.arms.iter().map(move |arm| (format!("{}+{}", m.name, arm.name), format!("{} + {}", m.label, arm.name), arm.paper.clone())))
                 .collect(),
-            None => ms
-                .map(|m| (m.name.clone(), m.label.clone(), m.paper.clone()))
-                .collect(),
+            None => ms.map(|m| (m.name.clone(), m.label.clone(), m.paper.clone())).collect(),
         }
     }
 
@@ -525,25 +445,14 @@ mod tests {
             let d = Definition::named(id, None).unwrap();
             assert_eq!(d.id, id);
         }
-        let e = Definition::parse(
-            "id = 'x'\ntitle='t'\nkind='scores'\nmethods=['nope']",
-            "mine.toml",
-        )
-        .unwrap_err();
+        let e = Definition::parse("id = 'x'\ntitle='t'\nkind='scores'\nmethods=['nope']", "mine.toml").unwrap_err();
         let msg = format!("{e:#}");
         assert!(msg.contains("mine.toml") && msg.contains("nope"), "{msg}");
         let e = Definition::parse("id = 3", "bad.toml").unwrap_err();
         assert!(format!("{e:#}").contains("bad.toml"));
-        let e = Definition::parse(
-            "id = 'x'\ntitle='t'\nkind='scores'\nmethods=['rvm']\nmetrics=['held_iuo']",
-            "typo.toml",
-        )
-        .unwrap_err();
+        let e = Definition::parse("id = 'x'\ntitle='t'\nkind='scores'\nmethods=['rvm']\nmetrics=['held_iuo']", "typo.toml").unwrap_err();
         let msg = format!("{e:#}");
-        assert!(
-            msg.contains("typo.toml") && msg.contains("held_iuo"),
-            "{msg}"
-        );
+        assert!(msg.contains("typo.toml") && msg.contains("held_iuo"), "{msg}");
         let d = Definition::named("table2", None).unwrap();
         assert!(d.at_profile(Profile::Smoke).seeds.len() <= d.seeds.len());
         // A user-defined variant: MAML-RAL with other constraint weights.
@@ -556,110 +465,41 @@ mod tests {
         assert!(Definition::parse(&text.replace("synvm:test", "nope"), "abl.toml").is_err());
         // Deviations and schedule changes of a MAML-RAL variant; a misspelt
         // key is an error naming the file, not silently the default model.
-        let dev = text.replace(
-            "g3=0.4}",
-            "g3=0.4, negatives=true, human_tasks=0.5, beta=2e-4, iterations=360}",
-        );
-        let want = MetaSpec {
-            negatives: true,
-            human_tasks: 0.5,
-            beta: Some(2e-4),
-            iterations: Some(360),
-            ..MetaSpec::weights(0.7, 0.1, 0.4)
-        };
-        assert_eq!(
-            Definition::parse(&dev, "abl.toml")
-                .unwrap()
-                .method("strong_cc")
-                .unwrap()
-                .spec,
-            ModelSpec::MamlRal(want)
-        );
-        let e = Definition::parse(
-            &text.replace("g3=0.4}", "g3=0.4, negatvies=true}"),
-            "abl.toml",
-        )
-        .unwrap_err();
-        assert!(
-            format!("{e:#}").contains("abl.toml") && format!("{e:#}").contains("negatvies"),
-            "{e:#}"
-        );
+        let dev = text.replace("g3=0.4}", "g3=0.4, negatives=true, human_tasks=0.5, beta=2e-4, iterations=360}");
+        let want = MetaSpec { negatives: true, human_tasks: 0.5, beta: Some(2e-4), iterations: Some(360), ..MetaSpec::weights(0.7, 0.1, 0.4) };
+        assert_eq!(Definition::parse(&dev, "abl.toml").unwrap().method("strong_cc").unwrap().spec, ModelSpec::MamlRal(want));
+        let e = Definition::parse(&text.replace("g3=0.4}", "g3=0.4, negatvies=true}"), "abl.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("abl.toml") && format!("{e:#}").contains("negatvies"), "{e:#}");
         // A folder of definitions adds new ids and overrides shipped ones.
         let dir = std::env::temp_dir().join(format!("hoimat-defs-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("abl.toml"), text).unwrap();
-        std::fs::write(
-            dir.join("table2.toml"),
-            text.replace("id='abl'", "id='table2'"),
-        )
-        .unwrap();
-        assert_eq!(
-            Definition::named("abl", Some(&dir)).unwrap().methods.len(),
-            2
-        );
-        assert_eq!(
-            Definition::named("table2", Some(&dir)).unwrap().datasets,
-            vec!["synvm:test".to_string()]
-        );
-        assert_eq!(
-            Definition::named("table4", Some(&dir)).unwrap().id,
-            "table4"
-        );
+        std::fs::write(dir.join("table2.toml"), text.replace("id='abl'", "id='table2'")).unwrap();
+        assert_eq!(Definition::named("abl", Some(&dir)).unwrap().methods.len(), 2);
+        assert_eq!(Definition::named("table2", Some(&dir)).unwrap().datasets, vec!["synvm:test".to_string()]);
+        assert_eq!(Definition::named("table4", Some(&dir)).unwrap().id, "table4");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn method_seeds_replace_the_seeds_of_their_methods_only() {
-        let d = Definition::named("table2", None)
-            .unwrap()
-            .at_profile(Profile::Quick);
+        let d = Definition::named("table2", None).unwrap().at_profile(Profile::Quick);
         assert_eq!(d.seeds_of("rvm_f"), &[0, 1, 2, 3, 4]);
         // The seedless factory model runs once.
         assert_eq!(d.seeds_of("rvm"), &[0]);
         assert_eq!(d.seeds_of("vmfm"), &[0]);
         // The paper profile has no override: the zoo gets every seed there.
-        assert_eq!(
-            Definition::named("table2", None)
-                .unwrap()
-                .at_profile(Profile::Paper)
-                .seeds_of("vmfm"),
-            &[0, 1, 2, 3, 4]
-        );
-        let base =
-            "id='x'\ntitle='t'\nkind='scores'\ndatasets=['synvbhoi']\nmethods=['rvm','modnet']\n";
-        assert!(Definition::parse(
-            &format!("{base}[profiles.quick.method_seeds]\nmodnet=[0]\n"),
-            "x.toml"
-        )
-        .is_ok());
-        let e = Definition::parse(
-            &format!("{base}[profiles.quick.method_seeds]\nmodnt=[0]\n"),
-            "x.toml",
-        )
-        .unwrap_err();
-        assert!(
-            format!("{e:#}").contains("modnt") && format!("{e:#}").contains("x.toml"),
-            "{e:#}"
-        );
-        assert!(
-            Definition::parse(&format!("{base}[method_seeds]\nmodnet=[]\n"), "x.toml").is_err()
-        );
+        assert_eq!(Definition::named("table2", None).unwrap().at_profile(Profile::Paper).seeds_of("vmfm"), &[0, 1, 2, 3, 4]);
+        let base = "id='x'\ntitle='t'\nkind='scores'\ndatasets=['synvbhoi']\nmethods=['rvm','modnet']\n";
+        assert!(Definition::parse(&format!("{base}[profiles.quick.method_seeds]\nmodnet=[0]\n"), "x.toml").is_ok());
+        let e = Definition::parse(&format!("{base}[profiles.quick.method_seeds]\nmodnt=[0]\n"), "x.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("modnt") && format!("{e:#}").contains("x.toml"), "{e:#}");
+        assert!(Definition::parse(&format!("{base}[method_seeds]\nmodnet=[]\n"), "x.toml").is_err());
         // A zoo spec in a variant, and the annotator of an arm.
-        let v = format!("{base}[variants.mine]\nlabel='m'\nspec={{kind='zoo', arch='adam'}}\n")
-            .replace("'modnet']", "'mine']");
-        assert_eq!(
-            Definition::parse(&v, "v.toml")
-                .unwrap()
-                .method("mine")
-                .unwrap()
-                .spec,
-            ModelSpec::Zoo { arch: Arch::Adam }
-        );
+        let v = format!("{base}[variants.mine]\nlabel='m'\nspec={{kind='zoo', arch='adam'}}\n").replace("'modnet']", "'mine']");
+        assert_eq!(Definition::parse(&v, "v.toml").unwrap().method("mine").unwrap().spec, ModelSpec::Zoo { arch: Arch::Adam });
         let a = Definition::named("annotators", None).unwrap();
         let arms = &a.adaptation.as_ref().unwrap().arms;
-        assert_eq!(
-            (arms[0].annotator, arms[1].annotator),
-            (None, Some(AnnotatorKind::Dfimat))
-        );
+        assert_eq!((arms[0].annotator, arms[1].annotator), (None, Some(AnnotatorKind::Dfimat)));
     }
 }

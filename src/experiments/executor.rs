@@ -65,74 +65,64 @@ pub fn execute(
     let logs = lab.root.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("{}: cannot create", logs.display()))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // At paper each worker takes a fixed share of the cores (the count is
+    // in each checkpoint's provenance); smaller profiles always compute on
+    // one thread (`Profile::cpu_threads`).
+    let threads = (lab.profile == crate::profile::Profile::Paper).then_some((cores / jobs.max(1)).max(1));
     let bar = crate::progress::bar(total as u64, "tasks");
-    lab.say(&format!(
-        "executing {total} tasks on {jobs} worker processes (logs in {})",
-        logs.display()
-    ));
+    lab.say(&format!("executing {total} tasks on {jobs} worker processes (logs in {})", logs.display()));
     let mut failed: Vec<String> = vec![];
-    for (_, mut nodes) in levels {
-        // Longest first, so the level ends with short tasks.
-        nodes.sort_by(|a, b| b.est_s.total_cmp(&a.est_s));
-        let width = jobs.min(nodes.len()).max(1);
-        // At paper each worker takes a share of the cores; smaller profiles
-        // always compute on one thread (`Profile::cpu_threads`).
-        let threads =
-            (lab.profile == crate::profile::Profile::Paper).then_some((cores / width).max(1));
-        let mut queue = nodes.into_iter();
-        let mut running: Vec<(Child, &Node, Instant)> = vec![];
-        loop {
-            while failed.is_empty() && running.len() < width {
-                let Some(n) = queue.next() else { break };
-                let child = spawn(worker, &n.key, threads, force, &logs.join(log_name(&n.key)))?;
-                running.push((child, n, Instant::now()));
-            }
-            if running.is_empty() {
-                break;
-            }
-            bar.set_message(
-                running
-                    .iter()
-                    .map(|(_, n, _)| n.key.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-            std::thread::sleep(Duration::from_millis(200));
-            let mut i = 0;
-            while i < running.len() {
-                match running[i]
-                    .0
-                    .try_wait()
-                    .with_context(|| format!("worker for {}", running[i].1.key))?
-                {
-                    Some(status) => {
-                        let (_, n, t) = running.swap_remove(i);
-                        bar.inc(1);
-                        if status.success() {
-                            bar.println(format!(
-                                "  done {} in {:.0} s",
-                                n.key,
-                                t.elapsed().as_secs_f64()
-                            ));
-                        } else {
-                            let log = logs.join(log_name(&n.key));
-                            bar.println(format!(
-                                "  FAILED {} ({status}); its log, {}:\n{}",
-                                n.key,
-                                log.display(),
-                                tail(&log, 20)
-                            ));
-                            failed.push(n.key.clone());
-                        }
+    let mut running: Vec<(Child, &Node, Instant)> = vec![];
+    let outcome = (|| -> Result<()> {
+        for (_, mut nodes) in levels {
+            // Longest first, so the level ends with short tasks.
+            nodes.sort_by(|a, b| b.est_s.total_cmp(&a.est_s));
+            let mut queue = nodes.into_iter();
+            loop {
+                while failed.is_empty() && running.len() < jobs.max(1) {
+                    let Some(n) = queue.next() else { break };
+                    running.push((spawn(worker, &n.key, threads, force, &logs.join(log_name(&n.key)))?, n, Instant::now()));
+                }
+                if running.is_empty() {
+                    break;
+                }
+                bar.set_message(running.iter().map(|(_, n, _)| n.key.as_str()).collect::<Vec<_>>().join(" "));
+                std::thread::sleep(Duration::from_millis(200));
+                let mut i = 0;
+                while i < running.len() {
+                    let Some(status) = running[i].0.try_wait().with_context(|| format!("worker for {}", running[i].1.key))? else {
+                        i += 1;
+                        continue;
+                    };
+                    let (_, n, t) = running.swap_remove(i);
+                    bar.inc(1);
+                    let line = if status.success() {
+                        format!("  done {} in {:.0} s ({}/{total})", n.key, t.elapsed().as_secs_f64(), bar.position())
+                    } else {
+                        let log = logs.join(log_name(&n.key));
+                        failed.push(n.key.clone());
+                        format!("  FAILED {} ({status}); its log, {}:\n{}", n.key, log.display(), tail(&log, 20))
+                    };
+                    // Plain lines where no bar is drawn (logs, notebooks).
+                    if bar.is_hidden() {
+                        lab.say(&line);
+                    } else {
+                        bar.println(line);
                     }
-                    None => i += 1,
                 }
             }
+            if !failed.is_empty() {
+                break;
+            }
         }
-        if !failed.is_empty() {
-            break;
-        }
+        Ok(())
+    })();
+    // On an error of our own, no worker outlives it.
+    for (child, _, _) in &mut running {
+        let _ = child.kill();
+        let _ = child.wait();
     }
+    outcome?;
     bar.finish_and_clear();
     if !failed.is_empty() {
         bail!(
@@ -166,6 +156,24 @@ fn spawn(
         cmd.arg("--force");
     }
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+    // A worker dies with its parent (a killed reproduction leaves no
+    // orphans training on); locks and atomic writes keep its work safe.
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: prctl and getppid are async-signal-safe and touch only this process.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // The parent died before the request took effect.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::other("the reproduction that started this worker has exited"));
+                }
+                Ok(())
+            });
+        }
+    }
     cmd.spawn()
         .with_context(|| format!("cannot start {} run-task {key}", worker.exe.display()))
 }

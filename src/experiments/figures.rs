@@ -14,12 +14,10 @@ use super::definition::{ChartDef, ChartKind, CurveX, Definition, ExperimentKind}
 use super::lab::Lab;
 use super::runner::Outcome;
 use super::score::metric_label;
-use crate::atomic;
 use crate::frame::{Plane, Rgb};
 use crate::model::checkpoint;
-use crate::plot::{
-    self, bars::Bar, Bars, Cdf, Chart, Curve, Curves, Gallery, Histogram, Labels, Spread,
-};
+use crate::plot::{self, bars::Bar, Bars, Cdf, Chart, Curve, Curves, Gallery, Histogram, Labels, Spread};
+use crate::atomic;
 use crate::store::query::{cell, mean_std, measured_metrics, per_clip, summarize};
 use crate::store::results::StoredRow;
 use crate::train::batch::{to_plane, to_rgb, ClipTensors};
@@ -36,12 +34,7 @@ pub struct Figure {
 
 impl Figure {
     fn of(chart: &impl Chart, title: String, stem: String) -> Result<Figure> {
-        Ok(Figure {
-            svg: plot::to_svg(chart)?,
-            png: plot::to_png(chart)?,
-            title,
-            stem,
-        })
+        Ok(Figure { svg: plot::to_svg(chart)?, png: plot::to_png(chart)?, title, stem })
     }
 
     /// Write `<dir>/<stem>.svg` and `.png`; returns the PNG's path.
@@ -62,71 +55,34 @@ impl Lab {
         let mut charts = vec![];
         for c in &d.charts {
             if c.metric == "fps" {
-                let sizes = measured_metrics(&o.rows)
-                    .into_iter()
-                    .filter(|m| m.starts_with("fps_"));
-                charts.extend(sizes.map(|metric| ChartDef {
-                    metric,
-                    ..c.clone()
-                }));
+                let sizes = measured_metrics(&o.rows).into_iter().filter(|m| m.starts_with("fps_"));
+                charts.extend(sizes.map(|metric| ChartDef { metric, ..c.clone() }));
             } else {
                 charts.push(c.clone());
             }
         }
         for c in &charts {
-            let ds = c
-                .dataset
-                .clone()
-                .or_else(|| d.datasets.first().cloned())
-                .unwrap_or_else(|| "*".into());
-            let ds = if d.kind == ExperimentKind::Speed {
-                "*".to_string()
-            } else {
-                ds
-            };
+            let ds = c.dataset.clone().or_else(|| d.datasets.first().cloned()).unwrap_or_else(|| "*".into());
+            let ds = if d.kind == ExperimentKind::Speed { "*".to_string() } else { ds };
             let suffix = match (c.kind, c.x) {
                 (ChartKind::Gallery, _) => "gallery".to_string(),
                 (ChartKind::Curve, CurveX::Seconds) => format!("curve_{}_seconds", c.metric),
-                (k, _) => format!(
-                    "{}_{}",
-                    serde_json::to_value(k)?.as_str().unwrap_or("chart"),
-                    c.metric
-                ),
+                (k, _) => format!("{}_{}", serde_json::to_value(k)?.as_str().unwrap_or("chart"), c.metric),
             };
             let stem = format!("{}_{}", d.id, suffix.replace(['/', ' '], "_"));
             let title = c.title.clone().unwrap_or_else(|| match c.kind {
-                ChartKind::Gallery => format!(
-                    "{}: alpha at the middle frame (synthetic {ds}, seed-{} models)",
-                    d.id,
-                    d.seeds.first().copied().unwrap_or(0)
-                ),
-                _ if d.kind == ExperimentKind::Speed => format!(
-                    "{}: {} on {}",
-                    d.id,
-                    metric_label(&c.metric),
-                    self.device_name()
-                ),
+                ChartKind::Gallery => format!("{}: alpha at the middle frame (synthetic {ds}, seed-{} models)", d.id, d.seeds.first().copied().unwrap_or(0)),
+                _ if d.kind == ExperimentKind::Speed => format!("{}: {} on {}", d.id, metric_label(&c.metric), self.device_name()),
                 _ => format!("{}: {} on synthetic {ds}", d.id, metric_label(&c.metric)),
             });
             let fig = match c.kind {
-                ChartKind::Bars => {
-                    Figure::of(&bars(d, &o.rows, &ds, &c.metric, &title), title, stem)?
-                }
-                ChartKind::Cdf => {
-                    Figure::of(&cdf(d, &o.rows, &ds, &c.metric, &title), title, stem)?
-                }
+                ChartKind::Bars => Figure::of(&bars(d, &o.rows, &ds, &c.metric, &title), title, stem)?,
+                ChartKind::Cdf => Figure::of(&cdf(d, &o.rows, &ds, &c.metric, &title), title, stem)?,
                 ChartKind::Curve => Figure::of(&curves(d, &o.rows, &ds, c, &title)?, title, stem)?,
-                ChartKind::Epochs => {
-                    Figure::of(&epochs(self, d, &o.rows, &ds, &title)?, title, stem)?
-                }
+                ChartKind::Epochs => Figure::of(&epochs(self, d, &o.rows, &ds, &title)?, title, stem)?,
                 ChartKind::Gallery => {
                     let (svg, png) = self.gallery(d, &ds, c.clips, &title)?.render()?;
-                    Figure {
-                        svg,
-                        png,
-                        title,
-                        stem,
-                    }
+                    Figure { svg, png, title, stem }
                 }
             };
             out.push(fig);
@@ -138,12 +94,7 @@ impl Lab {
     pub fn gallery(&self, d: &Definition, ds: &str, clips: usize, title: &str) -> Result<Gallery> {
         let set = self.dataset(ds)?;
         // theta' rows (one step on each clip's truth) are not a model to show.
-        let methods: Vec<_> = d
-            .methods
-            .iter()
-            .map(|m| d.method(m))
-            .filter(|m| !m.as_ref().is_ok_and(|m| m.one_step))
-            .collect::<Result<_>>()?;
+        let methods: Vec<_> = d.methods.iter().map(|m| d.method(m)).filter(|m| !m.as_ref().is_ok_and(|m| m.one_step)).collect::<Result<_>>()?;
         let seed = d.seeds.first().copied().unwrap_or(0);
         let nets = methods
             .iter()
@@ -153,10 +104,7 @@ impl Lab {
         for clip in set.clips.iter().take(clips.max(1)) {
             let mid = clip.frames.len() / 2;
             let ct = ClipTensors::from_clip(clip);
-            let mut imgs = vec![
-                rgb_image(&to_rgb(&ct.com.get(mid as i64))),
-                gray_image(&clip.frames[mid].pha),
-            ];
+            let mut imgs = vec![rgb_image(&to_rgb(&ct.com.get(mid as i64))), gray_image(&clip.frames[mid].pha)];
             for net in &nets {
                 let (pha, _) = predict_clip(net.as_ref(), net.params(), &ct, 8, self.device);
                 imgs.push(gray_image(&to_plane(&pha.get(mid as i64))));
@@ -166,12 +114,7 @@ impl Lab {
         let mut columns = vec!["input".to_string(), "truth".to_string()];
         columns.extend(methods.iter().map(|m| m.label.clone()));
         let (w, _) = self.profile.frame_size();
-        Ok(Gallery {
-            title: title.into(),
-            columns,
-            rows,
-            scale: if w <= 160 { 2 } else { 1 },
-        })
+        Ok(Gallery { title: title.into(), columns, rows, scale: if w <= 160 { 2 } else { 1 } })
     }
 }
 
@@ -180,12 +123,7 @@ fn rgb_image(x: &Rgb) -> RgbImage {
 }
 
 fn gray_image(p: &Plane) -> RgbImage {
-    RgbImage::from_raw(
-        p.w as u32,
-        p.h as u32,
-        p.to_u8().into_iter().flat_map(|v| [v, v, v]).collect(),
-    )
-    .expect("w*h bytes")
+    RgbImage::from_raw(p.w as u32, p.h as u32, p.to_u8().into_iter().flat_map(|v| [v, v, v]).collect()).expect("w*h bytes")
 }
 
 fn bars(d: &Definition, rows: &[StoredRow], ds: &str, metric: &str, title: &str) -> Bars {
@@ -195,11 +133,7 @@ fn bars(d: &Definition, rows: &[StoredRow], ds: &str, metric: &str, title: &str)
         .into_iter()
         .map(|(key, label, _)| {
             let c = cell(&s, &key, ds, metric);
-            Bar {
-                label,
-                mean: c.map_or(f64::NAN, |c| c.mean),
-                std: c.map_or(0.0, |c| c.std),
-            }
+            Bar { label, mean: c.map_or(f64::NAN, |c| c.mean), std: c.map_or(0.0, |c| c.std) }
         })
         .collect();
     let counts: Vec<usize> = d.methods.iter().map(|m| d.seeds_of(m).len()).collect();
@@ -209,55 +143,20 @@ fn bars(d: &Definition, rows: &[StoredRow], ds: &str, metric: &str, title: &str)
         (true, n) => format!("{n} seeds"),
         (false, n) => format!("up to {n} seeds; see the table"),
     };
-    Bars {
-        labels: Labels::new(
-            title,
-            "",
-            &format!("{} (± std over {over})", metric_label(metric)),
-        ),
-        bars,
-    }
+    Bars { labels: Labels::new(title, "", &format!("{} (± std over {over})", metric_label(metric))), bars }
 }
 
 fn cdf(d: &Definition, rows: &[StoredRow], ds: &str, metric: &str, title: &str) -> Cdf {
-    let groups = d
-        .rows()
-        .into_iter()
-        .map(|(key, label, _)| {
-            (
-                label,
-                per_clip(rows, &key, ds, metric)
-                    .into_iter()
-                    .map(|x| x.1)
-                    .collect(),
-            )
-        })
-        .collect();
-    Cdf {
-        labels: Labels::new(
-            title,
-            &format!("per-clip {} (mean over seeds)", metric_label(metric)),
-            "fraction of clips",
-        ),
-        groups,
-    }
+    let groups = d.rows().into_iter().map(|(key, label, _)| (label, per_clip(rows, &key, ds, metric).into_iter().map(|x| x.1).collect())).collect();
+    Cdf { labels: Labels::new(title, &format!("per-clip {} (mean over seeds)", metric_label(metric)), "fraction of clips"), groups }
 }
 
-fn curves(
-    d: &Definition,
-    rows: &[StoredRow],
-    ds: &str,
-    c: &ChartDef,
-    title: &str,
-) -> Result<Curves> {
+fn curves(d: &Definition, rows: &[StoredRow], ds: &str, c: &ChartDef, title: &str) -> Result<Curves> {
     let mut curves = vec![];
     for (key, label, _) in d.rows() {
         // step -> (values, seconds) over clips, seeds and repeats.
         let mut at: BTreeMap<i64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-        for r in rows
-            .iter()
-            .filter(|r| r.row.method == key && r.row.dataset == ds)
-        {
+        for r in rows.iter().filter(|r| r.row.method == key && r.row.dataset == ds) {
             if let (Some(step), Some(v)) = (r.row.step, r.row.value) {
                 if r.row.metric == c.metric {
                     at.entry(step).or_default().0.push(v);
@@ -270,87 +169,34 @@ fn curves(
         if at.is_empty() {
             continue;
         }
-        let x = at
-            .iter()
-            .map(|(s, (_, t))| {
-                if c.x == CurveX::Seconds {
-                    mean_std(t).0
-                } else {
-                    *s as f64
-                }
-            })
-            .collect();
+        let x = at.iter().map(|(s, (_, t))| if c.x == CurveX::Seconds { mean_std(t).0 } else { *s as f64 }).collect();
         let (y, spread): (Vec<f64>, Vec<f64>) = at.iter().map(|(_, (v, _))| mean_std(v)).unzip();
-        curves.push(Curve {
-            label,
-            x,
-            y,
-            spread: Some(spread),
-        });
+        curves.push(Curve { label, x, y, spread: Some(spread) });
     }
     if curves.is_empty() {
         bail!("{}: no per-epoch '{}' rows on {ds} to plot", d.id, c.metric);
     }
-    let xl = if c.x == CurveX::Seconds {
-        "training time (s)"
-    } else {
-        "epoch"
-    };
+    let xl = if c.x == CurveX::Seconds { "training time (s)" } else { "epoch" };
     Ok(Curves {
-        labels: Labels::new(
-            title,
-            &format!("{xl} (mean ± std over clips, seeds and repeats)"),
-            &metric_label(&c.metric),
-        ),
+        labels: Labels::new(title, &format!("{xl} (mean ± std over clips, seeds and repeats)"), &metric_label(&c.metric)),
         curves,
-        spread: if c.error_bars {
-            Spread::ErrorBars
-        } else {
-            Spread::Band
-        },
+        spread: if c.error_bars { Spread::ErrorBars } else { Spread::Band },
     })
 }
 
-fn epochs(
-    lab: &Lab,
-    d: &Definition,
-    rows: &[StoredRow],
-    ds: &str,
-    title: &str,
-) -> Result<Histogram> {
-    let a = d
-        .adaptation
-        .as_ref()
-        .context("an epochs chart needs an adaptation experiment")?;
-    let censored = a
-        .arms
-        .iter()
-        .map(|arm| lab.arm_config(arm, 0).epochs + 1)
-        .max()
-        .unwrap_or(1) as f64;
+fn epochs(lab: &Lab, d: &Definition, rows: &[StoredRow], ds: &str, title: &str) -> Result<Histogram> {
+    let a = d.adaptation.as_ref().context("an epochs chart needs an adaptation experiment")?;
+    let censored = a.arms.iter().map(|arm| lab.arm_config(arm, 0).epochs + 1).max().unwrap_or(1) as f64;
     let groups = d
         .rows()
         .into_iter()
         .map(|(key, label, _)| {
-            let v = rows
-                .iter()
-                .filter(|r| {
-                    r.row.method == key
-                        && r.row.dataset == ds
-                        && r.row.metric == "epochs_to"
-                        && r.row.step.is_none()
-                })
-                .filter_map(|r| r.row.value)
-                .collect();
+            let v = rows.iter().filter(|r| r.row.method == key && r.row.dataset == ds && r.row.metric == "epochs_to" && r.row.step.is_none()).filter_map(|r| r.row.value).collect();
             (label, v)
         })
         .collect();
     Ok(Histogram {
-        labels: Labels::new(
-            title,
-            &format!("epochs to held-out mIoU >= {}", a.threshold),
-            "clips",
-        ),
+        labels: Labels::new(title, &format!("epochs to held-out mIoU >= {}", a.threshold), "clips"),
         groups,
         censored_at: Some(censored),
     })

@@ -31,9 +31,9 @@ pub struct Lab {
     /// theta_f instead of the synthetic one (`reproduce --factory-import`):
     /// RVM-F, MAML-RAL and the zoo then start from it.
     pub factory_import: Option<PathBuf>,
-    /// libtorch threads for training (None: every core). The parallel
-    /// executor gives each of its worker processes a share of the cores;
-    /// the count is provenance, never part of a key.
+    /// libtorch threads for training at the paper profile (None: the
+    /// profile's count). The parallel executor gives each of its workers a
+    /// share of the cores; the count is provenance, never part of a key.
     pub threads: Option<i32>,
     /// Set once the parallel executor has re-run every forced run except
     /// the speed runs, so the sequential pass does not run them again.
@@ -72,10 +72,7 @@ impl Lab {
     /// `HOIMAT_CPU` is set.
     pub fn open(profile: &str) -> Result<Lab> {
         let profile: Profile = profile.parse().map_err(anyhow::Error::msg)?;
-        let results = match (
-            std::env::var_os("HOIMAT_RESULTS"),
-            std::env::var_os("HOIMAT_ROOT"),
-        ) {
+        let results = match (std::env::var_os("HOIMAT_RESULTS"), std::env::var_os("HOIMAT_ROOT")) {
             (Some(r), _) => PathBuf::from(r),
             (None, Some(root)) => PathBuf::from(root).join("results"),
             (None, None) => PathBuf::from("results"),
@@ -114,31 +111,12 @@ impl Lab {
         let mut d = world::generate(name, self.profile, self.data_seed)?;
         if let Some(split) = split {
             let keep: Vec<bool> = d.clips.iter().map(|c| c.meta.split == split).collect();
-            anyhow::ensure!(
-                keep.iter().any(|k| *k),
-                "{set}: {name} has no clips in split '{split}'"
-            );
-            d.clips = d
-                .clips
-                .into_iter()
-                .zip(&keep)
-                .filter(|(_, k)| **k)
-                .map(|(c, _)| c)
-                .collect();
-            d.manifest.clips = d
-                .manifest
-                .clips
-                .into_iter()
-                .zip(&keep)
-                .filter(|(_, k)| **k)
-                .map(|(c, _)| c)
-                .collect();
+            anyhow::ensure!(keep.iter().any(|k| *k), "{set}: {name} has no clips in split '{split}'");
+            d.clips = d.clips.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect();
+            d.manifest.clips = d.manifest.clips.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect();
         }
         let d = Arc::new(d);
-        self.sets
-            .lock()
-            .expect("dataset cache")
-            .insert(set.to_string(), d.clone());
+        self.sets.lock().expect("dataset cache").insert(set.to_string(), d.clone());
         Ok(d)
     }
 

@@ -89,20 +89,12 @@ pub struct MetaSpec {
 impl MetaSpec {
     /// Alg. 1 as published with these Eq. 10 weights, no deviation.
     pub fn weights(g1: f64, g2: f64, g3: f64) -> Self {
-        MetaSpec {
-            g1,
-            g2,
-            g3,
-            ..MetaSpec::default()
-        }
+        MetaSpec { g1, g2, g3, ..MetaSpec::default() }
     }
 
     /// The profile's configuration with this recipe applied.
     pub fn apply(&self, cfg: &mut MamlRalConfig) {
-        cfg.weights = HoiWeights {
-            cc_distance: self.cc_distance.unwrap_or_default(),
-            ..HoiWeights::new(self.g1, self.g2, self.g3)
-        };
+        cfg.weights = HoiWeights { cc_distance: self.cc_distance.unwrap_or_default(), ..HoiWeights::new(self.g1, self.g2, self.g3) };
         cfg.fc.distance = self.fc_distance.unwrap_or_default();
         cfg.outer = self.outer.unwrap_or_default();
         cfg.track_bn = self.track_bn;
@@ -161,12 +153,7 @@ enum Recipe {
 /// FNV-1a 64 of a file's bytes (an imported factory's key names its content,
 /// not where it lies).
 fn file_hash(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| {
-        format!(
-            "{}: cannot read the factory checkpoint to import",
-            path.display()
-        )
-    })?;
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the factory checkpoint to import", path.display()))?;
     Ok(super::provenance::fnv1a(&bytes))
 }
 
@@ -194,12 +181,9 @@ impl Planned {
     /// What training sees: (updates, training frames), none for an import.
     pub fn budget(&self) -> Option<(u64, u64)> {
         match &self.recipe {
-            Recipe::Supervised(c) => Some((c.steps, c.steps * (c.batch * c.seq_len) as u64)),
-            Recipe::Meta(m) => Some((
-                m.iterations,
-                m.iterations * (m.tasks_per_iteration as u64) * 2 * m.seq_len as u64,
-            )),
-            Recipe::Import(_) => None,
+        Recipe::Supervised(c) => Some((c.steps, c.steps * (c.batch * c.seq_len) as u64)),
+        Recipe::Meta(m) => Some((m.iterations, m.iterations * (m.tasks_per_iteration as u64) * 2 * m.seq_len as u64)),
+        Recipe::Import(_) => None,
         }
     }
 }
@@ -209,9 +193,7 @@ pub const FACTORY_SEED: u64 = 0;
 
 /// True when `path` holds a finished training run.
 pub fn is_complete(path: &Path) -> bool {
-    path.is_file()
-        && checkpoint::read_sidecar(path)
-            .is_ok_and(|s| s.provenance["done"] == serde_json::Value::Bool(true))
+    path.is_file() && checkpoint::read_sidecar(path).is_ok_and(|s| s.provenance["done"] == serde_json::Value::Bool(true))
 }
 
 impl Lab {
@@ -223,26 +205,13 @@ impl Lab {
         // factory model per profile serves every seed: the seed varies what
         // is trained from it, and comparisons are paired against the same
         // starting point.
-        let seed = if matches!(spec, ModelSpec::Factory) {
-            FACTORY_SEED
-        } else {
-            seed
-        };
+        let seed = if matches!(spec, ModelSpec::Factory) { FACTORY_SEED } else { seed };
         let (recipe, key_json) = match spec {
             ModelSpec::Factory if self.factory_import.is_some() => {
                 let src = self.factory_import.clone().expect("checked");
                 // Seedless: the same imported weights serve every seed.
-                let key = format!(
-                    "factory_import-{}",
-                    config_hash(
-                        &serde_json::json!({"file": file_hash(&src)?, "engine": crate::ENGINE})
-                    )
-                );
-                return Ok(Planned {
-                    path: dir.join(format!("{key}.safetensors")),
-                    key,
-                    recipe: Recipe::Import(src),
-                });
+                let key = format!("factory_import-{}", config_hash(&serde_json::json!({"file": file_hash(&src)?, "engine": crate::ENGINE})));
+                return Ok(Planned { path: dir.join(format!("{key}.safetensors")), key, recipe: Recipe::Import(src) });
             }
             ModelSpec::Factory => {
                 let mut cfg = FactoryConfig::for_profile(self.profile, seed);
@@ -280,11 +249,7 @@ impl Lab {
                 (Recipe::Supervised(Box::new(cfg)), j)
             }
         };
-        let key = format!(
-            "{}-s{seed}-{}",
-            spec.stem(),
-            config_hash(&recipe_key(key_json))
-        );
+        let key = format!("{}-s{seed}-{}", spec.stem(), config_hash(&recipe_key(key_json)));
         let mut recipe = recipe;
         if let Some(t) = self.threads {
             match &mut recipe {
@@ -293,11 +258,7 @@ impl Lab {
                 Recipe::Import(_) => {}
             }
         }
-        Ok(Planned {
-            path: dir.join(format!("{key}.safetensors")),
-            key,
-            recipe,
-        })
+        Ok(Planned { path: dir.join(format!("{key}.safetensors")), key, recipe })
     }
 
     /// An exclusive lock on a model key (`<key>.lock` beside its checkpoint,
@@ -306,22 +267,12 @@ impl Lab {
     fn key_lock(&self, plan: &Planned) -> Result<std::fs::File> {
         let path = plan.path.with_extension("lock");
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("{}: cannot create", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
         }
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("{}: cannot open the lock", path.display()))?;
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| format!("{}: cannot open the lock", path.display()))?;
         if f.try_lock().is_err() {
-            self.say(&format!(
-                "waiting for another process training {}",
-                plan.key
-            ));
-            f.lock()
-                .with_context(|| format!("{}: cannot lock", path.display()))?;
+            self.say(&format!("waiting for another process training {}", plan.key));
+            f.lock().with_context(|| format!("{}: cannot lock", path.display()))?;
         }
         Ok(f)
     }
@@ -347,32 +298,17 @@ impl Lab {
         self.say(&format!("training {} ({})", plan.key, self.profile));
         match &plan.recipe {
             Recipe::Import(src) => {
-                let cfg = crate::model::rvm::import(src, &plan.path)
-                    .with_context(|| format!("importing the factory model {}", src.display()))?;
-                self.say(&format!(
-                    "  imported RVM's checkpoint {} (width {}) as the factory model",
-                    src.display(),
-                    cfg.width
-                ));
+                let cfg = crate::model::rvm::import(src, &plan.path).with_context(|| format!("importing the factory model {}", src.display()))?;
+                self.say(&format!("  imported RVM's checkpoint {} (width {}) as the factory model", src.display(), cfg.width));
             }
             Recipe::Supervised(cfg) => {
-                let run = supervised::train(cfg, &plan.path, true, self.device)
-                    .with_context(|| format!("training {}", plan.key))?;
-                self.say(&format!(
-                    "  {} done in {:.0} s: synvm test MAD {:.2}, mIoU {:.4}",
-                    plan.key, run.seconds, run.final_val.mad, run.final_val.miou
-                ));
+                let run = supervised::train(cfg, &plan.path, true, self.device).with_context(|| format!("training {}", plan.key))?;
+                self.say(&format!("  {} done in {:.0} s: synvm test MAD {:.2}, mIoU {:.4}", plan.key, run.seconds, run.final_val.mad, run.final_val.miou));
             }
             Recipe::Meta(cfg) => {
-                let run = maml_ral::train(cfg, &plan.path, true, self.device)
-                    .with_context(|| format!("training {}", plan.key))?;
+                let run = maml_ral::train(cfg, &plan.path, true, self.device).with_context(|| format!("training {}", plan.key))?;
                 let last = run.log.last();
-                self.say(&format!(
-                    "  {} done in {:.0} s: outer loss {:.4}",
-                    plan.key,
-                    run.seconds,
-                    last.map_or(f64::NAN, |l| l.outer_loss)
-                ));
+                self.say(&format!("  {} done in {:.0} s: outer loss {:.4}", plan.key, run.seconds, last.map_or(f64::NAN, |l| l.outer_loss)));
             }
         }
         Ok(plan.path)
@@ -390,222 +326,83 @@ mod tests {
     /// of models trained before it (pinned here for engine 3, world 2).
     #[test]
     fn keys_of_existing_recipes_are_stable_and_zoo_keys_differ() {
-        let lab = Lab::new(
-            std::env::temp_dir().join("hoimat-keys"),
-            Profile::Quick,
-            Device::Cpu,
-        );
-        assert_eq!(
-            lab.plan_model(&ModelSpec::Factory, 0).unwrap().key,
-            "factory-s0-437fb2a74683d9c4"
-        );
-        assert_eq!(
-            lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key,
-            "rvm_f-s0-55b54ddf2707f271"
-        );
-        assert_eq!(
-            lab.plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 0)
-                .unwrap()
-                .key,
-            "maml_ral-s0-f2cc50d147e7b8d1"
-        );
-        let a = lab
-            .plan_model(&ModelSpec::Zoo { arch: Arch::Modnet }, 0)
-            .unwrap()
-            .key;
-        let b = lab
-            .plan_model(
-                &ModelSpec::Zoo {
-                    arch: Arch::AttentionMemory,
-                },
-                0,
-            )
-            .unwrap()
-            .key;
-        assert!(
-            a.starts_with("modnet-s0-")
-                && b.starts_with("attention_memory-s0-")
-                && a[10..] != b[20..]
-        );
+        let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), Profile::Quick, Device::Cpu);
+        assert_eq!(lab.plan_model(&ModelSpec::Factory, 0).unwrap().key, "factory-s0-437fb2a74683d9c4");
+        assert_eq!(lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key, "rvm_f-s0-55b54ddf2707f271");
+        assert_eq!(lab.plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 0).unwrap().key, "maml_ral-s0-f2cc50d147e7b8d1");
+        let a = lab.plan_model(&ModelSpec::Zoo { arch: Arch::Modnet }, 0).unwrap().key;
+        let b = lab.plan_model(&ModelSpec::Zoo { arch: Arch::AttentionMemory }, 0).unwrap().key;
+        assert!(a.starts_with("modnet-s0-") && b.starts_with("attention_memory-s0-") && a[10..] != b[20..]);
     }
 
     /// One factory model serves every seed; RVM-F and MAML-RAL train from it
     /// at their own seed with the same budget of meta-set frames and updates.
     #[test]
     fn one_factory_and_equal_budgets() {
-        let lab = Lab::new(
-            std::env::temp_dir().join("hoimat-keys"),
-            Profile::Quick,
-            Device::Cpu,
-        );
+        let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), Profile::Quick, Device::Cpu);
         let f0 = lab.plan_model(&ModelSpec::Factory, 0).unwrap();
         assert_eq!(lab.plan_model(&ModelSpec::Factory, 3).unwrap().key, f0.key);
-        assert_ne!(
-            lab.plan_model(&ModelSpec::RvmF, 3).unwrap().key,
-            lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key
-        );
+        assert_ne!(lab.plan_model(&ModelSpec::RvmF, 3).unwrap().key, lab.plan_model(&ModelSpec::RvmF, 0).unwrap().key);
         let rvm_f = lab.plan_model(&ModelSpec::RvmF, 3).unwrap().budget();
-        let meta = lab
-            .plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 3)
-            .unwrap()
-            .budget();
+        let meta = lab.plan_model(&ModelSpec::maml_ral(0.7, 0.1, 0.2), 3).unwrap().budget();
         // quick: 120 updates; 4 tasks x (3 support + 3 query frames) = 24 frames each.
         assert_eq!(rvm_f, Some((120, 2880)));
         assert_eq!(meta, rvm_f);
         for p in [Profile::Smoke, Profile::Paper] {
             let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), p, Device::Cpu);
             let b = |s: &ModelSpec| lab.plan_model(s, 1).unwrap().budget();
-            assert_eq!(
-                b(&ModelSpec::RvmF),
-                b(&ModelSpec::maml_ral(0.7, 0.1, 0.2)),
-                "{p:?}"
-            );
+            assert_eq!(b(&ModelSpec::RvmF), b(&ModelSpec::maml_ral(0.7, 0.1, 0.2)), "{p:?}");
         }
     }
 
     #[test]
     fn the_thread_count_is_not_part_of_a_key_but_the_engine_is() {
         let mut cfg = MamlRalConfig::for_profile(Profile::Quick, 0, Path::new("f.safetensors"));
-        let key = |c: &MamlRalConfig| {
-            config_hash(&recipe_key(serde_json::json!({"recipe": "x", "config": c})))
-        };
-        let (two, sixteen) = (
-            MamlRalConfig {
-                threads: 2,
-                ..cfg.clone()
-            },
-            MamlRalConfig {
-                threads: 16,
-                ..cfg.clone()
-            },
-        );
+        let key = |c: &MamlRalConfig| config_hash(&recipe_key(serde_json::json!({"recipe": "x", "config": c})));
+        let (two, sixteen) = (MamlRalConfig { threads: 2, ..cfg.clone() }, MamlRalConfig { threads: 16, ..cfg.clone() });
         assert_eq!(key(&two), key(&sixteen));
         assert!(two.same_recipe(&sixteen));
         cfg.beta *= 2.0;
         assert_ne!(key(&two), key(&cfg));
         let j = recipe_key(serde_json::json!({"recipe": "x", "config": two}));
-        assert_eq!(
-            (j["engine"].as_u64(), j["config"].get("threads")),
-            (Some(crate::ENGINE as u64), None)
-        );
+        assert_eq!((j["engine"].as_u64(), j["config"].get("threads")), (Some(crate::ENGINE as u64), None));
         let mut f = FactoryConfig::for_profile(Profile::Quick, 0);
         let a = config_hash(&recipe_key(serde_json::json!({"config": f.clone()})));
         f.threads += 7;
-        assert_eq!(
-            a,
-            config_hash(&recipe_key(serde_json::json!({"config": f})))
-        );
+        assert_eq!(a, config_hash(&recipe_key(serde_json::json!({"config": f}))));
     }
 
     #[test]
     fn new_meta_recipe_fields_make_new_models() {
-        let lab = Lab::new(
-            std::env::temp_dir().join("hoimat-keys"),
-            Profile::Quick,
-            Device::Cpu,
-        );
+        let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), Profile::Quick, Device::Cpu);
         let base = MetaSpec::weights(0.7, 0.1, 0.2);
         let mut cfg = MamlRalConfig::for_profile(Profile::Quick, 0, Path::new("f.safetensors"));
-        let spec = MetaSpec {
-            cc_distance: Some(Distance::Norm),
-            fc_distance: Some(Distance::Smoothed { radius: 0.1 }),
-            outer: Some(OuterOptimizer::Sgd),
-            track_bn: true,
-            ..base.clone()
-        };
+        let spec = MetaSpec { cc_distance: Some(Distance::Norm), fc_distance: Some(Distance::Smoothed { radius: 0.1 }), outer: Some(OuterOptimizer::Sgd), track_bn: true, ..base.clone() };
         spec.apply(&mut cfg);
-        assert_eq!(
-            (
-                cfg.weights.cc_distance,
-                cfg.fc.distance,
-                cfg.outer,
-                cfg.track_bn
-            ),
-            (
-                Distance::Norm,
-                Distance::Smoothed { radius: 0.1 },
-                OuterOptimizer::Sgd,
-                true
-            )
-        );
-        let keys: std::collections::BTreeSet<String> = [
-            base.clone(),
-            MetaSpec {
-                cc_distance: Some(Distance::Norm),
-                ..base.clone()
-            },
-            MetaSpec {
-                outer: Some(OuterOptimizer::Sgd),
-                ..base.clone()
-            },
-            MetaSpec {
-                track_bn: true,
-                ..base
-            },
-        ]
-        .into_iter()
-        .map(|m| lab.plan_model(&ModelSpec::MamlRal(m), 0).unwrap().key)
-        .collect();
+        assert_eq!((cfg.weights.cc_distance, cfg.fc.distance, cfg.outer, cfg.track_bn), (Distance::Norm, Distance::Smoothed { radius: 0.1 }, OuterOptimizer::Sgd, true));
+        let keys: std::collections::BTreeSet<String> = [base.clone(), MetaSpec { cc_distance: Some(Distance::Norm), ..base.clone() }, MetaSpec { outer: Some(OuterOptimizer::Sgd), ..base.clone() }, MetaSpec { track_bn: true, ..base }]
+            .into_iter()
+            .map(|m| lab.plan_model(&ModelSpec::MamlRal(m), 0).unwrap().key)
+            .collect();
         assert_eq!(keys.len(), 4, "{keys:?}");
         // TOML spells the forms as a recipe would.
         let t: MetaSpec = toml::from_str("g1 = 0.7\ng2 = 0.1\ng3 = 0.2\ncc_distance = { smoothed = { radius = 0.5 } }\nouter = \"sgd\"").unwrap();
-        assert_eq!(
-            (t.cc_distance, t.outer),
-            (
-                Some(Distance::Smoothed { radius: 0.5 }),
-                Some(OuterOptimizer::Sgd)
-            )
-        );
+        assert_eq!((t.cc_distance, t.outer), (Some(Distance::Smoothed { radius: 0.5 }), Some(OuterOptimizer::Sgd)));
     }
 
     #[test]
     fn a_meta_spec_sets_the_schedule_and_each_change_is_a_new_model() {
-        let lab = Lab::new(
-            std::env::temp_dir().join("hoimat-keys"),
-            Profile::Quick,
-            Device::Cpu,
-        );
+        let lab = Lab::new(std::env::temp_dir().join("hoimat-keys"), Profile::Quick, Device::Cpu);
         let base = MetaSpec::weights(0.7, 0.1, 0.2);
-        let spec = MetaSpec {
-            human_tasks: 0.5,
-            alpha: Some(0.01),
-            beta: Some(2e-4),
-            iterations: Some(360),
-            tasks: Some(12),
-            ..base.clone()
-        };
+        let spec = MetaSpec { human_tasks: 0.5, alpha: Some(0.01), beta: Some(2e-4), iterations: Some(360), tasks: Some(12), ..base.clone() };
         let mut cfg = MamlRalConfig::for_profile(Profile::Quick, 0, Path::new("f.safetensors"));
         spec.apply(&mut cfg);
-        assert_eq!(
-            (
-                cfg.human_tasks,
-                cfg.alpha,
-                cfg.beta,
-                cfg.iterations,
-                cfg.ckpt_every
-            ),
-            (0.5, 0.01, 2e-4, 360, 36)
-        );
+        assert_eq!((cfg.human_tasks, cfg.alpha, cfg.beta, cfg.iterations, cfg.ckpt_every), (0.5, 0.01, 2e-4, 360, 36));
         assert_eq!(cfg.tasks_per_iteration, 12);
-        let mut keys: Vec<String> = [
-            base.clone(),
-            spec,
-            MetaSpec {
-                beta: Some(2e-4),
-                ..base.clone()
-            },
-            MetaSpec {
-                human_tasks: 0.5,
-                ..base.clone()
-            },
-            MetaSpec {
-                frozen_bn: true,
-                ..base
-            },
-        ]
-        .into_iter()
-        .map(|m| lab.plan_model(&ModelSpec::MamlRal(m), 0).unwrap().key)
-        .collect();
+        let mut keys: Vec<String> = [base.clone(), spec, MetaSpec { beta: Some(2e-4), ..base.clone() }, MetaSpec { human_tasks: 0.5, ..base.clone() }, MetaSpec { frozen_bn: true, ..base }]
+            .into_iter()
+            .map(|m| lab.plan_model(&ModelSpec::MamlRal(m), 0).unwrap().key)
+            .collect();
         assert_eq!(keys[0], "maml_ral-s0-f2cc50d147e7b8d1");
         keys.dedup();
         assert_eq!(keys.len(), 5, "{keys:?}");

@@ -28,26 +28,14 @@ pub fn support_frames(cfg: &MamlRalConfig) -> usize {
 
 /// theta' on each clip of `set` (one inner step at the config's alpha on
 /// its first frames), scored on the frames after them.
-pub fn score_one_step(
-    net: &MattingNet,
-    factory: &MattingNet,
-    cfg: &MamlRalConfig,
-    set: &Dataset,
-    device: Device,
-) -> Result<Vec<ClipResult>> {
+pub fn score_one_step(net: &MattingNet, factory: &MattingNet, cfg: &MamlRalConfig, set: &Dataset, device: Device) -> Result<Vec<ClipResult>> {
     let k = support_frames(cfg);
     let mut out = Vec::with_capacity(set.clips.len());
     for clip in &set.clips {
-        anyhow::ensure!(
-            clip.frames.len() > k,
-            "clip {}: {} frames, but one-step adaptation needs more than its {k} support frames",
-            clip.meta.name,
-            clip.frames.len()
-        );
+        anyhow::ensure!(clip.frames.len() > k, "clip {}: {} frames, but one-step adaptation needs more than its {k} support frames", clip.meta.name, clip.frames.len());
         let ct = ClipTensors::from_clip(clip);
         let (src, pha, fgr) = window(&ct, 0, k as i64, false, None);
-        let support =
-            Batch::new(src.unsqueeze(0), pha.unsqueeze(0), fgr.unsqueeze(0)).to_device(device);
+        let support = Batch::new(src.unsqueeze(0), pha.unsqueeze(0), fgr.unsqueeze(0)).to_device(device);
         // Batch statistics as in meta-training, but never written back: the
         // running statistics stay the model's, whatever the clip order.
         let bn = match cfg.bn_mode() {
@@ -61,15 +49,9 @@ pub fn score_one_step(
             let grads = Tensor::run_backward(&[&loss], &xs, false, false);
             theta.descend(&grads, cfg.alpha);
         }
-        let mut rest = Clip {
-            meta: clip.meta.clone(),
-            frames: clip.frames[k..].to_vec(),
-        };
+        let mut rest = Clip { meta: clip.meta.clone(), frames: clip.frames[k..].to_vec() };
         rest.meta.n_frames = rest.frames.len();
-        out.push(
-            score_clip(net, &theta.detached(false), &rest, device)
-                .with_context(|| format!("clip {}", clip.meta.name))?,
-        );
+        out.push(score_clip(net, &theta.detached(false), &rest, device).with_context(|| format!("clip {}", clip.meta.name))?);
     }
     Ok(out)
 }

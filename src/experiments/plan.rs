@@ -161,10 +161,12 @@ impl Lab {
         let store = self.store();
         for id in ids {
             let mut def = self.definition(id)?;
-            if let Some(src) = def.source.clone() {
-                def = self
-                    .definition(&src)
-                    .with_context(|| format!("{id}: source experiment"))?;
+            // A definition drawn from another's rows (Fig. 6 from Table II), to any depth.
+            let mut depth = 0;
+            while let Some(src) = def.source.clone() {
+                depth += 1;
+                anyhow::ensure!(depth <= 16, "{id}: its `source` chain does not end (a cycle?)");
+                def = self.definition(&src).with_context(|| format!("{id}: source experiment {src}"))?;
             }
             for r in self.runs_of(&def)? {
                 let key = format!("{}/{}", def.id, r.key);
@@ -177,6 +179,7 @@ impl Lab {
                 {
                     deps.push(self.add_model(&mut nodes, &mut index, &spec, seed)?);
                 }
+                deps.sort();
                 deps.dedup();
                 let level = deps
                     .iter()
@@ -293,18 +296,9 @@ impl Lab {
             Task::Model { spec, seed } => {
                 self.model(spec, *seed)?;
             }
-            Task::Run {
-                experiment,
-                method,
-                seed,
-                ..
-            } => {
+            Task::Run { experiment, .. } => {
                 let def = self.definition(experiment)?;
-                let r = self
-                    .runs_of(&def)?
-                    .into_iter()
-                    .find(|r| r.method.name == *method && r.seed == *seed)
-                    .context("the run left the plan")?;
+                let r = self.runs_of(&def)?.into_iter().find(|r| format!("{}/{}", def.id, r.key) == node.key).context("the run left the plan")?;
                 self.run_one(&def, &r)?;
             }
         }

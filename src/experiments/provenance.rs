@@ -7,11 +7,7 @@ use std::path::Path;
 /// writes struct fields in declaration order and maps sorted (BTreeMap), so
 /// the same configuration always gives the same text and hash.
 pub fn config_hash(v: &serde_json::Value) -> String {
-    fnv1a(
-        serde_json::to_string(v)
-            .expect("JSON value serialises")
-            .as_bytes(),
-    )
+    fnv1a(serde_json::to_string(v).expect("JSON value serialises").as_bytes())
 }
 
 /// FNV-1a 64 of some bytes, as 16 hex digits.
@@ -34,24 +30,12 @@ pub fn fnv1a_u64(bytes: &[u8]) -> u64 {
 pub fn git_commit() -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let run = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        std::process::Command::new("git").arg("-C").arg(dir).args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     match run(&["rev-parse", "--short=12", "HEAD"]) {
         Some(c) => {
-            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|s| !s.is_empty());
-            if dirty {
-                format!("{c}-dirty")
-            } else {
-                c
-            }
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            if dirty { format!("{c}-dirty") } else { c }
         }
         None => "unknown".into(),
     }
@@ -59,10 +43,7 @@ pub fn git_commit() -> String {
 
 /// Now, as RFC 3339 UTC with seconds.
 pub fn timestamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     format_utc(secs)
 }
 
@@ -79,12 +60,7 @@ pub fn format_utc(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + (m <= 2) as i64;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]

@@ -13,33 +13,22 @@ use crate::store::query::{cell, Summary};
 /// seeds of the per-clip values). None when the rows hold no region metric.
 /// `s`: the outcome's rows summarised (`store::query::summarize`).
 pub fn table(o: &Outcome, s: &[Summary], dataset: &str) -> Option<PaperTable> {
-    if !s
-        .iter()
-        .any(|c| c.dataset == dataset && c.metric.contains('@'))
-    {
+    if !s.iter().any(|c| c.dataset == dataset && c.metric.contains('@')) {
         return None;
     }
-    let get =
-        |m: &str, what: &str, r: &str| cell(s, m, dataset, &format!("{what}@{r}")).map(|c| c.mean);
+    let get = |m: &str, what: &str, r: &str| cell(s, m, dataset, &format!("{what}@{r}")).map(|c| c.mean);
     let rows = o
         .definition
         .rows()
         .into_iter()
-        .filter(|(key, _, _)| {
-            s.iter()
-                .any(|c| &c.method == key && c.dataset == dataset && c.metric.contains('@'))
-        })
+        .filter(|(key, _, _)| s.iter().any(|c| &c.method == key && c.dataset == dataset && c.metric.contains('@')))
         .map(|(key, label, _)| {
             let cells = REGIONS
                 .iter()
-                .map(
-                    |r| match (get(&key, "mad", r), get(&key, "fp", r), get(&key, "fn", r)) {
-                        (Some(m), Some(fp), Some(fneg)) => {
-                            format!("{m:.1} · {:.1}% · {:.1}%", 100.0 * fp, 100.0 * fneg)
-                        }
-                        _ => "n/a".into(),
-                    },
-                )
+                .map(|r| match (get(&key, "mad", r), get(&key, "fp", r), get(&key, "fn", r)) {
+                    (Some(m), Some(fp), Some(fneg)) => format!("{m:.1} · {:.1}% · {:.1}%", 100.0 * fp, 100.0 * fneg),
+                    _ => "n/a".into(),
+                })
                 .collect();
             (label, cells)
         })
@@ -59,9 +48,7 @@ pub fn table(o: &Outcome, s: &[Summary], dataset: &str) -> Option<PaperTable> {
 /// than 10% and by more than 1 (x1e3), in sentences.
 pub fn gains_and_losses(o: &Outcome, s: &[Summary], dataset: &str) -> Vec<String> {
     let rows = o.definition.rows();
-    let Some((base, base_label, _)) = rows.first() else {
-        return vec![];
-    };
+    let Some((base, base_label, _)) = rows.first() else { return vec![] };
     let mad = |m: &str, r: &str| -> Option<&Summary> { cell(s, m, dataset, &format!("mad@{r}")) };
     let mut out = vec![];
     // theta' rows score other frames (after the support), so they are not compared.
@@ -73,29 +60,15 @@ pub fn gains_and_losses(o: &Outcome, s: &[Summary], dataset: &str) -> Vec<String
                 let d = a.mean - b.mean;
                 if d.abs() > 1.0 && d.abs() > 0.1 * b.mean.abs() {
                     let text = format!("{r} {:.1} -> {:.1}", b.mean, a.mean);
-                    if d < 0.0 {
-                        gains.push(text)
-                    } else {
-                        losses.push(text)
-                    }
+                    if d < 0.0 { gains.push(text) } else { losses.push(text) }
                 }
             }
         }
         if gains.is_empty() && losses.is_empty() {
             continue;
         }
-        let list = |v: &Vec<String>| {
-            if v.is_empty() {
-                "nowhere".to_string()
-            } else {
-                v.join(", ")
-            }
-        };
-        out.push(format!(
-            "{label} against {base_label} (MAD by region): gains in {}; loses in {}.",
-            list(&gains),
-            list(&losses)
-        ));
+        let list = |v: &Vec<String>| if v.is_empty() { "nowhere".to_string() } else { v.join(", ") };
+        out.push(format!("{label} against {base_label} (MAD by region): gains in {}; loses in {}.", list(&gains), list(&losses)));
     }
     out
 }

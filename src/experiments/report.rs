@@ -19,29 +19,17 @@ pub struct PaperNumbers(toml::Table);
 
 impl PaperNumbers {
     pub fn builtin() -> PaperNumbers {
-        PaperNumbers(
-            toml::from_str(include_str!("../../experiments/paper_numbers.toml"))
-                .expect("paper_numbers.toml parses"),
-        )
+        PaperNumbers(toml::from_str(include_str!("../../experiments/paper_numbers.toml")).expect("paper_numbers.toml parses"))
     }
 
     /// A number of `table` (e.g. "table2"), method key (e.g. "RVM_F"), metric.
     pub fn get(&self, table: &str, method: &str, metric: &str) -> Option<f64> {
-        let v = self
-            .0
-            .get(table)?
-            .get("methods")?
-            .get(method)?
-            .get(metric)?;
+        let v = self.0.get(table)?.get("methods")?.get(method)?.get(metric)?;
         v.as_float().or_else(|| v.as_integer().map(|i| i as f64))
     }
 
     pub fn dataset(&self, table: &str) -> Option<String> {
-        self.0
-            .get(table)?
-            .get("dataset")?
-            .as_str()
-            .map(String::from)
+        self.0.get(table)?.get("dataset")?.as_str().map(String::from)
     }
 }
 
@@ -68,61 +56,23 @@ impl Verdict {
     }
 
     pub fn line(&self) -> String {
-        let num = |s: &Option<Summary>, name: &str| {
-            s.as_ref().map_or(format!("{name} n/a"), |s| {
-                format!("{name} {:.4} ± {:.4}", s.mean, s.std)
-            })
-        };
+        let num = |s: &Option<Summary>, name: &str| s.as_ref().map_or(format!("{name} n/a"), |s| format!("{name} {:.4} ± {:.4}", s.mean, s.std));
         let word = self.decision.map_or("NOT CHECKED", |d| d.word());
         let ci = match (&self.gain, self.decision) {
-            (Some(g), _) => format!(
-                "; gain {:+.4}, 95% CI [{:+.4}, {:+.4}] over {} seed(s), {} pairs",
-                g.mean, g.lo, g.hi, g.n_seeds, g.n_pairs
-            ),
-            (None, Some(_)) => {
-                "; fewer than two paired measurements: no spread to judge".to_string()
-            }
+            (Some(g), _) => format!("; gain {:+.4}, 95% CI [{:+.4}, {:+.4}] over {} seed(s), {} pairs", g.mean, g.lo, g.hi, g.n_seeds, g.n_pairs),
+            (None, Some(_)) => "; fewer than two paired measurements: no spread to judge".to_string(),
             _ => String::new(),
         };
-        format!(
-            "{word}: {} ({} {}: {}, {}{ci})",
-            self.claim.text,
-            self.claim.metric,
-            self.claim.dataset,
-            num(&self.left, &self.claim.left),
-            num(&self.right, &self.claim.right)
-        )
+        format!("{word}: {} ({} {}: {}, {}{ci})", self.claim.text, self.claim.metric, self.claim.dataset, num(&self.left, &self.claim.left), num(&self.right, &self.claim.right))
     }
 }
 
 /// Per-(seed, clip) values of one cell (a repeat is part of the clip's key);
 /// curve rows (with a step) are left out.
-fn keyed(
-    rows: &[StoredRow],
-    method: &str,
-    dataset: &str,
-    metric: &str,
-) -> Vec<((i64, String), f64)> {
+fn keyed(rows: &[StoredRow], method: &str, dataset: &str, metric: &str) -> Vec<((i64, String), f64)> {
     rows.iter()
-        .filter(|r| {
-            r.row.step.is_none()
-                && r.row.method == method
-                && r.row.dataset == dataset
-                && r.row.metric == metric
-        })
-        .filter_map(|r| {
-            r.row.value.map(|v| {
-                (
-                    (
-                        r.prov.seed,
-                        r.row
-                            .repeat
-                            .map_or(r.row.clip.clone(), |k| format!("{}#{k}", r.row.clip)),
-                    ),
-                    v,
-                )
-            })
-        })
+        .filter(|r| r.row.step.is_none() && r.row.method == method && r.row.dataset == dataset && r.row.metric == metric)
+        .filter_map(|r| r.row.value.map(|v| ((r.prov.seed, r.row.repeat.map_or(r.row.clip.clone(), |k| format!("{}#{k}", r.row.clip))), v)))
         .collect()
 }
 
@@ -132,16 +82,10 @@ type Keyed = Vec<((i64, String), f64)>;
 /// is a fixed reference: its per-clip values pair with every seed of the
 /// other side, so the interval still spans that side's seeds.
 fn fixed_reference(left: Keyed, right: Keyed) -> (Keyed, Keyed) {
-    let seeds = |v: &Keyed| {
-        v.iter()
-            .map(|((s, _), _)| *s)
-            .collect::<std::collections::BTreeSet<i64>>()
-    };
+    let seeds = |v: &Keyed| v.iter().map(|((s, _), _)| *s).collect::<std::collections::BTreeSet<i64>>();
     let (sl, sr) = (seeds(&left), seeds(&right));
     let spread = |fixed: Keyed, over: &std::collections::BTreeSet<i64>| -> Keyed {
-        over.iter()
-            .flat_map(|s| fixed.iter().map(move |((_, c), v)| ((*s, c.clone()), *v)))
-            .collect()
+        over.iter().flat_map(|s| fixed.iter().map(move |((_, c), v)| ((*s, c.clone()), *v))).collect()
     };
     match (sl.len(), sr.len()) {
         (1, n) if n > 1 => (spread(left, &sr), right),
@@ -160,15 +104,8 @@ pub fn check(claim: &Claim, rows: &[StoredRow], s: &[Summary]) -> Verdict {
     let right = cell(s, &claim.right, &claim.dataset, &claim.metric).cloned();
     let (mut decision, mut gain) = (None, None);
     if let (Some(_), Some(base)) = (&left, &right) {
-        let sign = if higher_is_better(&claim.metric) {
-            1.0
-        } else {
-            -1.0
-        };
-        let (l, r) = fixed_reference(
-            keyed(rows, &claim.left, &claim.dataset, &claim.metric),
-            keyed(rows, &claim.right, &claim.dataset, &claim.metric),
-        );
+        let sign = if higher_is_better(&claim.metric) { 1.0 } else { -1.0 };
+        let (l, r) = fixed_reference(keyed(rows, &claim.left, &claim.dataset, &claim.metric), keyed(rows, &claim.right, &claim.dataset, &claim.metric));
         let mut pairs = stats::pair_up(&l, &r);
         for p in &mut pairs {
             p.diff *= sign;
@@ -180,13 +117,7 @@ pub fn check(claim: &Claim, rows: &[StoredRow], s: &[Summary]) -> Verdict {
             None => Decision::Inconclusive,
         });
     }
-    Verdict {
-        claim: claim.clone(),
-        decision,
-        gain,
-        left,
-        right,
-    }
+    Verdict { claim: claim.clone(), decision, gain, left, right }
 }
 
 /// One table in the paper's shape: a caption, metric columns, and a row per
@@ -213,29 +144,10 @@ impl PaperTable {
     pub fn to_html(&self) -> String {
         let e = markup_escape;
         let mut h = String::from("<table>\n");
-        let _ = writeln!(
-            h,
-            "<caption style=\"caption-side: top; text-align: left\">{}</caption>",
-            e(&self.caption.replace('`', ""))
-        );
-        let _ = writeln!(
-            h,
-            "<thead><tr><th>method</th>{}</tr></thead>\n<tbody>",
-            self.header
-                .iter()
-                .map(|x| format!("<th>{}</th>", e(x)))
-                .collect::<String>()
-        );
+        let _ = writeln!(h, "<caption style=\"caption-side: top; text-align: left\">{}</caption>", e(&self.caption.replace('`', "")));
+        let _ = writeln!(h, "<thead><tr><th>method</th>{}</tr></thead>\n<tbody>", self.header.iter().map(|x| format!("<th>{}</th>", e(x))).collect::<String>());
         for (label, cells) in &self.rows {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td>{}</tr>",
-                e(label),
-                cells
-                    .iter()
-                    .map(|x| format!("<td>{}</td>", e(x)))
-                    .collect::<String>()
-            );
+            let _ = writeln!(h, "<tr><td>{}</td>{}</tr>", e(label), cells.iter().map(|x| format!("<td>{}</td>", e(x))).collect::<String>());
         }
         h.push_str("</tbody>\n</table>\n");
         h
@@ -246,20 +158,12 @@ impl PaperTable {
 pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
     let d = &o.definition;
     let s = summarize(&o.rows);
-    let datasets: Vec<String> = if d.kind == ExperimentKind::Speed {
-        vec!["*".into()]
-    } else {
-        d.datasets.clone()
-    };
+    let datasets: Vec<String> = if d.kind == ExperimentKind::Speed { vec!["*".into()] } else { d.datasets.clone() };
     let metrics: Vec<String> = if d.kind == ExperimentKind::Speed {
         // Profile's size first, then 512x288 (the order the runner measures).
         measured_metrics(&o.rows)
     } else {
-        d.metrics
-            .iter()
-            .filter(|m| *m != "regions")
-            .cloned()
-            .collect()
+        d.metrics.iter().filter(|m| *m != "regions").cloned().collect()
     };
     let mut out = vec![];
     for ds in &datasets {
@@ -270,25 +174,11 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
                 if a.clips == 0 { "all".to_string() } else { a.clips.to_string() }, a.repeats, a.noise, d.seeds.len(), a.threshold
             )
         } else if d.kind == ExperimentKind::Scores {
-            let theirs = d
-                .paper
-                .as_deref()
-                .and_then(|t| paper.dataset(t))
-                .unwrap_or_else(|| {
-                    crate::world::SetName::of_dataset(ds)
-                        .map_or("benchmark".into(), |s| s.stands_for().to_string())
-                });
-            let fewer: Vec<String> = d
-                .methods
-                .iter()
-                .filter(|m| d.seeds_of(m).len() != d.seeds.len())
-                .map(|m| format!("{m}: {}", d.seeds_of(m).len()))
-                .collect();
-            let fewer = if fewer.is_empty() {
-                String::new()
-            } else {
-                format!(" (seeds per method where different: {})", fewer.join(", "))
-            };
+            let theirs = d.paper.as_deref().and_then(|t| paper.dataset(t)).unwrap_or_else(|| {
+                crate::world::SetName::of_dataset(ds).map_or("benchmark".into(), |s| s.stands_for().to_string())
+            });
+            let fewer: Vec<String> = d.methods.iter().filter(|m| d.seeds_of(m).len() != d.seeds.len()).map(|m| format!("{m}: {}", d.seeds_of(m).len())).collect();
+            let fewer = if fewer.is_empty() { String::new() } else { format!(" (seeds per method where different: {})", fewer.join(", ")) };
             format!("Synthetic `{ds}` (stands in for the paper's {theirs}); ours: mean ± std over {} seed(s){fewer}; [paper's number on its real data].", d.seeds.len())
         } else {
             format!("Frames per second on {}, one frame per call with the model's state carried (untrained weights of each architecture: weights do not change speed); [paper's FPS on its RTX 3060 GPU, resolution not stated].", o.rows.first().map_or("?", |r| r.prov.device.as_str()))
@@ -298,22 +188,8 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
             let cells: Vec<String> = metrics
                 .iter()
                 .map(|metric| {
-                    let ours = cell(&s, &key, ds, metric).map_or("n/a".to_string(), |c| {
-                        if c.n_seeds > 1 {
-                            format!("{:.4} ± {:.4}", c.mean, c.std)
-                        } else {
-                            format!("{:.4}", c.mean)
-                        }
-                    });
-                    let pm = if metric.starts_with("fps") {
-                        "fps"
-                    } else if metric == "miou_after" {
-                        "miou"
-                    } else if metric == "mad_after" {
-                        "mad"
-                    } else {
-                        metric.as_str()
-                    };
+                    let ours = cell(&s, &key, ds, metric).map_or("n/a".to_string(), |c| if c.n_seeds > 1 { format!("{:.4} ± {:.4}", c.mean, c.std) } else { format!("{:.4}", c.mean) });
+                    let pm = if metric.starts_with("fps") { "fps" } else if metric == "miou_after" { "miou" } else if metric == "mad_after" { "mad" } else { metric.as_str() };
                     match (d.paper.as_deref(), paper_key.as_deref()) {
                         (Some(t), Some(k)) => match paper.get(t, k, pm) {
                             Some(v) => format!("{ours} [{v}]"),
@@ -325,18 +201,10 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
                 .collect();
             rows.push((label, cells));
         }
-        out.push(PaperTable {
-            caption,
-            header: metrics.iter().map(|m| metric_label(m)).collect(),
-            rows,
-        });
+        out.push(PaperTable { caption, header: metrics.iter().map(|m| metric_label(m)).collect(), rows });
     }
     if d.kind == ExperimentKind::Scores {
-        out.extend(
-            d.datasets
-                .iter()
-                .filter_map(|ds| super::regions::table(o, &s, ds)),
-        );
+        out.extend(d.datasets.iter().filter_map(|ds| super::regions::table(o, &s, ds)));
     }
     out
 }
@@ -344,11 +212,7 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
 /// The paper's claims checked on an outcome's numbers.
 pub fn verdicts(o: &Outcome) -> Vec<Verdict> {
     let s = summarize(&o.rows);
-    o.definition
-        .claims
-        .iter()
-        .map(|c| check(c, &o.rows, &s))
-        .collect()
+    o.definition.claims.iter().map(|c| check(c, &o.rows, &s)).collect()
 }
 
 /// An experiment rendered as Markdown (tables and verdicts).
@@ -378,27 +242,14 @@ pub fn render(o: &Outcome, paper: &PaperNumbers) -> (String, Vec<Verdict>) {
         }
         md.push('\n');
     }
-    let _ = writeln!(
-        md,
-        "_{} run(s) computed, {} taken from the store, {:.1} s._\n",
-        o.runs_done, o.runs_cached, o.seconds
-    );
+    let _ = writeln!(md, "_{} run(s) computed, {} taken from the store, {:.1} s._\n", o.runs_done, o.runs_cached, o.seconds);
     (md, verdicts)
 }
 
 /// Write `REPORT.md`: every experiment, its tables, verdicts and timing.
-pub fn write_report(
-    path: &Path,
-    profile: &str,
-    parts: &[String],
-    total_s: f64,
-    device: &str,
-) -> Result<()> {
+pub fn write_report(path: &Path, profile: &str, parts: &[String], total_s: f64, device: &str) -> Result<()> {
     let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "# hoimat: the MAML-RAL paper reproduced (profile `{profile}`)\n"
-    );
+    let _ = writeln!(md, "# hoimat: the MAML-RAL paper reproduced (profile `{profile}`)\n");
     let _ = writeln!(
         md,
         "All data here is **synthetic**: hoimat's procedural HOI world stands in for the paper's private sets \
@@ -422,15 +273,7 @@ mod tests {
     }
 
     fn claim(metric: &str, relation: &str, tolerance: f64) -> Claim {
-        Claim {
-            text: "c".into(),
-            metric: metric.into(),
-            dataset: "d".into(),
-            left: "a".into(),
-            relation: relation.into(),
-            right: "b".into(),
-            tolerance,
-        }
+        Claim { text: "c".into(), metric: metric.into(), dataset: "d".into(), left: "a".into(), relation: relation.into(), right: "b".into(), tolerance }
     }
 
     /// `a` has MAD 1 lower than `b` on every (seed, clip), plus curve rows
@@ -462,30 +305,13 @@ mod tests {
         // Gain = -(a - b) = +1 exactly on all 12 pairs.
         let v = verdict(&claim("mad", "better", 0.0), &r);
         let g = v.gain.unwrap();
-        assert!(
-            (g.lo - 1.0).abs() < 1e-12 && (g.hi - 1.0).abs() < 1e-12,
-            "{g:?}"
-        );
-        assert_eq!(
-            (g.n_seeds, g.n_pairs, v.decision),
-            (3, 12, Some(Decision::Held))
-        );
-        assert_eq!(
-            verdict(&claim("mad", "worse", 0.0), &r).decision,
-            Some(Decision::NotHeld)
-        );
+        assert!((g.lo - 1.0).abs() < 1e-12 && (g.hi - 1.0).abs() < 1e-12, "{g:?}");
+        assert_eq!((g.n_seeds, g.n_pairs, v.decision), (3, 12, Some(Decision::Held)));
+        assert_eq!(verdict(&claim("mad", "worse", 0.0), &r).decision, Some(Decision::NotHeld));
         // b is not worse than a within 5% of a's mean MAD (10.6 -> margin 0.53 < 1).
-        let c = Claim {
-            left: "b".into(),
-            right: "a".into(),
-            ..claim("mad", "not_worse", 0.05)
-        };
+        let c = Claim { left: "b".into(), right: "a".into(), ..claim("mad", "not_worse", 0.05) };
         assert_eq!(verdict(&c, &r).decision, Some(Decision::NotHeld));
-        let c = Claim {
-            left: "b".into(),
-            right: "a".into(),
-            ..claim("mad", "not_worse", 0.2)
-        };
+        let c = Claim { left: "b".into(), right: "a".into(), ..claim("mad", "not_worse", 0.2) };
         assert_eq!(verdict(&c, &r).decision, Some(Decision::Held));
     }
 
@@ -498,38 +324,19 @@ mod tests {
         // Gains: 1 - 0.1 * seed of a (b's seed-0 values): mean 0.9.
         assert!((g.mean - 0.9).abs() < 1e-12, "{g:?}");
         // A missing side is NOT CHECKED, not a verdict.
-        assert_eq!(
-            verdict(
-                &Claim {
-                    right: "nobody".into(),
-                    ..claim("mad", "better", 0.0)
-                },
-                &r
-            )
-            .decision,
-            None
-        );
+        assert_eq!(verdict(&Claim { right: "nobody".into(), ..claim("mad", "better", 0.0) }, &r).decision, None);
     }
 
     #[test]
     fn repeats_are_separate_pairs() {
         let mut r = vec![];
         for k in 0..4 {
-            r.push(StoredRow::for_test(
-                ResultRow::new("t", "a", "d", "*", "fps_1x1", 10.0 + k as f64).at_repeat(k),
-                0,
-            ));
-            r.push(StoredRow::for_test(
-                ResultRow::new("t", "b", "d", "*", "fps_1x1", 5.0).at_repeat(k),
-                0,
-            ));
+            r.push(StoredRow::for_test(ResultRow::new("t", "a", "d", "*", "fps_1x1", 10.0 + k as f64).at_repeat(k), 0));
+            r.push(StoredRow::for_test(ResultRow::new("t", "b", "d", "*", "fps_1x1", 5.0).at_repeat(k), 0));
         }
         let v = verdict(&claim("fps_1x1", "better", 0.0), &r);
         let g = v.gain.unwrap();
         // Higher fps is better: gains 5, 6, 7, 8.
-        assert_eq!(
-            (g.n_pairs, g.mean, v.decision),
-            (4, 6.5, Some(Decision::Held))
-        );
+        assert_eq!((g.n_pairs, g.mean, v.decision), (4, 6.5, Some(Decision::Held)));
     }
 }

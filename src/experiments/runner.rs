@@ -50,18 +50,8 @@ impl Lab {
     pub fn run(&self, def: &Definition) -> Result<Outcome> {
         let t0 = Instant::now();
         if let Some(src) = &def.source {
-            let o = self.run(
-                &self
-                    .definition(src)
-                    .with_context(|| format!("{}: source experiment", def.id))?,
-            )?;
-            return Ok(Outcome {
-                definition: def.clone(),
-                rows: o.rows,
-                runs_done: o.runs_done,
-                runs_cached: o.runs_cached,
-                seconds: t0.elapsed().as_secs_f64(),
-            });
+            let o = self.run(&self.definition(src).with_context(|| format!("{}: source experiment", def.id))?)?;
+            return Ok(Outcome { definition: def.clone(), rows: o.rows, runs_done: o.runs_done, runs_cached: o.runs_cached, seconds: t0.elapsed().as_secs_f64() });
         }
         let (mut done, mut cached) = (0, 0);
         let runs = self.runs_of(def)?;
@@ -76,16 +66,8 @@ impl Lab {
         let store = self.store();
         // Only rows of this definition's current runs (an edited definition
         // or a retrained model leaves older run files under `runs/`).
-        let rows = store
-            .compact_current(&def.id, &current)
-            .with_context(|| format!("compacting the {} table", def.id))?;
-        Ok(Outcome {
-            definition: def.clone(),
-            rows,
-            runs_done: done,
-            runs_cached: cached,
-            seconds: t0.elapsed().as_secs_f64(),
-        })
+        let rows = store.compact_current(&def.id, &current).with_context(|| format!("compacting the {} table", def.id))?;
+        Ok(Outcome { definition: def.clone(), rows, runs_done: done, runs_cached: cached, seconds: t0.elapsed().as_secs_f64() })
     }
 
     /// Every run of a definition (its method, seed, configuration hash and
@@ -94,20 +76,11 @@ impl Lab {
         let mut out = vec![];
         for name in &def.methods {
             let method = def.method(name)?;
-            let seeds: Vec<u64> = if def.kind == ExperimentKind::Speed {
-                vec![0]
-            } else {
-                def.seeds_of(&method.name).to_vec()
-            };
+            let seeds: Vec<u64> = if def.kind == ExperimentKind::Speed { vec![0] } else { def.seeds_of(&method.name).to_vec() };
             for seed in seeds {
                 let config_hash = config_hash(&self.run_config(def, &method, seed)?);
                 let key = run_key(&method.name, seed as i64, &config_hash);
-                out.push(RunPlan {
-                    method: method.clone(),
-                    seed,
-                    config_hash,
-                    key,
-                });
+                out.push(RunPlan { method: method.clone(), seed, config_hash, key });
             }
         }
         Ok(out)
@@ -141,13 +114,7 @@ impl Lab {
             timestamp: timestamp(),
         };
         store.write_run(&def.id, &r.key, &rows, &prov)?;
-        self.say(&format!(
-            "{}: {} seed {seed}: {} rows in {:.1} s",
-            def.id,
-            m.name,
-            rows.len(),
-            prov.wall_s
-        ));
+        self.say(&format!("{}: {} seed {seed}: {} rows in {:.1} s", def.id, m.name, rows.len(), prov.wall_s));
         Ok(true)
     }
 
@@ -177,14 +144,9 @@ impl Lab {
             "scorer": SCORER_VERSION,
         });
         if def.kind == ExperimentKind::Adaptation {
-            j["factory"] =
-                serde_json::json!(self.plan_model(&super::ModelSpec::Factory, seed)?.key);
+            j["factory"] = serde_json::json!(self.plan_model(&super::ModelSpec::Factory, seed)?.key);
             j["adaptation"] = serde_json::json!(def.adaptation);
-            j["arms"] = serde_json::json!(def.adaptation.as_ref().map(|a| a
-                .arms
-                .iter()
-                .map(|arm| self.arm_config(arm, 0))
-                .collect::<Vec<_>>()));
+            j["arms"] = serde_json::json!(def.adaptation.as_ref().map(|a| a.arms.iter().map(|arm| self.arm_config(arm, 0)).collect::<Vec<_>>()));
             // Only when an arm labels with a model (earlier runs keep their keys).
             if let Some(key) = self.annotator_model(def)? {
                 j["annotator_model"] = serde_json::Value::String(key);
@@ -200,16 +162,8 @@ impl Lab {
 
     /// The key of the model that labels frames, when an arm uses one.
     pub(super) fn annotator_model(&self, def: &Definition) -> Result<Option<String>> {
-        let uses = def.adaptation.as_ref().is_some_and(|a| {
-            a.arms
-                .iter()
-                .any(|arm| arm.annotator == Some(super::definition::AnnotatorKind::Dfimat))
-        });
-        Ok(if uses {
-            Some(self.plan_model(&super::adaptation::dfimat_spec(), 0)?.key)
-        } else {
-            None
-        })
+        let uses = def.adaptation.as_ref().is_some_and(|a| a.arms.iter().any(|arm| arm.annotator == Some(super::definition::AnnotatorKind::Dfimat)));
+        Ok(if uses { Some(self.plan_model(&super::adaptation::dfimat_spec(), 0)?.key) } else { None })
     }
 
     fn score_rows(&self, def: &Definition, m: &MethodDef, seed: u64) -> Result<Vec<ResultRow>> {
@@ -218,15 +172,8 @@ impl Lab {
         // theta' needs the recipe's inner step and its factory model.
         let one_step = if m.one_step {
             let plan = self.plan_model(&m.spec, seed)?;
-            let cfg = plan
-                .meta_config()
-                .with_context(|| format!("method '{}': one_step needs a MAML-RAL recipe", m.name))?
-                .clone();
-            Some((
-                checkpoint::load(&ckpt, self.device)?.0,
-                checkpoint::load(&cfg.factory, self.device)?.0,
-                cfg,
-            ))
+            let cfg = plan.meta_config().with_context(|| format!("method '{}': one_step needs a MAML-RAL recipe", m.name))?.clone();
+            Some((checkpoint::load(&ckpt, self.device)?.0, checkpoint::load(&cfg.factory, self.device)?.0, cfg))
         } else {
             None
         };
@@ -234,18 +181,14 @@ impl Lab {
         let regions = def.metrics.iter().any(|m| m == "regions");
         for ds in &def.datasets {
             let set = self.dataset(ds)?;
-            super::score::require(&def.metrics, &set, ds)
-                .with_context(|| format!("definition '{}'", def.id))?;
+            super::score::require(&def.metrics, &set, ds).with_context(|| format!("definition '{}'", def.id))?;
             let scored = match &one_step {
-                Some((meta, factory, cfg)) => {
-                    super::one_step::score_one_step(meta, factory, cfg, &set, self.device)?
-                }
+                Some((meta, factory, cfg)) => super::one_step::score_one_step(meta, factory, cfg, &set, self.device)?,
                 None => score(net.as_ref(), &set, self.device)?,
             };
             for c in scored {
                 for (metric, v) in c.values {
-                    if def.metrics.iter().any(|x| x == metric) || (regions && metric.contains('@'))
-                    {
+                    if def.metrics.iter().any(|x| x == metric) || (regions && metric.contains('@')) {
                         if let Some(v) = v {
                             rows.push(ResultRow::new(&def.id, &m.name, ds, &c.clip, metric, v));
                         }
@@ -260,12 +203,7 @@ impl Lab {
     /// frame size and at the paper's 512x288 (weights do not change speed,
     /// so an untrained network of the method's architecture is timed).
     fn speed_rows(&self, def: &Definition, m: &MethodDef) -> Result<Vec<ResultRow>> {
-        let net = zoo::build(
-            m.spec.arch(),
-            &ModelConfig::for_profile(self.profile),
-            self.device,
-            0,
-        );
+        let net = zoo::build(m.spec.arch(), &ModelConfig::for_profile(self.profile), self.device, 0);
         let (pw, ph) = self.profile.frame_size();
         let mut sizes = vec![(pw as i64, ph as i64)];
         if (pw, ph) != (512, 288) {
@@ -277,17 +215,7 @@ impl Lab {
             for &(w, h) in &sizes {
                 let iters = if w >= 512 { 5 } else { 20 };
                 let ms = time_infer(net.as_ref(), 1, 1, h, w, iters, self.device);
-                rows.push(
-                    ResultRow::new(
-                        &def.id,
-                        &m.name,
-                        "*",
-                        "*",
-                        &format!("fps_{w}x{h}"),
-                        1e3 / ms,
-                    )
-                    .at_repeat(repeat),
-                );
+                rows.push(ResultRow::new(&def.id, &m.name, "*", "*", &format!("fps_{w}x{h}"), 1e3 / ms).at_repeat(repeat));
             }
         }
         Ok(rows)

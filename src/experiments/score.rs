@@ -34,39 +34,18 @@ pub const METRICS: [(&str, &str); 13] = [
 /// region's pixels that are false positives / false negatives, named
 /// `mad@region`, `fp@region`, `fn@region`.
 pub const REGION_METRICS: [&str; 18] = [
-    "mad@person",
-    "fp@person",
-    "fn@person",
-    "mad@person_edge",
-    "fp@person_edge",
-    "fn@person_edge",
-    "mad@held",
-    "fp@held",
-    "fn@held",
-    "mad@free",
-    "fp@free",
-    "fn@free",
-    "mad@interferer",
-    "fp@interferer",
-    "fn@interferer",
-    "mad@background",
-    "fp@background",
-    "fn@background",
+    "mad@person", "fp@person", "fn@person",
+    "mad@person_edge", "fp@person_edge", "fn@person_edge",
+    "mad@held", "fp@held", "fn@held",
+    "mad@free", "fp@free", "fn@free",
+    "mad@interferer", "fp@interferer", "fn@interferer",
+    "mad@background", "fp@background", "fn@background",
 ];
 
 /// Whether a metric needs label maps and person-only alphas (`metrics::hoi`;
 /// `object_recall` needs the label map only).
 pub fn needs_labels(metric: &str) -> bool {
-    matches!(
-        metric,
-        "regions"
-            | "object_recall"
-            | "held_iou"
-            | "held_recall"
-            | "held_precision"
-            | "free_recall"
-            | "interferer_fp"
-    ) || metric.contains('@')
+    matches!(metric, "regions" | "object_recall" | "held_iou" | "held_recall" | "held_precision" | "free_recall" | "interferer_fp") || metric.contains('@')
 }
 
 /// A dataset that cannot provide a metric is an error naming both, not a
@@ -74,20 +53,9 @@ pub fn needs_labels(metric: &str) -> bool {
 pub fn require(metrics: &[String], set: &Dataset, dataset: &str) -> Result<()> {
     for m in metrics.iter().filter(|m| needs_labels(m)) {
         let person = m != "object_recall";
-        if let Some(c) = set.clips.iter().find(|c| {
-            c.frames
-                .iter()
-                .any(|f| f.label.is_none() || (person && f.person.is_none()))
-        }) {
-            let what = if person {
-                "label maps and person-only alphas"
-            } else {
-                "label maps"
-            };
-            anyhow::bail!(
-                "metric '{m}' needs {what}, but dataset '{dataset}' has none (clip '{}')",
-                c.meta.name
-            );
+        if let Some(c) = set.clips.iter().find(|c| c.frames.iter().any(|f| f.label.is_none() || (person && f.person.is_none()))) {
+            let what = if person { "label maps and person-only alphas" } else { "label maps" };
+            anyhow::bail!("metric '{m}' needs {what}, but dataset '{dataset}' has none (clip '{}')", c.meta.name);
         }
     }
     Ok(())
@@ -113,16 +81,8 @@ pub fn metric_label(m: &str) -> String {
 
 /// Higher is better for these; lower for every other metric.
 pub fn higher_is_better(metric: &str) -> bool {
-    matches!(
-        metric,
-        "object_recall"
-            | "held_iou"
-            | "held_recall"
-            | "held_precision"
-            | "free_recall"
-            | "reached"
-            | "label_miou"
-    ) || metric.starts_with("fps")
+    matches!(metric, "object_recall" | "held_iou" | "held_recall" | "held_precision" | "free_recall" | "reached" | "label_miou")
+        || metric.starts_with("fps")
         || metric.starts_with("miou")
 }
 
@@ -136,25 +96,15 @@ pub struct ClipResult {
 
 /// Score `net` on every clip of `set`.
 pub fn score(net: &dyn Matter, set: &Dataset, device: Device) -> Result<Vec<ClipResult>> {
-    set.clips
-        .iter()
-        .map(|clip| score_clip(net, net.params(), clip, device))
-        .collect()
+    set.clips.iter().map(|clip| score_clip(net, net.params(), clip, device)).collect()
 }
 
 /// Score `net` at parameters `params` on one clip (state carried from its
 /// first frame).
-pub fn score_clip(
-    net: &dyn Matter,
-    params: &ParamSet,
-    clip: &Clip,
-    device: Device,
-) -> Result<ClipResult> {
+pub fn score_clip(net: &dyn Matter, params: &ParamSet, clip: &Clip, device: Device) -> Result<ClipResult> {
     let ct = ClipTensors::from_clip(clip);
     let (pha, _) = predict_clip(net, params, &ct, 8, device);
-    let preds: Vec<Plane> = (0..ct.len())
-        .map(|i| to_plane(&pha.get(i)).quantised())
-        .collect();
+    let preds: Vec<Plane> = (0..ct.len()).map(|i| to_plane(&pha.get(i)).quantised()).collect();
     let truths: Vec<Plane> = clip.frames.iter().map(|f| f.pha.quantised()).collect();
     let n = preds.len() as f64;
     let mean = |f: &dyn Fn(&Plane, &Plane) -> Result<f64, metrics::MetricError>| -> Result<f64> {
@@ -180,20 +130,9 @@ pub fn score_clip(
         ("grad", Some(mean(&metrics::grad)?)),
         ("conn", Some(mean(&metrics::conn)?)),
         ("dtssd", Some(dts.iter().sum::<f64>() / n)),
-        (
-            "miou",
-            Some(mean(&|p, t| metrics::miou(p, t, DEFAULT_MIOU_THRESHOLD))?),
-        ),
-        (
-            "miou_tolerant",
-            Some(mean(&|p, t| {
-                hoi::miou_tolerant(p, t, DEFAULT_MIOU_THRESHOLD)
-            })?),
-        ),
-        (
-            "object_recall",
-            (recall.1 > 0).then(|| recall.0 / recall.1 as f64),
-        ),
+        ("miou", Some(mean(&|p, t| metrics::miou(p, t, DEFAULT_MIOU_THRESHOLD))?)),
+        ("miou_tolerant", Some(mean(&|p, t| hoi::miou_tolerant(p, t, DEFAULT_MIOU_THRESHOLD))?)),
+        ("object_recall", (recall.1 > 0).then(|| recall.0 / recall.1 as f64)),
     ];
     if let Some(h) = hoi_counts(clip, &preds, &truths)? {
         values.extend([
@@ -205,17 +144,10 @@ pub fn score_clip(
         ]);
         for k in 0..hoi::REGIONS.len() {
             let r = h.region(k);
-            values.extend([
-                (REGION_METRICS[3 * k], r.map(|r| r.0)),
-                (REGION_METRICS[3 * k + 1], r.map(|r| r.1)),
-                (REGION_METRICS[3 * k + 2], r.map(|r| r.2)),
-            ]);
+            values.extend([(REGION_METRICS[3 * k], r.map(|r| r.0)), (REGION_METRICS[3 * k + 1], r.map(|r| r.1)), (REGION_METRICS[3 * k + 2], r.map(|r| r.2))]);
         }
     }
-    Ok(ClipResult {
-        clip: clip.meta.name.clone(),
-        values,
-    })
+    Ok(ClipResult { clip: clip.meta.name.clone(), values })
 }
 
 /// The clip's object and region counts, when every frame has a label map
@@ -223,9 +155,7 @@ pub fn score_clip(
 fn hoi_counts(clip: &Clip, preds: &[Plane], truths: &[Plane]) -> Result<Option<hoi::HoiCounts>> {
     let mut h = hoi::HoiCounts::default();
     for ((f, p), t) in clip.frames.iter().zip(preds).zip(truths) {
-        let (Some(label), Some(person)) = (&f.label, &f.person) else {
-            return Ok(None);
-        };
+        let (Some(label), Some(person)) = (&f.label, &f.person) else { return Ok(None) };
         h.add(p, t, &person.quantised(), label, DEFAULT_MIOU_THRESHOLD)?;
     }
     Ok(Some(h))
@@ -242,33 +172,15 @@ mod tests {
         let wanted = vec!["miou".to_string(), "held_iou".to_string()];
         require(&wanted, &set, "synvbhoi").unwrap();
         // Every synthetic frame carries what the object metrics need.
-        assert!(set.clips.iter().all(|c| c
-            .frames
-            .iter()
-            .all(|f| f.label.is_some() && f.person.is_some())));
+        assert!(set.clips.iter().all(|c| c.frames.iter().all(|f| f.label.is_some() && f.person.is_some())));
         for f in &mut set.clips[1].frames {
             f.person = None;
         }
         let msg = format!("{:#}", require(&wanted, &set, "my_real_set").unwrap_err());
-        assert!(
-            msg.contains("held_iou")
-                && msg.contains("my_real_set")
-                && msg.contains(&set.clips[1].meta.name),
-            "{msg}"
-        );
+        assert!(msg.contains("held_iou") && msg.contains("my_real_set") && msg.contains(&set.clips[1].meta.name), "{msg}");
         // Plain matting metrics need nothing more.
-        require(
-            &["mad".to_string(), "miou".to_string()],
-            &set,
-            "my_real_set",
-        )
-        .unwrap();
-        assert!(
-            needs_labels("regions")
-                && needs_labels("fp@held")
-                && !needs_labels("mad")
-                && !needs_labels("miou_tolerant")
-        );
+        require(&["mad".to_string(), "miou".to_string()], &set, "my_real_set").unwrap();
+        assert!(needs_labels("regions") && needs_labels("fp@held") && !needs_labels("mad") && !needs_labels("miou_tolerant"));
         require(&["object_recall".to_string()], &set, "my_real_set").unwrap();
     }
 
@@ -279,11 +191,7 @@ mod tests {
         let set = crate::world::generate("synvbhoi", Profile::Smoke, 0).unwrap();
         let mut seen = 0;
         for clip in &set.clips {
-            let person: Vec<Plane> = clip
-                .frames
-                .iter()
-                .map(|f| f.person.clone().unwrap().quantised())
-                .collect();
+            let person: Vec<Plane> = clip.frames.iter().map(|f| f.person.clone().unwrap().quantised()).collect();
             let truth: Vec<Plane> = clip.frames.iter().map(|f| f.pha.quantised()).collect();
             let as_person = hoi_counts(clip, &person, &truth).unwrap().unwrap();
             let as_truth = hoi_counts(clip, &truth, &truth).unwrap().unwrap();
@@ -295,9 +203,6 @@ mod tests {
             }
             assert_eq!(as_truth.miou_tolerant(), Some(1.0));
         }
-        assert!(
-            seen >= 2,
-            "too few clips with visible held-object pixels: {seen}"
-        );
+        assert!(seen >= 2, "too few clips with visible held-object pixels: {seen}");
     }
 }

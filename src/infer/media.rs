@@ -63,20 +63,11 @@ pub fn is_frame_folder(path: &Path) -> bool {
 
 enum Source {
     Video(Box<VideoReader>),
-    Frames {
-        files: Vec<PathBuf>,
-        next: usize,
-        size: (u32, u32),
-        resize: Option<(u32, u32)>,
-    },
+    Frames { files: Vec<PathBuf>, next: usize, size: (u32, u32), resize: Option<(u32, u32)> },
 }
 
 impl Source {
-    fn open(
-        input: &Path,
-        resize: Option<(u32, u32)>,
-        folder_fps: (u32, u32),
-    ) -> Result<(Source, (u32, u32), (u32, u32), Option<u64>)> {
+    fn open(input: &Path, resize: Option<(u32, u32)>, folder_fps: (u32, u32)) -> Result<(Source, (u32, u32), (u32, u32), Option<u64>)> {
         if video::is_video(input) {
             let r = VideoReader::open(input, resize)?;
             let (size, fps, n) = ((r.width, r.height), r.info.fps, r.info.frames);
@@ -84,37 +75,17 @@ impl Source {
         }
         if input.is_dir() {
             let files = list_frames(input)?;
-            let Some(first) = files.first() else {
-                bail!(
-                    "{}: no png/jpg frames in the folder (zero frames)",
-                    input.display()
-                )
-            };
-            let (w, h) = image::image_dimensions(first)
-                .with_context(|| format!("{}: not a readable image", first.display()))?;
+            let Some(first) = files.first() else { bail!("{}: no png/jpg frames in the folder (zero frames)", input.display()) };
+            let (w, h) = image::image_dimensions(first).with_context(|| format!("{}: not a readable image", first.display()))?;
             if w == 0 || h == 0 {
                 bail!("{}: a zero-sized frame", first.display());
             }
             let n = files.len() as u64;
             let size = resize.unwrap_or((w, h));
-            return Ok((
-                Source::Frames {
-                    files,
-                    next: 0,
-                    size: (w, h),
-                    resize,
-                },
-                size,
-                folder_fps,
-                Some(n),
-            ));
+            return Ok((Source::Frames { files, next: 0, size: (w, h), resize }, size, folder_fps, Some(n)));
         }
         if input.is_file() {
-            bail!(
-                "{}: not a video file ({}) or a folder of frames",
-                input.display(),
-                video::EXTENSIONS.join("/")
-            );
+            bail!("{}: not a video file ({}) or a folder of frames", input.display(), video::EXTENSIONS.join("/"));
         }
         bail!("{}: no such file or folder", input.display())
     }
@@ -122,26 +93,15 @@ impl Source {
     fn next(&mut self) -> Result<Option<Vec<u8>>> {
         match self {
             Source::Video(r) => r.next_frame(),
-            Source::Frames {
-                files,
-                next,
-                size,
-                resize,
-            } => {
-                let Some(f) = files.get(*next) else {
-                    return Ok(None);
-                };
+            Source::Frames { files, next, size, resize } => {
+                let Some(f) = files.get(*next) else { return Ok(None) };
                 *next += 1;
-                let img = image::open(f)
-                    .with_context(|| format!("{}: not a readable image", f.display()))?
-                    .to_rgb8();
+                let img = image::open(f).with_context(|| format!("{}: not a readable image", f.display()))?.to_rgb8();
                 if resize.is_none() && img.dimensions() != *size {
                     bail!("{}: {}x{}, but the folder's first frame is {}x{} (mixed frame sizes; --input-resize scales them all)", f.display(), img.width(), img.height(), size.0, size.1);
                 }
                 let img = match resize {
-                    Some((w, h)) if (*w, *h) != *size => {
-                        image::imageops::resize(&img, *w, *h, image::imageops::FilterType::Triangle)
-                    }
+                    Some((w, h)) if (*w, *h) != *size => image::imageops::resize(&img, *w, *h, image::imageops::FilterType::Triangle),
                     _ => img,
                 };
                 Ok(Some(img.into_raw()))
@@ -165,19 +125,11 @@ enum Kind3 {
 impl Sink {
     fn create(path: &Path, o: &MediaOptions, size: (u32, u32), fps: (u32, u32)) -> Result<Sink> {
         if path.exists() && !o.overwrite {
-            bail!(
-                "{}: already exists (pass --overwrite to replace it)",
-                path.display()
-            );
+            bail!("{}: already exists (pass --overwrite to replace it)", path.display());
         }
         Ok(match o.output_type {
-            OutputType::Video => {
-                Sink::Video(VideoWriter::create(path, size.0, size.1, fps, o.mbps)?)
-            }
-            OutputType::Png => Sink::Png {
-                stage: Staging::new(path).map_err(|e| anyhow::anyhow!("{e}"))?,
-                next: 0,
-            },
+            OutputType::Video => Sink::Video(VideoWriter::create(path, size.0, size.1, fps, o.mbps)?),
+            OutputType::Png => Sink::Png { stage: Staging::new(path).map_err(|e| anyhow::anyhow!("{e}"))?, next: 0 },
         })
     }
 
@@ -194,11 +146,7 @@ impl Sink {
                         .zip(pha)
                         .flat_map(|(c, a)| {
                             let a = *a as f32 / 255.0;
-                            [0, 1, 2].map(|i| {
-                                crate::frame::quantize(
-                                    c[i] as f32 / 255.0 * a + GREEN[i] * (1.0 - a),
-                                )
-                            })
+                            [0, 1, 2].map(|i| crate::frame::quantize(c[i] as f32 / 255.0 * a + GREEN[i] * (1.0 - a)))
                         })
                         .collect(),
                 };
@@ -209,15 +157,9 @@ impl Sink {
                 *next += 1;
                 let saved = match kind {
                     Kind3::Alpha => image::save_buffer(&file, pha, w, h, image::ColorType::L8),
-                    Kind3::Foreground => {
-                        image::save_buffer(&file, fgr, w, h, image::ColorType::Rgb8)
-                    }
+                    Kind3::Foreground => image::save_buffer(&file, fgr, w, h, image::ColorType::Rgb8),
                     Kind3::Composition => {
-                        let rgba: Vec<u8> = fgr
-                            .chunks_exact(3)
-                            .zip(pha)
-                            .flat_map(|(c, a)| [c[0], c[1], c[2], *a])
-                            .collect();
+                        let rgba: Vec<u8> = fgr.chunks_exact(3).zip(pha).flat_map(|(c, a)| [c[0], c[1], c[2], *a]).collect();
                         image::save_buffer(&file, &rgba, w, h, image::ColorType::Rgba8)
                     }
                 };
@@ -235,23 +177,11 @@ impl Sink {
 }
 
 /// Run `net` over `input`, writing the requested outputs.
-pub fn infer_media(
-    net: &dyn Matter,
-    input: &Path,
-    o: &MediaOptions,
-    device: Device,
-) -> Result<MediaReport> {
+pub fn infer_media(net: &dyn Matter, input: &Path, o: &MediaOptions, device: Device) -> Result<MediaReport> {
     if net.prompt_channels() > 0 {
         bail!("a {} model needs user input (clicks) for every frame; `hoimat infer` runs automatic models only", net.arch());
     }
-    let outputs: Vec<(Kind3, &PathBuf)> = [
-        (Kind3::Alpha, &o.alpha),
-        (Kind3::Foreground, &o.foreground),
-        (Kind3::Composition, &o.composition),
-    ]
-    .into_iter()
-    .filter_map(|(k, p)| p.as_ref().map(|p| (k, p)))
-    .collect();
+    let outputs: Vec<(Kind3, &PathBuf)> = [(Kind3::Alpha, &o.alpha), (Kind3::Foreground, &o.foreground), (Kind3::Composition, &o.composition)].into_iter().filter_map(|(k, p)| p.as_ref().map(|p| (k, p))).collect();
     if outputs.is_empty() {
         bail!("nothing to write: give --output-alpha, --output-foreground or --output-composition");
     }
@@ -259,29 +189,14 @@ pub fn infer_media(
         bail!("--dtype f16 needs CUDA");
     }
     if o.half && net.arch() != crate::model::Arch::Rvm {
-        bail!(
-            "--dtype f16 runs RVM's network only (the {} model mixes float32 attention in)",
-            net.arch()
-        );
+        bail!("--dtype f16 runs RVM's network only (the {} model mixes float32 attention in)", net.arch());
     }
     if let Some((w, h)) = o.resize {
-        anyhow::ensure!(
-            w > 0 && h > 0,
-            "--input-resize {w}x{h}: both sides must be positive"
-        );
+        anyhow::ensure!(w > 0 && h > 0, "--input-resize {w}x{h}: both sides must be positive");
     }
     let (mut source, size, fps, count) = Source::open(input, o.resize, o.folder_fps)?;
-    let ratio = resolve_ratio(
-        net,
-        o.ratio,
-        size.1 as i64,
-        size.0 as i64,
-        refiner_trained(net),
-    )?;
-    let mut sinks = outputs
-        .iter()
-        .map(|(k, p)| Ok((*k, Sink::create(p, o, size, fps)?)))
-        .collect::<Result<Vec<_>>>()?;
+    let ratio = resolve_ratio(net, o.ratio, size.1 as i64, size.0 as i64, refiner_trained(net))?;
+    let mut sinks = outputs.iter().map(|(k, p)| Ok((*k, Sink::create(p, o, size, fps)?))).collect::<Result<Vec<_>>>()?;
     let bar = crate::progress::bar(count.unwrap_or(0), "matting");
     let (mut t_dec, mut t_model, mut t_enc) = (0.0, 0.0, 0.0);
     let mut rec: Option<Vec<Tensor>> = None;
@@ -303,17 +218,8 @@ pub fn infer_media(
         let t1 = Instant::now();
         let t = chunk.len() as i64;
         let bytes: Vec<u8> = chunk.concat();
-        let src = Tensor::from_slice(&bytes)
-            .view([1, t, h, w, 3])
-            .permute([0, 1, 4, 2, 3])
-            .contiguous()
-            .to_kind(Kind::Float)
-            / 255.0;
-        let src = if o.half {
-            src.to_device(device).to_kind(Kind::Half)
-        } else {
-            src.to_device(device)
-        };
+        let src = Tensor::from_slice(&bytes).view([1, t, h, w, 3]).permute([0, 1, 4, 2, 3]).contiguous().to_kind(Kind::Float) / 255.0;
+        let src = if o.half { src.to_device(device).to_kind(Kind::Half) } else { src.to_device(device) };
         let out = tch::no_grad(|| net.run_at(net.params(), &src, rec.as_deref(), ratio));
         let pha = out.pha.to_kind(Kind::Float).to_device(Device::Cpu);
         let fgr = out.fgr.to_kind(Kind::Float).to_device(Device::Cpu);
@@ -330,10 +236,7 @@ pub fn infer_media(
         t_enc += t2.elapsed().as_secs_f64();
         frames += t as u64;
         bar.inc(t as u64);
-        bar.set_message(format!(
-            "model {:.1} frames/s",
-            frames as f64 / t_model.max(1e-9)
-        ));
+        bar.set_message(format!("model {:.1} frames/s", frames as f64 / t_model.max(1e-9)));
     }
     let t3 = Instant::now();
     for (_, s) in sinks {
@@ -342,14 +245,5 @@ pub fn infer_media(
     t_enc += t3.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let per = |t: f64| frames as f64 / t.max(1e-9);
-    Ok(MediaReport {
-        frames,
-        width: size.0,
-        height: size.1,
-        fps,
-        downsample_ratio: ratio,
-        decode_fps: per(t_dec),
-        model_fps: per(t_model),
-        encode_fps: per(t_enc),
-    })
+    Ok(MediaReport { frames, width: size.0, height: size.1, fps, downsample_ratio: ratio, decode_fps: per(t_dec), model_fps: per(t_model), encode_fps: per(t_enc) })
 }

@@ -12,9 +12,9 @@ use tch::Device;
 
 use crate::data::png::{list_frames, read_rgb, stem};
 use crate::frame::{Clip, Frame, Plane};
-use crate::model::matter::resolve_ratio;
 use crate::model::Matter;
 use crate::train::batch::{to_plane, to_rgb, ClipTensors};
+use crate::model::matter::resolve_ratio;
 use crate::train::validate::predict_clip_at;
 
 /// Clip folders (those with a `com/` folder) below `root`, sorted.
@@ -35,10 +35,7 @@ pub fn find_clips(root: &Path) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     if out.is_empty() {
-        anyhow::bail!(
-            "{}: no clips (expected <clip>/com/*.png below it)",
-            root.display()
-        );
+        anyhow::bail!("{}: no clips (expected <clip>/com/*.png below it)", root.display());
     }
     Ok(out)
 }
@@ -46,14 +43,7 @@ pub fn find_clips(root: &Path) -> Result<Vec<PathBuf>> {
 /// Run `net` over every clip below `input`, writing to `out`, at RVM's
 /// `downsample_ratio` (None: see [`resolve_ratio`]). Returns the number of
 /// frames processed.
-pub fn infer_tree(
-    net: &dyn Matter,
-    input: &Path,
-    out: &Path,
-    device: Device,
-    ratio: Option<f64>,
-    trained_refiner: bool,
-) -> Result<usize> {
+pub fn infer_tree(net: &dyn Matter, input: &Path, out: &Path, device: Device, ratio: Option<f64>, trained_refiner: bool) -> Result<usize> {
     if net.prompt_channels() > 0 {
         anyhow::bail!("a {} model needs user input (clicks) for every frame; `hoimat infer` runs automatic models only", net.arch());
     }
@@ -69,14 +59,7 @@ pub fn infer_tree(
                 crate::data::png::check_size(f, (com.w, com.h), first, "the clip's first frame")?;
             }
             let pha = Plane::filled(com.w, com.h, 0.0);
-            frames.push(Frame {
-                com,
-                pha,
-                fgr: None,
-                bgr: None,
-                label: None,
-                person: None,
-            });
+            frames.push(Frame { com, pha, fgr: None, bgr: None, label: None, person: None });
         }
         let (w, h) = frames[0].size();
         let meta = crate::data::loaders::meta_for(stem(&dir), "", "", &frames);
@@ -91,20 +74,8 @@ pub fn infer_tree(
             let p = to_plane(&pha.get(i as i64));
             let g = to_rgb(&fgr.get(i as i64));
             let name = format!("{}.png", stem(f));
-            image::save_buffer(
-                od.join("pha").join(&name),
-                &p.to_u8(),
-                w as u32,
-                h as u32,
-                image::ColorType::L8,
-            )?;
-            image::save_buffer(
-                od.join("fgr").join(&name),
-                &g.to_u8(),
-                w as u32,
-                h as u32,
-                image::ColorType::Rgb8,
-            )?;
+            image::save_buffer(od.join("pha").join(&name), &p.to_u8(), w as u32, h as u32, image::ColorType::L8)?;
+            image::save_buffer(od.join("fgr").join(&name), &g.to_u8(), w as u32, h as u32, image::ColorType::Rgb8)?;
         }
         total += files.len();
         bar.inc(1);

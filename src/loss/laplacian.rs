@@ -18,9 +18,7 @@ use tch::{Kind, Tensor};
 pub const LEVELS: usize = 5;
 
 fn gauss_kernel(device: tch::Device, kind: Kind) -> Tensor {
-    let k1 = Tensor::from_slice(&[1.0f64, 4.0, 6.0, 4.0, 1.0])
-        .to_kind(kind)
-        .to_device(device);
+    let k1 = Tensor::from_slice(&[1.0f64, 4.0, 6.0, 4.0, 1.0]).to_kind(kind).to_device(device);
     let k = k1.outer(&k1) / 256.0;
     k.view([1, 1, 5, 5])
 }
@@ -29,28 +27,20 @@ fn gauss_kernel(device: tch::Device, kind: Kind) -> Tensor {
 fn blur(x: &Tensor, k: &Tensor) -> Tensor {
     let s = x.size();
     let flat = x.reshape([s[0] * s[1], 1, s[2], s[3]]);
-    let padded = if s[2] > 2 && s[3] > 2 {
-        flat.reflection_pad2d([2, 2, 2, 2])
-    } else {
-        flat.replication_pad2d([2, 2, 2, 2])
-    };
-    padded
-        .conv2d(k, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1)
-        .reshape([s[0], s[1], s[2], s[3]])
+    let padded = if s[2] > 2 && s[3] > 2 { flat.reflection_pad2d([2, 2, 2, 2]) } else { flat.replication_pad2d([2, 2, 2, 2]) };
+    padded.conv2d(k, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1).reshape([s[0], s[1], s[2], s[3]])
 }
 
 fn crop_even(x: &Tensor) -> Tensor {
     let s = x.size();
-    x.narrow(2, 0, s[2] - s[2] % 2)
-        .narrow(3, 0, s[3] - s[3] % 2)
+    x.narrow(2, 0, s[2] - s[2] % 2).narrow(3, 0, s[3] - s[3] % 2)
 }
 
 fn upsample(x: &Tensor, k: &Tensor) -> Tensor {
     let s = x.size();
     let opts = (x.kind(), x.device());
     let rows = Tensor::zeros([s[0], s[1], s[2] * 2, s[3]], opts).slice_scatter(x, 2, 0, None, 2);
-    let up =
-        Tensor::zeros([s[0], s[1], s[2] * 2, s[3] * 2], opts).slice_scatter(&rows, 3, 0, None, 2);
+    let up = Tensor::zeros([s[0], s[1], s[2] * 2, s[3] * 2], opts).slice_scatter(&rows, 3, 0, None, 2);
     blur(&(up * 4.0), k)
 }
 
@@ -82,9 +72,7 @@ pub fn laplacian_loss_levels(pred: &Tensor, truth: &Tensor, levels: usize) -> Te
         .zip(&tp)
         .enumerate()
         .map(|(i, (a, b))| (a - b).abs().mean(a.kind()) * (2f64.powi(i as i32) / levels as f64))
-        .fold(Tensor::zeros([], (pred.kind(), pred.device())), |a, b| {
-            a + b
-        })
+        .fold(Tensor::zeros([], (pred.kind(), pred.device())), |a, b| a + b)
 }
 
 /// Paper Eq. 5 (RVM's `laplacian_loss`, five levels).
@@ -108,23 +96,14 @@ mod tests {
         fn blur(x: &Im) -> Im {
             let (v, h, w) = x;
             let (h, w) = (*h as i64, *w as i64);
-            let reflect = |i: i64, n: i64| {
-                if i < 0 {
-                    -i
-                } else if i >= n {
-                    2 * (n - 1) - i
-                } else {
-                    i
-                }
-            };
+            let reflect = |i: i64, n: i64| if i < 0 { -i } else if i >= n { 2 * (n - 1) - i } else { i };
             let mut out = vec![0.0; (h * w) as usize];
             for y in 0..h {
                 for x in 0..w {
                     let mut acc = 0.0;
                     for (dy, ky) in K.iter().enumerate() {
                         for (dx, kx) in K.iter().enumerate() {
-                            let (yy, xx) =
-                                (reflect(y + dy as i64 - 2, h), reflect(x + dx as i64 - 2, w));
+                            let (yy, xx) = (reflect(y + dy as i64 - 2, h), reflect(x + dx as i64 - 2, w));
                             acc += ky * kx / 256.0 * v[(yy * w + xx) as usize];
                         }
                     }
@@ -137,15 +116,9 @@ mod tests {
             let mut out = vec![];
             for _ in 0..n {
                 let (h, w) = (cur.1 - cur.1 % 2, cur.2 - cur.2 % 2);
-                let even: Vec<f64> = (0..h)
-                    .flat_map(|y| (0..w).map(move |x| (y, x)))
-                    .map(|(y, x)| cur.0[y * cur.2 + x])
-                    .collect();
+                let even: Vec<f64> = (0..h).flat_map(|y| (0..w).map(move |x| (y, x))).map(|(y, x)| cur.0[y * cur.2 + x]).collect();
                 let b = blur(&(even.clone(), h, w));
-                let down: Vec<f64> = (0..h / 2)
-                    .flat_map(|y| (0..w / 2).map(move |x| (y, x)))
-                    .map(|(y, x)| b.0[2 * y * w + 2 * x])
-                    .collect();
+                let down: Vec<f64> = (0..h / 2).flat_map(|y| (0..w / 2).map(move |x| (y, x))).map(|(y, x)| b.0[2 * y * w + 2 * x]).collect();
                 let mut z = vec![0.0; h * w];
                 for y in 0..h / 2 {
                     for x in 0..w / 2 {
@@ -158,22 +131,11 @@ mod tests {
             }
             out
         }
-        let (a, b) = (
-            levels_of((p.to_vec(), h, w), levels),
-            levels_of((t.to_vec(), h, w), levels),
-        );
+        let (a, b) = (levels_of((p.to_vec(), h, w), levels), levels_of((t.to_vec(), h, w), levels));
         a.iter()
             .zip(&b)
             .enumerate()
-            .map(|(s, (x, y))| {
-                2f64.powi(s as i32) / levels as f64
-                    * x.0
-                        .iter()
-                        .zip(&y.0)
-                        .map(|(u, v)| (u - v).abs())
-                        .sum::<f64>()
-                    / x.0.len() as f64
-            })
+            .map(|(s, (x, y))| 2f64.powi(s as i32) / levels as f64 * x.0.iter().zip(&y.0).map(|(u, v)| (u - v).abs()).sum::<f64>() / x.0.len() as f64)
             .sum()
     }
 
@@ -198,19 +160,9 @@ mod tests {
         for (h, w) in [(64, 64), (72, 128), (67, 97)] {
             let a = Tensor::full([1, 1, h, w], 0.2, (Kind::Double, tch::Device::Cpu));
             let b = Tensor::full([1, 1, h, w], 0.7, (Kind::Double, tch::Device::Cpu));
-            assert!(
-                laplacian_loss(&a, &b).double_value(&[]).abs() < 1e-12,
-                "{h}x{w}"
-            );
+            assert!(laplacian_loss(&a, &b).double_value(&[]).abs() < 1e-12, "{h}x{w}");
         }
-        assert_eq!(
-            pyramid(
-                &Tensor::zeros([1, 1, 64, 64], (Kind::Double, tch::Device::Cpu)),
-                5
-            )
-            .len(),
-            5
-        );
+        assert_eq!(pyramid(&Tensor::zeros([1, 1, 64, 64], (Kind::Double, tch::Device::Cpu)), 5).len(), 5);
     }
 
     #[test]
@@ -234,13 +186,8 @@ mod tests {
         tch::manual_seed(11);
         let (h, w) = (72, 100);
         let p = Tensor::rand([1, 1, h, w], (Kind::Double, tch::Device::Cpu));
-        let t = Tensor::rand([1, 1, h, w], (Kind::Double, tch::Device::Cpu))
-            .gt(0.5)
-            .to_kind(Kind::Double);
-        let (pv, tv) = (
-            Vec::<f64>::try_from(p.reshape([-1])).unwrap(),
-            Vec::<f64>::try_from(t.reshape([-1])).unwrap(),
-        );
+        let t = Tensor::rand([1, 1, h, w], (Kind::Double, tch::Device::Cpu)).gt(0.5).to_kind(Kind::Double);
+        let (pv, tv) = (Vec::<f64>::try_from(p.reshape([-1])).unwrap(), Vec::<f64>::try_from(t.reshape([-1])).unwrap());
         let want = reference(&pv, &tv, h as usize, w as usize, 5);
         let got = laplacian_loss(&p, &t).double_value(&[]);
         assert!((got - want).abs() < 1e-12 * (1.0 + want), "{got} vs {want}");

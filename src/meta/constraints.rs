@@ -94,9 +94,7 @@ impl std::str::FromStr for Distance {
             "norm" => Ok(Distance::Norm),
             _ => match s.strip_prefix("smoothed:").map(str::parse::<f64>) {
                 Some(Ok(radius)) if radius > 0.0 => Ok(Distance::Smoothed { radius }),
-                _ => Err(format!(
-                    "'{s}': expected squared, norm or smoothed:R with R > 0"
-                )),
+                _ => Err(format!("'{s}': expected squared, norm or smoothed:R with R > 0")),
             },
         }
     }
@@ -142,13 +140,7 @@ pub struct FcConfig {
 
 impl Default for FcConfig {
     fn default() -> Self {
-        FcConfig {
-            hash: HashMode::Sigmoid,
-            tau: 0.5,
-            grid: 8,
-            taps: vec![0, 1, 2, 3],
-            distance: Distance::Squared,
-        }
+        FcConfig { hash: HashMode::Sigmoid, tau: 0.5, grid: 8, taps: vec![0, 1, 2, 3], distance: Distance::Squared }
     }
 }
 
@@ -179,14 +171,9 @@ pub fn feature_constraint(target: &[Tensor], factory: &[Tensor], cfg: &FcConfig)
     cfg.taps
         .iter()
         .map(|&i| {
-            let (a, b) = (
-                average_hash(&target[i], cfg),
-                average_hash(&factory[i].detach(), cfg),
-            );
+            let (a, b) = (average_hash(&target[i], cfg), average_hash(&factory[i].detach(), cfg));
             let kind = a.kind();
-            cfg.distance
-                .of_squared(&(a - b).square().sum_dim_intlist(1, false, kind))
-                .mean(kind)
+            cfg.distance.of_squared(&(a - b).square().sum_dim_intlist(1, false, kind)).mean(kind)
         })
         .reduce(|a, b| a + b)
         .expect("at least one tap")
@@ -205,128 +192,62 @@ mod tests {
         let d = form.of_squared(&x.square().sum(Kind::Double));
         let g = Tensor::run_backward(&[&d], &[&x], true, true).remove(0);
         let hv = Tensor::run_backward(&[&g.sum(Kind::Double)], &[&x], false, false).remove(0);
-        (
-            Vec::<f64>::try_from(&g.detach()).unwrap(),
-            Vec::<f64>::try_from(&hv).unwrap(),
-        )
+        (Vec::<f64>::try_from(&g.detach()).unwrap(), Vec::<f64>::try_from(&hv).unwrap())
     }
 
     #[test]
     fn cc_is_the_distance_in_each_form() {
-        let a = ParamSet::from_pairs(vec![
-            ("x".into(), Tensor::from_slice(&[3.0f32, 0.0])),
-            ("y".into(), Tensor::from_slice(&[1.0f32])),
-        ]);
-        let b = ParamSet::from_pairs(vec![
-            ("x".into(), Tensor::from_slice(&[0.0f32, 4.0])),
-            ("y".into(), Tensor::from_slice(&[1.0f32])),
-        ]);
+        let a = ParamSet::from_pairs(vec![("x".into(), Tensor::from_slice(&[3.0f32, 0.0])), ("y".into(), Tensor::from_slice(&[1.0f32]))]);
+        let b = ParamSet::from_pairs(vec![("x".into(), Tensor::from_slice(&[0.0f32, 4.0])), ("y".into(), Tensor::from_slice(&[1.0f32]))]);
         // |(3, -4, 0)| = 5
-        assert!(
-            (continual_constraint(&a, &b, Distance::Norm).double_value(&[]) - 5.0).abs() < 1e-5
-        );
-        assert!(
-            (continual_constraint(&a, &b, Distance::Squared).double_value(&[]) - 25.0).abs() < 1e-4
-        );
+        assert!((continual_constraint(&a, &b, Distance::Norm).double_value(&[]) - 5.0).abs() < 1e-5);
+        assert!((continual_constraint(&a, &b, Distance::Squared).double_value(&[]) - 25.0).abs() < 1e-4);
         // sqrt(25 + 144) - 12 = 1
-        assert!(
-            (continual_constraint(&a, &b, Distance::Smoothed { radius: 12.0 }).double_value(&[])
-                - 1.0)
-                .abs()
-                < 1e-5
-        );
+        assert!((continual_constraint(&a, &b, Distance::Smoothed { radius: 12.0 }).double_value(&[]) - 1.0).abs() < 1e-5);
     }
 
     #[test]
     fn every_form_is_finite_at_zero_with_its_documented_curvature() {
         // Hand values: d/dx |x|^2 = 2x, Hessian 2I; sqrt(|x|^2 + r^2) - r has
         // gradient x / sqrt(|x|^2 + r^2) and Hessian I / r at 0.
-        for (form, h0) in [
-            (Distance::Squared, 2.0),
-            (Distance::Norm, 0.0),
-            (Distance::Smoothed { radius: 0.5 }, 2.0),
-        ] {
+        for (form, h0) in [(Distance::Squared, 2.0), (Distance::Norm, 0.0), (Distance::Smoothed { radius: 0.5 }, 2.0)] {
             let (g, hv) = grad_and_hv(form, &[0.0, 0.0]);
             assert_eq!(g, vec![0.0, 0.0], "{form:?}");
-            assert!(
-                hv.iter().all(|h| (h - h0).abs() < 1e-12),
-                "{form:?}: Hv {hv:?}, want {h0}"
-            );
+            assert!(hv.iter().all(|h| (h - h0).abs() < 1e-12), "{form:?}: Hv {hv:?}, want {h0}");
             assert_eq!(form.curvature_at_zero(), h0);
         }
         // Beside zero the norm is the norm: gradient x/|x|, Hessian
         // (I - u u^T)/|x|; at x = (3e-3, 4e-3), |x| = 5e-3 and H 1 = ((16, -12), (-12, 9)) / 25 / 5e-3 . 1
         let (g, hv) = grad_and_hv(Distance::Norm, &[3e-3, 4e-3]);
-        assert!(
-            (g[0] - 0.6).abs() < 1e-12 && (g[1] - 0.8).abs() < 1e-12,
-            "{g:?}"
-        );
-        assert!(
-            (hv[0] - 4.0 / 25.0 / 5e-3).abs() < 1e-6 && (hv[1] - (-3.0 / 25.0 / 5e-3)).abs() < 1e-6,
-            "{hv:?}"
-        );
+        assert!((g[0] - 0.6).abs() < 1e-12 && (g[1] - 0.8).abs() < 1e-12, "{g:?}");
+        assert!((hv[0] - 4.0 / 25.0 / 5e-3).abs() < 1e-6 && (hv[1] - (-3.0 / 25.0 / 5e-3)).abs() < 1e-6, "{hv:?}");
     }
 
     #[test]
     fn hash_bits_and_fc_distance() {
         // One 1-channel 2x2 map on a 2x2 grid: cells [0, 1, 2, 5], mean 2.
         let f = Tensor::from_slice(&[0.0f32, 1.0, 2.0, 5.0]).reshape([1, 1, 2, 2]);
-        let hard = FcConfig {
-            hash: HashMode::Hard,
-            grid: 2,
-            taps: vec![0],
-            distance: Distance::Norm,
-            ..Default::default()
-        };
-        assert_eq!(
-            Vec::<f32>::try_from(average_hash(&f, &hard).reshape([-1])).unwrap(),
-            vec![0.0, 0.0, 0.0, 1.0]
-        );
+        let hard = FcConfig { hash: HashMode::Hard, grid: 2, taps: vec![0], distance: Distance::Norm, ..Default::default() };
+        assert_eq!(Vec::<f32>::try_from(average_hash(&f, &hard).reshape([-1])).unwrap(), vec![0.0, 0.0, 0.0, 1.0]);
         let g = Tensor::from_slice(&[5.0f32, 1.0, 2.0, 0.0]).reshape([1, 1, 2, 2]);
         // hard codes differ in two cells: distance sqrt(2), squared 2
-        let d =
-            feature_constraint(&[f.shallow_clone()], &[g.shallow_clone()], &hard).double_value(&[]);
+        let d = feature_constraint(&[f.shallow_clone()], &[g.shallow_clone()], &hard).double_value(&[]);
         assert!((d - 2f64.sqrt()).abs() < 1e-5);
-        let sq = FcConfig {
-            distance: Distance::Squared,
-            ..hard.clone()
-        };
-        assert!(
-            (feature_constraint(&[f.shallow_clone()], &[g.shallow_clone()], &sq).double_value(&[])
-                - 2.0)
-                .abs()
-                < 1e-5
-        );
-        let soft = FcConfig {
-            grid: 2,
-            taps: vec![0],
-            ..Default::default()
-        };
+        let sq = FcConfig { distance: Distance::Squared, ..hard.clone() };
+        assert!((feature_constraint(&[f.shallow_clone()], &[g.shallow_clone()], &sq).double_value(&[]) - 2.0).abs() < 1e-5);
+        let soft = FcConfig { grid: 2, taps: vec![0], ..Default::default() };
         let s = average_hash(&f, &soft);
         let v = Vec::<f32>::try_from(s.reshape([-1])).unwrap();
         assert!(v[3] > 0.5 && v[0] < 0.5 && v.iter().all(|x| *x > 0.0 && *x < 1.0));
-        assert_eq!(
-            feature_constraint(&[f.shallow_clone()], &[f.shallow_clone()], &soft).double_value(&[]),
-            0.0
-        );
+        assert_eq!(feature_constraint(&[f.shallow_clone()], &[f.shallow_clone()], &soft).double_value(&[]), 0.0);
     }
 
     #[test]
     fn straight_through_passes_the_sigmoid_gradient() {
-        let f = Tensor::from_slice(&[0.0f32, 1.0, 2.0, 5.0])
-            .reshape([1, 1, 2, 2])
-            .set_requires_grad(true);
-        let st = FcConfig {
-            hash: HashMode::StraightThrough,
-            grid: 2,
-            taps: vec![0],
-            ..Default::default()
-        };
+        let f = Tensor::from_slice(&[0.0f32, 1.0, 2.0, 5.0]).reshape([1, 1, 2, 2]).set_requires_grad(true);
+        let st = FcConfig { hash: HashMode::StraightThrough, grid: 2, taps: vec![0], ..Default::default() };
         let h = average_hash(&f, &st);
-        assert_eq!(
-            Vec::<f32>::try_from(h.detach().reshape([-1])).unwrap(),
-            vec![0.0, 0.0, 0.0, 1.0]
-        );
+        assert_eq!(Vec::<f32>::try_from(h.detach().reshape([-1])).unwrap(), vec![0.0, 0.0, 0.0, 1.0]);
         let g = Tensor::run_backward(&[&h.sum(Kind::Float)], &[&f], false, false);
         assert!(g[0].abs().sum(Kind::Float).double_value(&[]) > 0.0);
     }

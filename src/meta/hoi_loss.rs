@@ -29,12 +29,7 @@ pub struct HoiWeights {
 
 impl HoiWeights {
     pub fn new(g1: f64, g2: f64, g3: f64) -> Self {
-        HoiWeights {
-            g1,
-            g2,
-            g3,
-            cc_distance: Distance::default(),
-        }
+        HoiWeights { g1, g2, g3, cc_distance: Distance::default() }
     }
 }
 
@@ -57,43 +52,18 @@ pub struct HoiLoss {
 /// pass runs in the same mode (its own batch statistics, or its running
 /// ones) and updates nothing, so at theta = theta_f the two computations
 /// are identical and FC is 0.
-pub fn hoi_loss(
-    net: &MattingNet,
-    theta: &ParamSet,
-    factory: &MattingNet,
-    batch: &Batch,
-    w: &HoiWeights,
-    fc: &FcConfig,
-    bn: BnMode,
-) -> HoiLoss {
+pub fn hoi_loss(net: &MattingNet, theta: &ParamSet, factory: &MattingNet, batch: &Batch, w: &HoiWeights, fc: &FcConfig, bn: BnMode) -> HoiLoss {
     let out = net.forward_bn(theta, &batch.src, None, bn);
     let matting = matting_loss(&out.pha, &out.fgr, &batch.pha, &batch.fgr).total;
     let zero = || Tensor::zeros([], (matting.kind(), batch.src.device()));
     let fc_term = if w.g2 != 0.0 {
-        let mode = if bn == BnMode::Running {
-            BnMode::Running
-        } else {
-            BnMode::Batch
-        };
-        let f_feats = tch::no_grad(|| {
-            factory
-                .forward_bn(&factory.params, &batch.src, None, mode)
-                .feats
-        });
+        let mode = if bn == BnMode::Running { BnMode::Running } else { BnMode::Batch };
+        let f_feats = tch::no_grad(|| factory.forward_bn(&factory.params, &batch.src, None, mode).feats);
         feature_constraint(&out.feats, &f_feats, fc)
     } else {
         zero()
     };
-    let cc = if w.g3 != 0.0 {
-        continual_constraint(theta, &factory.params, w.cc_distance)
-    } else {
-        zero()
-    };
+    let cc = if w.g3 != 0.0 { continual_constraint(theta, &factory.params, w.cc_distance) } else { zero() };
     let total = &matting * w.g1 + &fc_term * w.g2 + &cc * w.g3;
-    HoiLoss {
-        matting,
-        fc: fc_term,
-        cc,
-        total,
-    }
+    HoiLoss { matting, fc: fc_term, cc, total }
 }

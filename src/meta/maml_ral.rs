@@ -158,10 +158,7 @@ impl MamlRalConfig {
 
     /// The same recipe, whatever the thread count.
     pub fn same_recipe(&self, other: &MamlRalConfig) -> bool {
-        MamlRalConfig {
-            threads: other.threads,
-            ..self.clone()
-        } == *other
+        MamlRalConfig { threads: other.threads, ..self.clone() } == *other
     }
 
     /// Change the number of meta-iterations (and the checkpoint interval with it).
@@ -204,22 +201,11 @@ pub struct MamlRalRun {
     pub seconds: f64,
 }
 
-pub(crate) fn task_batch(
-    c: &ClipTensors,
-    t: i64,
-    pool: &[ClipTensors],
-    swap: f32,
-    r: &mut Rand,
-    device: Device,
-) -> Batch {
+pub(crate) fn task_batch(c: &ClipTensors, t: i64, pool: &[ClipTensors], swap: f32, r: &mut Rand, device: Device) -> Batch {
     let t = t.min(c.len());
     let start = r.int(0, (c.len() - t + 1) as usize) as i64;
     let flip = r.chance(0.5);
-    let bg = if !pool.is_empty() && r.chance(swap) {
-        background_window(pool, t, r)
-    } else {
-        None
-    };
+    let bg = if !pool.is_empty() && r.chance(swap) { background_window(pool, t, r) } else { None };
     let (src, pha, fgr) = window(c, start, t, flip, bg.as_ref());
     Batch::new(src.unsqueeze(0), pha.unsqueeze(0), fgr.unsqueeze(0)).to_device(device)
 }
@@ -230,34 +216,18 @@ pub fn log_path(out: &Path) -> PathBuf {
 
 /// Train MAML-RAL, writing (and resuming from) checkpoints at `out`.
 pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> Result<MamlRalRun> {
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&cfg.human_tasks),
-        "human_tasks is a probability, got {}",
-        cfg.human_tasks
-    );
-    anyhow::ensure!(
-        !(cfg.frozen_bn && cfg.track_bn),
-        "frozen_bn and track_bn are two BatchNorm policies; choose one"
-    );
+    anyhow::ensure!((0.0..=1.0).contains(&cfg.human_tasks), "human_tasks is a probability, got {}", cfg.human_tasks);
+    anyhow::ensure!(!(cfg.frozen_bn && cfg.track_bn), "frozen_bn and track_bn are two BatchNorm policies; choose one");
     tch::set_num_threads(cfg.threads);
     let start = Instant::now();
     crate::train::run_files::prepare_output(out)?;
-    let (factory, _) = checkpoint::load(&cfg.factory, device)
-        .with_context(|| format!("loading the factory model {}", cfg.factory.display()))?;
+    let (factory, _) = checkpoint::load(&cfg.factory, device).with_context(|| format!("loading the factory model {}", cfg.factory.display()))?;
     let meta = world::generate("synmeta", cfg.profile, cfg.data_seed)?;
     let clips: Vec<ClipTensors> = meta.clips.iter().map(ClipTensors::from_clip).collect();
     let tasks = world::meta_tasks(clips.len());
     let needs_synvm = cfg.swap_background > 0.0 || cfg.human_tasks > 0.0;
-    let human = if needs_synvm {
-        crate::train::supervised::synvm_tensors(cfg.profile, cfg.data_seed)?.0
-    } else {
-        vec![]
-    };
-    let mut pool: Vec<ClipTensors> = if cfg.swap_background > 0.0 {
-        human.iter().map(ClipTensors::shallow_clone).collect()
-    } else {
-        vec![]
-    };
+    let human = if needs_synvm { crate::train::supervised::synvm_tensors(cfg.profile, cfg.data_seed)?.0 } else { vec![] };
+    let mut pool: Vec<ClipTensors> = if cfg.swap_background > 0.0 { human.iter().map(ClipTensors::shallow_clone).collect() } else { vec![] };
     if cfg.negatives && !pool.is_empty() {
         let plates = world::sets::negative_plates(cfg.profile, cfg.data_seed, pool.len());
         pool.extend(plates.iter().map(ClipTensors::from_clip));
@@ -268,41 +238,23 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
     let mut first = 0;
     if resume && out.is_file() {
         let (loaded, side) = checkpoint::load(out, device)?;
-        let saved: MamlRalConfig = serde_json::from_value(side.provenance["config"].clone())
-            .with_context(|| format!("{}: not a MAML-RAL checkpoint", out.display()))?;
+        let saved: MamlRalConfig = serde_json::from_value(side.provenance["config"].clone()).with_context(|| format!("{}: not a MAML-RAL checkpoint", out.display()))?;
         crate::check_engine(&side.provenance, out)?;
         if !saved.same_recipe(cfg) {
-            anyhow::bail!(
-                "{}: was trained with another configuration; remove it or drop --resume",
-                out.display()
-            );
+            anyhow::bail!("{}: was trained with another configuration; remove it or drop --resume", out.display());
         }
         net = loaded;
         opt = Adam::new(&net.params, cfg.beta);
-        opt.load_state(&checkpoint::read_tensors(out)?)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+        opt.load_state(&checkpoint::read_tensors(out)?).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
         // The checkpoint's own count: an SGD outer step leaves Adam's at 0.
-        first = side.provenance["step"].as_u64().with_context(|| {
-            format!("{}: no step in the checkpoint's provenance", out.display())
-        })?;
+        first = side.provenance["step"].as_u64().with_context(|| format!("{}: no step in the checkpoint's provenance", out.display()))?;
         if let Ok(text) = std::fs::read_to_string(log_path(out)) {
-            log = text
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .filter(|l: &MetaLogLine| l.iteration <= first)
-                .collect();
+            log = text.lines().filter_map(|l| serde_json::from_str(l).ok()).filter(|l: &MetaLogLine| l.iteration <= first).collect();
         }
     }
     // The log starts as the lines kept by a resume (none otherwise); lines are appended from here.
     crate::train::run_files::write_log(&log_path(out), &log)?;
-    let bar = crate::progress::bar(
-        cfg.iterations,
-        if cfg.first_order {
-            "fomaml-ral"
-        } else {
-            "maml-ral"
-        },
-    );
+    let bar = crate::progress::bar(cfg.iterations, if cfg.first_order { "fomaml-ral" } else { "maml-ral" });
     bar.set_position(first);
     for it in first..cfg.iterations {
         let mut r = Rand::keyed(&format!("maml-ral/iteration/{it}"), cfg.seed);
@@ -311,31 +263,15 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
         let (mut inner_l, mut outer_l) = (0.0, 0.0);
         for _ in 0..cfg.tasks_per_iteration {
             let (a, b) = *r.pick(&tasks);
-            let train_b = task_batch(
-                &clips[a],
-                cfg.seq_len,
-                &pool,
-                cfg.swap_background,
-                &mut r,
-                device,
-            );
+            let train_b = task_batch(&clips[a], cfg.seq_len, &pool, cfg.swap_background, &mut r, device);
             // The guard keeps the random stream of runs without the deviation unchanged.
             let test_b = if cfg.human_tasks > 0.0 && r.chance(cfg.human_tasks) {
                 task_batch(r.pick(&human), cfg.seq_len, &[], 0.0, &mut r, device)
             } else {
-                task_batch(
-                    &clips[b],
-                    cfg.seq_len,
-                    &pool,
-                    cfg.swap_background,
-                    &mut r,
-                    device,
-                )
+                task_batch(&clips[b], cfg.seq_len, &pool, cfg.swap_background, &mut r, device)
             };
             let bn = cfg.bn_mode();
-            let inner = |p: &crate::model::ParamSet| {
-                hoi_loss(&net, p, &factory, &train_b, &cfg.weights, &cfg.fc, bn).total
-            };
+            let inner = |p: &crate::model::ParamSet| hoi_loss(&net, p, &factory, &train_b, &cfg.weights, &cfg.fc, bn).total;
             let outer = |p: &crate::model::ParamSet| {
                 if cfg.constrained_outer {
                     return hoi_loss(&net, p, &factory, &test_b, &cfg.weights, &cfg.fc, bn).total;
@@ -343,30 +279,15 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
                 let o = net.forward_bn(p, &test_b.src, None, bn);
                 matting_loss(&o.pha, &o.fgr, &test_b.pha, &test_b.fgr).total
             };
-            let step = meta_gradient(
-                &net.params,
-                &inner,
-                &outer,
-                cfg.alpha,
-                cfg.inner_steps,
-                cfg.first_order,
-            );
+            let step = meta_gradient(&net.params, &inner, &outer, cfg.alpha, cfg.inner_steps, cfg.first_order);
             inner_l += step.inner_loss;
             outer_l += step.outer_loss;
             sum = Some(accumulate(sum, step.grads));
             fo_sum = Some(accumulate(fo_sum, step.first_order_grads));
         }
         let n = cfg.tasks_per_iteration as f64;
-        let grads: Vec<Tensor> = sum
-            .expect("at least one task")
-            .iter()
-            .map(|g| g / n)
-            .collect();
-        let fo: Vec<Tensor> = fo_sum
-            .expect("at least one task")
-            .iter()
-            .map(|g| g / n)
-            .collect();
+        let grads: Vec<Tensor> = sum.expect("at least one task").iter().map(|g| g / n).collect();
+        let fo: Vec<Tensor> = fo_sum.expect("at least one task").iter().map(|g| g / n).collect();
         match cfg.outer {
             OuterOptimizer::Adam => opt.update(&net.params, &grads),
             // theta <- theta - beta * g (Alg. 1 line 10).
@@ -380,15 +301,10 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
             grad_norm: norm(&grads),
             first_order_norm: norm(&fo),
             first_order_cosine: cosine(&grads, &fo),
-            distance: tch::no_grad(|| squared_distance(&net.params, &factory.params))
-                .double_value(&[])
-                .sqrt(),
+            distance: tch::no_grad(|| squared_distance(&net.params, &factory.params)).double_value(&[]).sqrt(),
             seconds: start.elapsed().as_secs_f64(),
         };
-        bar.set_message(format!(
-            "outer {:.4} |g| {:.2e} cos {:+.3} |θ-θf| {:.3e}",
-            line.outer_loss, line.grad_norm, line.first_order_cosine, line.distance
-        ));
+        bar.set_message(format!("outer {:.4} |g| {:.2e} cos {:+.3} |θ-θf| {:.3e}", line.outer_loss, line.grad_norm, line.first_order_cosine, line.distance));
         // Each line goes to the JSON-lines log as it happens, not only at checkpoints.
         crate::train::run_files::append_log(&log_path(out), &line)?;
         log.push(line);
@@ -400,11 +316,7 @@ pub fn train(cfg: &MamlRalConfig, out: &Path, resume: bool, device: Device) -> R
         }
     }
     bar.finish_and_clear();
-    Ok(MamlRalRun {
-        net,
-        log,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(MamlRalRun { net, log, seconds: start.elapsed().as_secs_f64() })
 }
 
 fn accumulate(sum: Option<Vec<Tensor>>, g: Vec<Tensor>) -> Vec<Tensor> {
@@ -431,6 +343,7 @@ impl std::str::FromStr for OuterOptimizer {
     }
 }
 
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,27 +353,13 @@ mod tests {
         // Default models keep the keys (hashes of these configurations) they had before the flag existed.
         let cfg = MamlRalConfig::for_profile(Profile::Smoke, 0, Path::new("f.safetensors"));
         let j = serde_json::to_value(&cfg).unwrap();
-        for deviation in [
-            "constrained_outer",
-            "negatives",
-            "human_tasks",
-            "frozen_bn",
-            "track_bn",
-            "outer",
-        ] {
+        for deviation in ["constrained_outer", "negatives", "human_tasks", "frozen_bn", "track_bn", "outer"] {
             assert!(j.get(deviation).is_none(), "{deviation}");
         }
         let back: MamlRalConfig = serde_json::from_value(j).unwrap();
         assert_eq!(back, cfg);
-        let on = MamlRalConfig {
-            constrained_outer: true,
-            human_tasks: 0.5,
-            ..cfg
-        };
+        let on = MamlRalConfig { constrained_outer: true, human_tasks: 0.5, ..cfg };
         let j = serde_json::to_value(&on).unwrap();
-        assert_eq!(
-            (j["constrained_outer"].as_bool(), j["human_tasks"].as_f64()),
-            (Some(true), Some(0.5))
-        );
+        assert_eq!((j["constrained_outer"].as_bool(), j["human_tasks"].as_f64()), (Some(true), Some(0.5)));
     }
 }

@@ -6,7 +6,7 @@
 //! never missed. With `d = alpha - level` and `phi = 1 - d * [d >= 0.15]` for
 //! both mattes, Conn = sum |phi_t - phi_p| / 1000 (scaling: divided by 1000).
 
-use super::{same_size, MetricError, Plane};
+use super::{same_size, Plane, MetricError};
 
 /// Differences below this are treated as fully connected (phi = 1).
 const PHI_CUTOFF: f32 = 0.15;
@@ -30,10 +30,7 @@ struct Labeller {
 
 impl Labeller {
     fn new(n: usize) -> Self {
-        Self {
-            parent: vec![0; n],
-            size: vec![0; n],
-        }
+        Self { parent: vec![0; n], size: vec![0; n] }
     }
 
     fn find(&mut self, mut i: u32) -> u32 {
@@ -118,11 +115,7 @@ pub fn conn_levels(p: &Plane, t: &Plane) -> Result<Vec<f32>, MetricError> {
         for ((m, &a), &b) in mask.iter_mut().zip(&t.data).zip(&p.data) {
             *m = a as f64 >= s && b as f64 >= s;
         }
-        let best = if n == 0 {
-            None
-        } else {
-            lab.largest(&mask, p.w)
-        };
+        let best = if n == 0 { None } else { lab.largest(&mask, p.w) };
         let prev = th[i - 1] as f32;
         for j in 0..n {
             let in_best = mask[j] && Some(lab.parent[j]) == best;
@@ -141,11 +134,7 @@ pub fn conn(p: &Plane, t: &Plane) -> Result<f64, MetricError> {
     let level = conn_levels(p, t)?;
     let phi = |a: f32, l: f32| {
         let d = a - l;
-        if d >= PHI_CUTOFF {
-            1.0 - d
-        } else {
-            1.0
-        }
+        if d >= PHI_CUTOFF { 1.0 - d } else { 1.0 }
     };
     let sum: f64 = (0..level.len())
         .map(|j| (phi(t.data[j], level[j]) - phi(p.data[j], level[j])).abs() as f64)
@@ -158,12 +147,7 @@ mod tests {
     use super::*;
 
     fn alpha(w: usize, rows: &[&[f32]]) -> Plane {
-        Plane::try_new(
-            w,
-            rows.len(),
-            rows.iter().flat_map(|r| r.iter().copied()).collect(),
-        )
-        .unwrap()
+        Plane::try_new(w, rows.len(), rows.iter().flat_map(|r| r.iter().copied()).collect()).unwrap()
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! where N is the pixel count. Scaling: multiplied by 1e2. Frame 0 has no
 //! predecessor and scores 0 (RVM records 0 there and keeps it in the means).
 
-use super::{same_size, MetricError, Plane};
+use super::{same_size, Plane, MetricError};
 
 /// dtSSD between consecutive frames, x 1e2. All four mattes must share a size.
 /// Differences are f32 (numpy float32), the sum is f64. Empty frames give 0.
@@ -29,10 +29,7 @@ pub fn dtssd(p_prev: &Plane, p: &Plane, t_prev: &Plane, t: &Plane) -> Result<f64
 pub fn dtssd_clip(preds: &[Plane], truths: &[Plane]) -> Result<Vec<f64>, MetricError> {
     if preds.len() != truths.len() {
         // Reuse the size error: a length mismatch is a shape mismatch in time.
-        return Err(MetricError::SizeMismatch {
-            left: (preds.len(), 0),
-            right: (truths.len(), 0),
-        });
+        return Err(MetricError::SizeMismatch { left: (preds.len(), 0), right: (truths.len(), 0) });
     }
     let mut out = Vec::with_capacity(preds.len());
     for i in 0..preds.len() {

@@ -18,29 +18,21 @@ use serde::Serialize;
 
 use super::hoi::{HoiCounts, HoiSummary};
 use super::tree::{discover, Clip};
-use super::{conn, dtssd, fgr_mad, fgr_mse, grad, mad, miou, mse, MetricError, Plane, Rgb};
+use super::{conn, dtssd, fgr_mad, fgr_mse, grad, mad, miou, mse, Plane, MetricError, Rgb};
 
 /// Failures of [`evaluate_dirs`]; each names the offending file or directory.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     /// A directory could not be listed (missing, permissions, ...).
     #[error("cannot read directory {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     /// A clip exists on one side but this `pha` directory does not.
     #[error("missing pha directory {path}")]
     MissingPhaDir { path: PathBuf },
     /// One side is a set folder (`<clip>/pha`) and the other a root of sets
     /// (`<set>/<clip>/pha`).
     #[error("{pred} and {truth} are laid out differently: {set_side} holds clips (<clip>/pha/*.png) while {root_side} holds sets of clips (<set>/<clip>/pha/*.png); pass two set folders or two roots of sets")]
-    LayoutMismatch {
-        pred: PathBuf,
-        truth: PathBuf,
-        set_side: PathBuf,
-        root_side: PathBuf,
-    },
+    LayoutMismatch { pred: PathBuf, truth: PathBuf, set_side: PathBuf, root_side: PathBuf },
     /// No `<dataset>/<clip>` directory was found at all.
     #[error("empty tree: no <dataset>/<clip> directories under {path}")]
     EmptyTree { path: PathBuf },
@@ -55,18 +47,10 @@ pub enum EvalError {
     ExtraFrame { path: PathBuf, counterpart: PathBuf },
     /// Two images that are compared have different sizes.
     #[error("size mismatch: {path} is {}x{} but {reference} is {}x{}", size.0, size.1, reference_size.0, reference_size.1)]
-    SizeMismatch {
-        path: PathBuf,
-        size: (u32, u32),
-        reference: PathBuf,
-        reference_size: (u32, u32),
-    },
+    SizeMismatch { path: PathBuf, size: (u32, u32), reference: PathBuf, reference_size: (u32, u32) },
     /// The file could not be opened or decoded.
     #[error("cannot read or decode image {path}: {source}")]
-    Image {
-        path: PathBuf,
-        source: image::ImageError,
-    },
+    Image { path: PathBuf, source: image::ImageError },
     /// A metric rejected its input (should not happen after the size checks).
     #[error("metric failed on {path}: {source}")]
     Metric { path: PathBuf, source: MetricError },
@@ -87,11 +71,7 @@ pub struct EvalOptions {
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        Self {
-            miou_threshold: super::DEFAULT_MIOU_THRESHOLD,
-            fgr: true,
-            chunk_len: 8,
-        }
+        Self { miou_threshold: super::DEFAULT_MIOU_THRESHOLD, fgr: true, chunk_len: 8 }
     }
 }
 
@@ -162,10 +142,7 @@ pub struct EvalReport {
 }
 
 fn open(path: &Path) -> Result<image::ImageReader<std::io::BufReader<std::fs::File>>, EvalError> {
-    let wrap = |source| EvalError::Image {
-        path: path.to_path_buf(),
-        source,
-    };
+    let wrap = |source| EvalError::Image { path: path.to_path_buf(), source };
     image::ImageReader::open(path)
         .map_err(|e| wrap(image::ImageError::IoError(e)))?
         .with_guessed_format()
@@ -174,47 +151,26 @@ fn open(path: &Path) -> Result<image::ImageReader<std::io::BufReader<std::fs::Fi
 
 /// Header-only size read, so size problems surface before any decoding.
 fn dims(path: &Path) -> Result<(u32, u32), EvalError> {
-    open(path)?
-        .into_dimensions()
-        .map_err(|source| EvalError::Image {
-            path: path.to_path_buf(),
-            source,
-        })
+    open(path)?.into_dimensions().map_err(|source| EvalError::Image { path: path.to_path_buf(), source })
 }
 
 /// Plane from any supported image: grey is used as is; colour goes through
 /// `image`'s `into_luma8` (Rec. 709 weights, unlike OpenCV's BT.601), 16-bit
 /// is reduced to 8 bits first, then / 255 in f32.
 fn load_alpha(path: &Path) -> Result<Plane, EvalError> {
-    let img = open(path)?.decode().map_err(|source| EvalError::Image {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let img = open(path)?.decode().map_err(|source| EvalError::Image { path: path.to_path_buf(), source })?;
     Ok(Plane::from_gray8(&img.into_luma8()))
 }
 
 /// A label map: one 8-bit grey value per pixel (`frame::label`).
 fn load_label(path: &Path) -> Result<crate::frame::LabelMap, EvalError> {
-    let img = open(path)?
-        .decode()
-        .map_err(|source| EvalError::Image {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .into_luma8();
-    Ok(crate::frame::LabelMap {
-        w: img.width() as usize,
-        h: img.height() as usize,
-        data: img.into_raw(),
-    })
+    let img = open(path)?.decode().map_err(|source| EvalError::Image { path: path.to_path_buf(), source })?.into_luma8();
+    Ok(crate::frame::LabelMap { w: img.width() as usize, h: img.height() as usize, data: img.into_raw() })
 }
 
 /// Foreground as 8-bit RGB / 255 (grey replicated, alpha channel dropped).
 fn load_rgb(path: &Path) -> Result<Rgb, EvalError> {
-    let img = open(path)?.decode().map_err(|source| EvalError::Image {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let img = open(path)?.decode().map_err(|source| EvalError::Image { path: path.to_path_buf(), source })?;
     Ok(Rgb::from_rgb8(&img.into_rgb8()))
 }
 
@@ -226,15 +182,9 @@ fn check_sizes(c: &Clip) -> Result<(), EvalError> {
     for i in 0..c.frames.len() {
         let mut paths = vec![c.path(false, "pha", i), c.path(true, "pha", i)];
         if c.fgr {
-            for (p, other) in [
-                (c.path(false, "fgr", i), c.path(false, "pha", i)),
-                (c.path(true, "fgr", i), c.path(true, "pha", i)),
-            ] {
+            for (p, other) in [(c.path(false, "fgr", i), c.path(false, "pha", i)), (c.path(true, "fgr", i), c.path(true, "pha", i))] {
                 if !p.is_file() {
-                    return Err(EvalError::MissingFrame {
-                        path: p,
-                        counterpart: other,
-                    });
+                    return Err(EvalError::MissingFrame { path: p, counterpart: other });
                 }
                 paths.push(p);
             }
@@ -243,10 +193,7 @@ fn check_sizes(c: &Clip) -> Result<(), EvalError> {
             for kind in ["label", "person"] {
                 let p = c.path(false, kind, i);
                 if !p.is_file() {
-                    return Err(EvalError::MissingFrame {
-                        path: p,
-                        counterpart: c.path(false, "pha", i),
-                    });
+                    return Err(EvalError::MissingFrame { path: p, counterpart: c.path(false, "pha", i) });
                 }
                 paths.push(p);
             }
@@ -254,12 +201,7 @@ fn check_sizes(c: &Clip) -> Result<(), EvalError> {
         for p in paths {
             let s = dims(&p)?;
             if s != rsize {
-                return Err(EvalError::SizeMismatch {
-                    path: p,
-                    size: s,
-                    reference: reference.clone(),
-                    reference_size: rsize,
-                });
+                return Err(EvalError::SizeMismatch { path: p, size: s, reference: reference.clone(), reference_size: rsize });
             }
         }
     }
@@ -268,21 +210,13 @@ fn check_sizes(c: &Clip) -> Result<(), EvalError> {
 
 /// Scores frames `start..end` of a clip; the frame before `start` is decoded
 /// again so dtSSD needs no cross-task state.
-fn score_chunk(
-    c: &Clip,
-    start: usize,
-    end: usize,
-    opts: &EvalOptions,
-) -> Result<Vec<FrameScores>, EvalError> {
+fn score_chunk(c: &Clip, start: usize, end: usize, opts: &EvalOptions) -> Result<Vec<FrameScores>, EvalError> {
     let metric = |i: usize| {
         let path = c.path(true, "pha", i);
         move |source| EvalError::Metric { path, source }
     };
     let mut prev = if start > 0 {
-        Some((
-            load_alpha(&c.path(true, "pha", start - 1))?,
-            load_alpha(&c.path(false, "pha", start - 1))?,
-        ))
+        Some((load_alpha(&c.path(true, "pha", start - 1))?, load_alpha(&c.path(false, "pha", start - 1))?))
     } else {
         None
     };
@@ -297,10 +231,7 @@ fn score_chunk(
         let (fgr_mad_v, fgr_mse_v) = if c.fgr {
             let pf = load_rgb(&c.path(true, "fgr", i))?;
             let tf = load_rgb(&c.path(false, "fgr", i))?;
-            (
-                Some(fgr_mad(&pf, &tf, &t).map_err(metric(i))?),
-                Some(fgr_mse(&pf, &tf, &t).map_err(metric(i))?),
-            )
+            (Some(fgr_mad(&pf, &tf, &t).map_err(metric(i))?), Some(fgr_mse(&pf, &tf, &t).map_err(metric(i))?))
         } else {
             (None, None)
         };
@@ -308,8 +239,7 @@ fn score_chunk(
             let label = load_label(&c.path(false, "label", i))?;
             let person = load_alpha(&c.path(false, "person", i))?;
             let mut h = HoiCounts::default();
-            h.add(&p, &t, &person, &label, opts.miou_threshold)
-                .map_err(metric(i))?;
+            h.add(&p, &t, &person, &label, opts.miou_threshold).map_err(metric(i))?;
             Some(h)
         } else {
             None
@@ -332,13 +262,11 @@ fn score_chunk(
 
 /// The object counts of some frames pooled (None when no frame has them).
 fn pooled<'a>(frames: impl Iterator<Item = &'a FrameScores>) -> Option<HoiCounts> {
-    frames
-        .filter_map(|f| f.hoi.as_ref())
-        .fold(None, |acc: Option<HoiCounts>, h| {
-            let mut a = acc.unwrap_or_default();
-            a.merge(h);
-            Some(a)
-        })
+    frames.filter_map(|f| f.hoi.as_ref()).fold(None, |acc: Option<HoiCounts>, h| {
+        let mut a = acc.unwrap_or_default();
+        a.merge(h);
+        Some(a)
+    })
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
@@ -348,10 +276,7 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
 
 /// RVM's spreadsheet aggregation: mean over clips per frame index (clips
 /// lacking the index or the value are left out), then mean over indices.
-fn frame_index_mean(
-    clips: &[Vec<FrameScores>],
-    get: impl Fn(&FrameScores) -> Option<f64>,
-) -> Option<f64> {
+fn frame_index_mean(clips: &[Vec<FrameScores>], get: impl Fn(&FrameScores) -> Option<f64>) -> Option<f64> {
     let longest = clips.iter().map(Vec::len).max().unwrap_or(0);
     mean((0..longest).filter_map(|i| mean(clips.iter().filter_map(|c| c.get(i).and_then(&get)))))
 }
@@ -361,11 +286,7 @@ fn frame_index_mean(
 /// lists, then header sizes), then frames are scored in parallel chunks.
 /// fgr metrics are computed for clips whose `fgr/` exists on both sides; a
 /// clip with `fgr/` on one side only is scored without them.
-pub fn evaluate_dirs(
-    pred_dir: &Path,
-    true_dir: &Path,
-    opts: &EvalOptions,
-) -> Result<EvalReport, EvalError> {
+pub fn evaluate_dirs(pred_dir: &Path, true_dir: &Path, opts: &EvalOptions) -> Result<EvalReport, EvalError> {
     let clips = discover(pred_dir, true_dir, opts)?;
     // Ordered collect, then the first error in clip order: deterministic messages.
     let checks: Vec<Result<(), EvalError>> = clips.par_iter().map(check_sizes).collect();
@@ -377,9 +298,7 @@ pub fn evaluate_dirs(
         .enumerate()
         .flat_map(|(ci, c)| {
             let n = c.frames.len();
-            (0..n)
-                .step_by(chunk)
-                .map(move |s| (ci, s, (s + chunk).min(n)))
+            (0..n).step_by(chunk).map(move |s| (ci, s, (s + chunk).min(n)))
         })
         .collect();
     let chunks: Vec<Vec<FrameScores>> = tasks
@@ -415,8 +334,7 @@ pub fn evaluate_dirs(
         })
         .collect();
 
-    let agg =
-        |g: fn(&FrameScores) -> f64| frame_index_mean(&per_clip, |s| Some(g(s))).unwrap_or(0.0);
+    let agg = |g: fn(&FrameScores) -> f64| frame_index_mean(&per_clip, |s| Some(g(s))).unwrap_or(0.0);
     Ok(EvalReport {
         pha_mad: agg(|s| s.pha_mad),
         pha_mse: agg(|s| s.pha_mse),
@@ -451,9 +369,7 @@ mod tests {
 
     fn write_gray(path: &Path, w: u32, h: u32, v: u8) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        image::GrayImage::from_pixel(w, h, image::Luma([v]))
-            .save(path)
-            .unwrap();
+        image::GrayImage::from_pixel(w, h, image::Luma([v])).save(path).unwrap();
     }
 
     /// d1/a has 3 frames, d2/b has 1. Truth is all 0; pred frames are constant
@@ -478,51 +394,23 @@ mod tests {
     fn object_metrics_from_label_maps_on_files() {
         let root = scratch("hoi");
         let set = crate::world::generate("synvbhoi", crate::profile::Profile::Smoke, 0).unwrap();
-        let (truth, as_truth, as_person) = (
-            root.join("true"),
-            root.join("pred_truth"),
-            root.join("pred_person"),
-        );
+        let (truth, as_truth, as_person) = (root.join("true"), root.join("pred_truth"), root.join("pred_person"));
         for clip in set.clips.iter().take(2) {
-            crate::data::png::write_clip(&truth.join("synvbhoi").join(&clip.meta.name), clip)
-                .unwrap();
+            crate::data::png::write_clip(&truth.join("synvbhoi").join(&clip.meta.name), clip).unwrap();
             for (i, f) in clip.frames.iter().enumerate() {
                 let name = format!("{i:04}.png");
                 let person = f.person.as_ref().unwrap();
                 for (dir, plane) in [(&as_truth, &f.pha), (&as_person, person)] {
-                    let p = dir
-                        .join("synvbhoi")
-                        .join(&clip.meta.name)
-                        .join("pha")
-                        .join(&name);
+                    let p = dir.join("synvbhoi").join(&clip.meta.name).join("pha").join(&name);
                     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-                    image::GrayImage::from_raw(plane.w as u32, plane.h as u32, plane.to_u8())
-                        .unwrap()
-                        .save(&p)
-                        .unwrap();
+                    image::GrayImage::from_raw(plane.w as u32, plane.h as u32, plane.to_u8()).unwrap().save(&p).unwrap();
                 }
             }
         }
-        let opts = EvalOptions {
-            fgr: false,
-            ..Default::default()
-        };
-        let perfect = evaluate_dirs(&as_truth, &truth, &opts)
-            .unwrap()
-            .hoi
-            .expect("the truth has label maps");
-        assert_eq!(
-            (perfect.held_recall, perfect.held_iou, perfect.miou_tolerant),
-            (Some(1.0), Some(1.0), Some(1.0))
-        );
-        assert!(
-            perfect
-                .regions
-                .iter()
-                .all(|(_, e)| e.fp == 0.0 && e.fn_share == 0.0),
-            "{:?}",
-            perfect.regions
-        );
+        let opts = EvalOptions { fgr: false, ..Default::default() };
+        let perfect = evaluate_dirs(&as_truth, &truth, &opts).unwrap().hoi.expect("the truth has label maps");
+        assert_eq!((perfect.held_recall, perfect.held_iou, perfect.miou_tolerant), (Some(1.0), Some(1.0), Some(1.0)));
+        assert!(perfect.regions.iter().all(|(_, e)| e.fp == 0.0 && e.fn_share == 0.0), "{:?}", perfect.regions);
         let person = evaluate_dirs(&as_person, &truth, &opts).unwrap();
         assert_eq!(person.hoi.as_ref().unwrap().held_recall, Some(0.0));
         // Per clip too, and the JSON carries it.
@@ -539,7 +427,7 @@ mod tests {
         let (root, pred, truth) = tree("agg");
         let r = evaluate_dirs(&pred, &truth, &EvalOptions::default()).unwrap();
         let u = |v: f64| (v as f32 / 255.0) as f64 * 1e3; // MAD of a constant v/255 vs 0
-                                                          // Frame 0: mean(10, 50); frames 1, 2: clip a only. Clip-first would give 35/255e3.
+        // Frame 0: mean(10, 50); frames 1, 2: clip a only. Clip-first would give 35/255e3.
         let want = ((u(10.0) + u(50.0)) / 2.0 + u(20.0) + u(30.0)) / 3.0;
         assert!((r.pha_mad - want).abs() < 1e-9, "{} vs {want}", r.pha_mad);
         assert!((r.pha_mad - 80.0 / 3.0 / 255.0 * 1e3).abs() < 1e-4);
@@ -551,49 +439,17 @@ mod tests {
         assert_eq!(r.miou, 1.0);
         // Per-clip means and naming.
         assert_eq!(r.clips.len(), 2);
-        assert_eq!(
-            (
-                r.clips[0].dataset.as_str(),
-                r.clips[0].clip.as_str(),
-                r.clips[0].n_frames
-            ),
-            ("d1", "a", 3)
-        );
-        assert_eq!(
-            (
-                r.clips[1].dataset.as_str(),
-                r.clips[1].clip.as_str(),
-                r.clips[1].n_frames
-            ),
-            ("d2", "b", 1)
-        );
+        assert_eq!((r.clips[0].dataset.as_str(), r.clips[0].clip.as_str(), r.clips[0].n_frames), ("d1", "a", 3));
+        assert_eq!((r.clips[1].dataset.as_str(), r.clips[1].clip.as_str(), r.clips[1].n_frames), ("d2", "b", 1));
         assert!((r.clips[0].pha_mad - u(20.0)).abs() < 1e-3);
         assert!((r.clips[0].pha_dtssd - 2.0 * step / 3.0).abs() < 1e-5);
         // JSON has exactly the six pha keys.
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
         let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         keys.sort();
-        assert_eq!(
-            keys,
-            [
-                "miou",
-                "pha_conn",
-                "pha_dtssd",
-                "pha_grad",
-                "pha_mad",
-                "pha_mse"
-            ]
-        );
+        assert_eq!(keys, ["miou", "pha_conn", "pha_dtssd", "pha_grad", "pha_mad", "pha_mse"]);
         // Chunking must not change anything (dtSSD crosses chunk borders).
-        let r1 = evaluate_dirs(
-            &pred,
-            &truth,
-            &EvalOptions {
-                chunk_len: 1,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let r1 = evaluate_dirs(&pred, &truth, &EvalOptions { chunk_len: 1, ..Default::default() }).unwrap();
         assert_eq!(r1, r);
         std::fs::remove_dir_all(root).unwrap();
     }
@@ -605,17 +461,10 @@ mod tests {
             for i in 0..3 {
                 let p = side.join("d1/a/fgr").join(format!("{i:04}.png"));
                 std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-                image::RgbImage::from_pixel(4, 3, image::Rgb([v, v, v]))
-                    .save(&p)
-                    .unwrap();
+                image::RgbImage::from_pixel(4, 3, image::Rgb([v, v, v])).save(&p).unwrap();
             }
             // Truth alpha > 0 somewhere, or the fgr metric is 0 by definition.
-            write_gray(
-                &side.join("d1/a/pha/0000.png"),
-                4,
-                3,
-                if side == &truth { 255 } else { 10 },
-            );
+            write_gray(&side.join("d1/a/pha/0000.png"), 4, 3, if side == &truth { 255 } else { 10 });
         }
         let r = evaluate_dirs(&pred, &truth, &EvalOptions::default()).unwrap();
         // Frame 0 of clip a: all truth alpha = 1 -> |151-100|/255*1e3 = 200; frames 1, 2: alpha 0 -> 0.
@@ -643,13 +492,8 @@ mod tests {
         write_gray(&gone, 4, 3, 20);
         let extra = pred.join("d2/b/pha/0007.png");
         write_gray(&extra, 4, 3, 20);
-        let msg = evaluate_dirs(&pred, &truth, &EvalOptions::default())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            msg.contains(&extra.display().to_string()) && msg.contains("extra frame"),
-            "{msg}"
-        );
+        let msg = evaluate_dirs(&pred, &truth, &EvalOptions::default()).unwrap_err().to_string();
+        assert!(msg.contains(&extra.display().to_string()) && msg.contains("extra frame"), "{msg}");
         std::fs::remove_dir_all(root).unwrap();
     }
 
@@ -661,10 +505,7 @@ mod tests {
         let e = evaluate_dirs(&pred, &truth, &EvalOptions::default()).unwrap_err();
         let msg = e.to_string();
         assert!(matches!(e, EvalError::SizeMismatch { .. }));
-        assert!(
-            msg.contains(&bad.display().to_string()) && msg.contains("5x3") && msg.contains("4x3"),
-            "{msg}"
-        );
+        assert!(msg.contains(&bad.display().to_string()) && msg.contains("5x3") && msg.contains("4x3"), "{msg}");
         std::fs::remove_dir_all(root).unwrap();
     }
 
@@ -679,27 +520,17 @@ mod tests {
 
         write_gray(&truth.join("d/c/pha/0.png"), 2, 2, 0);
         std::fs::create_dir_all(pred.join("d/c")).unwrap();
-        let msg = evaluate_dirs(&pred, &truth, &EvalOptions::default())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            msg.contains("missing pha directory")
-                && msg.contains(&pred.join("d/c/pha").display().to_string()),
-            "{msg}"
-        );
+        let msg = evaluate_dirs(&pred, &truth, &EvalOptions::default()).unwrap_err().to_string();
+        assert!(msg.contains("missing pha directory") && msg.contains(&pred.join("d/c/pha").display().to_string()), "{msg}");
 
         // Undecodable file with an image extension.
         std::fs::create_dir_all(pred.join("d/c/pha")).unwrap();
         let junk = pred.join("d/c/pha/0.png");
         std::fs::write(&junk, b"not a png").unwrap();
-        let msg = evaluate_dirs(&pred, &truth, &EvalOptions::default())
-            .unwrap_err()
-            .to_string();
+        let msg = evaluate_dirs(&pred, &truth, &EvalOptions::default()).unwrap_err().to_string();
         assert!(msg.contains(&junk.display().to_string()), "{msg}");
 
-        let msg = evaluate_dirs(&root.join("nope"), &truth, &EvalOptions::default())
-            .unwrap_err()
-            .to_string();
+        let msg = evaluate_dirs(&root.join("nope"), &truth, &EvalOptions::default()).unwrap_err().to_string();
         assert!(msg.contains("nope"), "{msg}");
         std::fs::remove_dir_all(root).unwrap();
     }

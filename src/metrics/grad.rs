@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::{same_size, MetricError, Plane};
+use super::{same_size, Plane, MetricError};
 
 /// Gaussian width used by RVM.
 pub const GRAD_SIGMA: f64 = 1.4;
@@ -27,8 +27,7 @@ fn dgaussian(x: f64, sigma: f64) -> f64 {
 
 /// Filter half size, RVM's formula: `ceil(sigma * sqrt(-2 ln(sqrt(2 pi) sigma eps)))`.
 pub fn half_size(sigma: f64) -> usize {
-    let v =
-        sigma * (-2.0 * ((2.0 * std::f64::consts::PI).sqrt() * sigma * GRAD_EPSILON).ln()).sqrt();
+    let v = sigma * (-2.0 * ((2.0 * std::f64::consts::PI).sqrt() * sigma * GRAD_EPSILON).ln()).sqrt();
     v.ceil().max(0.0) as usize
 }
 
@@ -42,10 +41,7 @@ pub fn gauss_factors(sigma: f64) -> (Vec<f32>, Vec<f32>) {
     let dg: Vec<f64> = (-r..=r).map(|k| dgaussian(k as f64, sigma)).collect();
     let ng = g.iter().map(|v| v * v).sum::<f64>().sqrt();
     let ndg = dg.iter().map(|v| v * v).sum::<f64>().sqrt();
-    (
-        g.iter().map(|v| (v / ng) as f32).collect(),
-        dg.iter().map(|v| (v / ndg) as f32).collect(),
-    )
+    (g.iter().map(|v| (v / ng) as f32).collect(), dg.iter().map(|v| (v / ndg) as f32).collect())
 }
 
 /// Min-max normalisation like `cv2.normalize(a, None, 1, 0, NORM_MINMAX)`:
@@ -54,23 +50,14 @@ pub fn minmax_normalise(a: &Plane) -> Plane {
     let (mn, mx) = a
         .data
         .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let data = if mx > mn {
         let scale = 1.0 / (mx as f64 - mn as f64);
-        a.data
-            .iter()
-            .map(|&v| ((v as f64 - mn as f64) * scale) as f32)
-            .collect()
+        a.data.iter().map(|&v| ((v as f64 - mn as f64) * scale) as f32).collect()
     } else {
         vec![0.0; a.data.len()]
     };
-    Plane {
-        w: a.w,
-        h: a.h,
-        data,
-    }
+    Plane { w: a.w, h: a.h, data }
 }
 
 /// Gradient magnitude `sqrt(gx^2 + gy^2)` where `gx = a ⋆ filter_x` and
@@ -118,29 +105,26 @@ pub fn gradient_magnitude(a: &Plane, sigma: f64) -> Vec<f32> {
     // Vertical pass: filter_x varies along rows as g, filter_y as dg.
     // Whole rows are accumulated at once so the inner loop vectorises.
     let mut mag = vec![0f32; w * h];
-    mag.par_chunks_mut(w)
-        .enumerate()
-        .with_min_len(8)
-        .for_each_init(
-            || (vec![0f32; w], vec![0f32; w]),
-            |(gx, gy): &mut (Vec<f32>, Vec<f32>), (y, out)| {
-                gx.fill(0.0);
-                gy.fill(0.0);
-                for k in 0..taps {
-                    let yy = (y + k).saturating_sub(r).min(h - 1);
-                    let rx = &hx[yy * w..(yy + 1) * w];
-                    let ry = &hy[yy * w..(yy + 1) * w];
-                    let (cg, cdg) = (g[k], dg[k]);
-                    for x in 0..w {
-                        gx[x] += cg * rx[x];
-                        gy[x] += cdg * ry[x];
-                    }
-                }
+    mag.par_chunks_mut(w).enumerate().with_min_len(8).for_each_init(
+        || (vec![0f32; w], vec![0f32; w]),
+        |(gx, gy): &mut (Vec<f32>, Vec<f32>), (y, out)| {
+            gx.fill(0.0);
+            gy.fill(0.0);
+            for k in 0..taps {
+                let yy = (y + k).saturating_sub(r).min(h - 1);
+                let rx = &hx[yy * w..(yy + 1) * w];
+                let ry = &hy[yy * w..(yy + 1) * w];
+                let (cg, cdg) = (g[k], dg[k]);
                 for x in 0..w {
-                    out[x] = (gx[x] * gx[x] + gy[x] * gy[x]).sqrt();
+                    gx[x] += cg * rx[x];
+                    gy[x] += cdg * ry[x];
                 }
-            },
-        );
+            }
+            for x in 0..w {
+                out[x] = (gx[x] * gx[x] + gy[x] * gy[x]).sqrt();
+            }
+        },
+    );
     mag
 }
 
@@ -177,9 +161,7 @@ mod tests {
     fn naive_grad(p: &Plane, t: &Plane) -> f64 {
         let sigma = 1.4f64;
         let r = 4isize;
-        let gs = |x: f64| {
-            (-x * x / (2.0 * sigma * sigma)).exp() / (sigma * (2.0 * std::f64::consts::PI).sqrt())
-        };
+        let gs = |x: f64| (-x * x / (2.0 * sigma * sigma)).exp() / (sigma * (2.0 * std::f64::consts::PI).sqrt());
         let mut fx = [[0f64; 9]; 9];
         for i in 0..9 {
             for j in 0..9 {
@@ -202,16 +184,7 @@ mod tests {
         let normalise = |a: &Plane| -> Vec<f64> {
             let mn = a.data.iter().cloned().fold(f32::INFINITY, f32::min) as f64;
             let mx = a.data.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
-            a.data
-                .iter()
-                .map(|&v| {
-                    if mx > mn {
-                        (v as f64 - mn) / (mx - mn)
-                    } else {
-                        0.0
-                    }
-                })
-                .collect()
+            a.data.iter().map(|&v| if mx > mn { (v as f64 - mn) / (mx - mn) } else { 0.0 }).collect()
         };
         let magnitude = |img: &[f64], w: usize, h: usize| -> Vec<f64> {
             let mut out = vec![0.0; w * h];
@@ -220,10 +193,8 @@ mod tests {
                     let (mut gx, mut gy) = (0.0, 0.0);
                     for i in 0..9 {
                         for j in 0..9 {
-                            let yy =
-                                (y as isize + i as isize - r).clamp(0, h as isize - 1) as usize;
-                            let xx =
-                                (x as isize + j as isize - r).clamp(0, w as isize - 1) as usize;
+                            let yy = (y as isize + i as isize - r).clamp(0, h as isize - 1) as usize;
+                            let xx = (x as isize + j as isize - r).clamp(0, w as isize - 1) as usize;
                             gx += fx[i][j] * img[yy * w + xx];
                             gy += fy[i][j] * img[yy * w + xx];
                         }
@@ -235,11 +206,7 @@ mod tests {
         };
         let mp = magnitude(&normalise(p), p.w, p.h);
         let mt = magnitude(&normalise(t), t.w, t.h);
-        mt.iter()
-            .zip(&mp)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f64>()
-            / 1000.0
+        mt.iter().zip(&mp).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / 1000.0
     }
 
     fn rel_close(a: f64, b: f64, tol: f64) -> bool {
@@ -251,10 +218,7 @@ mod tests {
         assert_eq!(half_size(GRAD_SIGMA), 4);
         let (g, dg) = gauss_factors(GRAD_SIGMA);
         assert_eq!((g.len(), dg.len()), (9, 9));
-        let n2: f64 = g
-            .iter()
-            .flat_map(|a| dg.iter().map(move |b| ((a * b) as f64).powi(2)))
-            .sum();
+        let n2: f64 = g.iter().flat_map(|a| dg.iter().map(move |b| ((a * b) as f64).powi(2))).sum();
         assert!((n2 - 1.0).abs() < 1e-6);
         // dg is odd: negative for positive offsets, so a rising edge gives gx < 0.
         assert!(dg[5] < 0.0 && (dg[3] + dg[5]).abs() < 1e-7 && dg[4] == 0.0);
@@ -273,14 +237,7 @@ mod tests {
     fn step_edge_vs_constant_matches_direct_correlation() {
         // 8x6, left half 0.2, right half 0.7 -> normalised to a 0/1 step.
         let (w, h) = (8, 6);
-        let t = Plane::try_new(
-            w,
-            h,
-            (0..w * h)
-                .map(|i| if i % w >= 4 { 0.7 } else { 0.2 })
-                .collect(),
-        )
-        .unwrap();
+        let t = Plane::try_new(w, h, (0..w * h).map(|i| if i % w >= 4 { 0.7 } else { 0.2 }).collect()).unwrap();
         let p = Plane::try_new(w, h, vec![0.5; w * h]).unwrap();
         let got = grad(&p, &t).unwrap();
         let want = naive_grad(&p, &t);
@@ -294,17 +251,10 @@ mod tests {
         let sg: f64 = g.iter().map(|&v| v as f64).sum();
         let mut hand = 0.0;
         for x in 0..w as isize {
-            let s: f64 = (0..9)
-                .filter(|&j| (x + j - 4).clamp(0, w as isize - 1) >= 4)
-                .map(|j| dg[j as usize] as f64)
-                .sum();
+            let s: f64 = (0..9).filter(|&j| (x + j - 4).clamp(0, w as isize - 1) >= 4).map(|j| dg[j as usize] as f64).sum();
             hand += h as f64 * (sg * s).powi(2);
         }
-        assert!(
-            rel_close(got, hand / 1000.0, 1e-5),
-            "got {got}, hand {}",
-            hand / 1000.0
-        );
+        assert!(rel_close(got, hand / 1000.0, 1e-5), "got {got}, hand {}", hand / 1000.0);
     }
 
     #[test]
@@ -319,10 +269,7 @@ mod tests {
             let t = Plane::try_new(w, h, (0..w * h).map(|_| rnd()).collect()).unwrap();
             let got = grad(&p, &t).unwrap();
             let want = naive_grad(&p, &t);
-            assert!(
-                rel_close(got, want, 1e-4),
-                "{w}x{h}: got {got}, want {want}"
-            );
+            assert!(rel_close(got, want, 1e-4), "{w}x{h}: got {got}, want {want}");
         }
     }
 

@@ -18,14 +18,7 @@ use crate::frame::label::{FREE_OBJECT, HELD_OBJECT, INTERFERER, PERSON};
 use crate::frame::{LabelMap, Plane, ShapeError};
 
 /// Region names, in the order of [`HoiCounts::region`]'s index.
-pub const REGIONS: [&str; 6] = [
-    "person",
-    "person_edge",
-    "held",
-    "free",
-    "interferer",
-    "background",
-];
+pub const REGIONS: [&str; 6] = ["person", "person_edge", "held", "free", "interferer", "background"];
 
 /// Dilation by a (2r+1)x(2r+1) square, clipped at the image borders:
 /// a pass along the rows, then one along the columns.
@@ -42,16 +35,7 @@ fn dilate(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
 /// at `l * line_step + k * step`): a pixel is set when any pixel within `r`
 /// along its line is, by a sliding-window count over prefix sums, O(n).
 #[allow(clippy::too_many_arguments)]
-fn dilate_lines(
-    src: &[bool],
-    dst: &mut [bool],
-    lines: usize,
-    len: usize,
-    line_step: usize,
-    step: usize,
-    r: usize,
-    pre: &mut [usize],
-) {
+fn dilate_lines(src: &[bool], dst: &mut [bool], lines: usize, len: usize, line_step: usize, step: usize, r: usize, pre: &mut [usize]) {
     for l in 0..lines {
         let at = |k: usize| l * line_step + k * step;
         for k in 0..len {
@@ -68,11 +52,7 @@ fn dilate_lines(
 /// `r = 1` is the ±1 px band around the boundary; `r = 0` is empty.
 /// Panics when `mask.len() != w * h` (masks are built by the caller).
 pub fn band(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
-    assert_eq!(
-        mask.len(),
-        w * h,
-        "band: mask length does not match {w}x{h}"
-    );
+    assert_eq!(mask.len(), w * h, "band: mask length does not match {w}x{h}");
     if r == 0 {
         return vec![false; mask.len()];
     }
@@ -80,23 +60,13 @@ pub fn band(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
     let near_fg = dilate(mask, w, h, r);
     let inverse: Vec<bool> = mask.iter().map(|m| !m).collect();
     let near_bg = dilate(&inverse, w, h, r);
-    mask.iter()
-        .zip(near_fg.iter().zip(&near_bg))
-        .map(|(&m, (&f, &b))| if m { b } else { f })
-        .collect()
+    mask.iter().zip(near_fg.iter().zip(&near_bg)).map(|(&m, (&f, &b))| if m { b } else { f }).collect()
 }
 
 fn check_len(w: usize, h: usize, got: usize) -> Result<(), MetricError> {
     match w.checked_mul(h) {
         Some(n) if n == got => Ok(()),
-        Some(expected) => Err(ShapeError::BadLength {
-            w,
-            h,
-            channels: 1,
-            expected,
-            got,
-        }
-        .into()),
+        Some(expected) => Err(ShapeError::BadLength { w, h, channels: 1, expected, got }.into()),
         None => Err(ShapeError::Overflow { w, h, channels: 1 }.into()),
     }
 }
@@ -170,31 +140,15 @@ pub struct HoiCounts {
 impl HoiCounts {
     /// Adds one frame. Errors (`SizeMismatch`) when the four sizes differ,
     /// (`Shape`) when a buffer does not fit its size; nothing is counted then.
-    pub fn add(
-        &mut self,
-        pred: &Plane,
-        truth: &Plane,
-        person: &Plane,
-        label: &LabelMap,
-        threshold: f32,
-    ) -> Result<(), MetricError> {
+    pub fn add(&mut self, pred: &Plane, truth: &Plane, person: &Plane, label: &LabelMap, threshold: f32) -> Result<(), MetricError> {
         let (w, h) = pred.dims();
         same_size((w, h), truth.dims())?;
         same_size((w, h), person.dims())?;
         same_size((w, h), (label.w, label.h))?;
-        for len in [
-            pred.data.len(),
-            truth.data.len(),
-            person.data.len(),
-            label.data.len(),
-        ] {
+        for len in [pred.data.len(), truth.data.len(), person.data.len(), label.data.len()] {
             check_len(w, h, len)?;
         }
-        let (qm, tm, pm) = (
-            fg(pred, threshold),
-            fg(truth, threshold),
-            fg(person, threshold),
-        );
+        let (qm, tm, pm) = (fg(pred, threshold), fg(truth, threshold), fg(person, threshold));
         // band₁(P) forgives a 1-px-wider person in E; band₂(P) is the person-edge region.
         let (edge1, edge2) = (band(&pm, w, h, 1), band(&pm, w, h, 2));
         // An object pixel (foreground in truth, not in the person-only alpha)
@@ -274,11 +228,7 @@ impl HoiCounts {
             return None;
         }
         let n = n as f64;
-        Some((
-            self.abs_err[k] / n * 1e3,
-            self.fp[k] as f64 / n,
-            self.fn_px[k] as f64 / n,
-        ))
+        Some((self.abs_err[k] / n * 1e3, self.fp[k] as f64 / n, self.fn_px[k] as f64 / n))
     }
     /// Pixel count of region `k` (0 when out of range).
     pub fn region_pixels(&self, k: usize) -> u64 {
@@ -313,20 +263,7 @@ impl HoiCounts {
             held_precision: self.held_precision(),
             free_recall: self.free_recall(),
             interferer_fp: self.interferer_fp(),
-            regions: (0..REGIONS.len())
-                .filter_map(|k| {
-                    self.region(k).map(|(m, fp, fneg)| {
-                        (
-                            REGIONS[k].to_string(),
-                            RegionError {
-                                mad: m,
-                                fp,
-                                fn_share: fneg,
-                            },
-                        )
-                    })
-                })
-                .collect(),
+            regions: (0..REGIONS.len()).filter_map(|k| self.region(k).map(|(m, fp, fneg)| (REGIONS[k].to_string(), RegionError { mad: m, fp, fn_share: fneg }))).collect(),
         }
     }
 }
@@ -359,10 +296,7 @@ mod tests {
     use crate::frame::label::BACKGROUND;
 
     fn bits(s: &str) -> Vec<bool> {
-        s.chars()
-            .filter(|c| !c.is_whitespace())
-            .map(|c| c == '1')
-            .collect()
+        s.chars().filter(|c| !c.is_whitespace()).map(|c| c == '1').collect()
     }
     fn close(a: Option<f64>, b: f64) -> bool {
         a.is_some_and(|a| (a - b).abs() < 1e-9)
@@ -391,10 +325,7 @@ mod tests {
     const PERSON_ONLY: &str = "11100000 11100000 11100000 11100000";
 
     fn plane(s: &str) -> Plane {
-        let d: Vec<f32> = bits(s)
-            .into_iter()
-            .map(|b| if b { 1.0 } else { 0.0 })
-            .collect();
+        let d: Vec<f32> = bits(s).into_iter().map(|b| if b { 1.0 } else { 0.0 }).collect();
         Plane::new(W, d.len() / W, d)
     }
     fn labels() -> LabelMap {
@@ -409,16 +340,11 @@ mod tests {
                 _ => BACKGROUND,
             })
             .collect();
-        LabelMap {
-            w: W,
-            h: data.len() / W,
-            data,
-        }
+        LabelMap { w: W, h: data.len() / W, data }
     }
     fn counts(pred: &Plane) -> HoiCounts {
         let mut c = HoiCounts::default();
-        c.add(pred, &plane(TRUTH), &plane(PERSON_ONLY), &labels(), 0.5)
-            .unwrap();
+        c.add(pred, &plane(TRUTH), &plane(PERSON_ONLY), &labels(), 0.5).unwrap();
         c
     }
 
@@ -426,10 +352,7 @@ mod tests {
     fn oracle_truth() {
         let c = counts(&plane(TRUTH));
         // H = {(3,1),(4,1)}: (2,1) is person in the person-only render.
-        assert_eq!(
-            (c.held, c.held_hit, c.extra, c.free, c.interferer),
-            (2, 2, 2, 2, 2)
-        );
+        assert_eq!((c.held, c.held_hit, c.extra, c.free, c.interferer), (2, 2, 2, 2, 2));
         assert_eq!(c.held_recall(), Some(1.0));
         assert_eq!(c.held_precision(), Some(1.0));
         assert_eq!(c.held_iou(), Some(1.0));
@@ -453,15 +376,9 @@ mod tests {
         assert_eq!(c.held_recall(), Some(0.0));
         assert_eq!(c.held_iou(), Some(0.0)); // 0 / (0 + 2 - 0)
         assert_eq!(c.held_precision(), None); // E is empty
-                                              // No held-object pixel at all: nothing to be precise about, whatever E is.
-        let none = HoiCounts {
-            extra: 3,
-            ..Default::default()
-        };
-        assert_eq!(
-            (none.held_iou(), none.held_precision(), none.held_recall()),
-            (None, None, None)
-        );
+        // No held-object pixel at all: nothing to be precise about, whatever E is.
+        let none = HoiCounts { extra: 3, ..Default::default() };
+        assert_eq!((none.held_iou(), none.held_precision(), none.held_recall()), (None, None, None));
         assert_eq!(c.free_recall(), Some(0.0));
         assert_eq!(c.interferer_fp(), Some(0.0));
         // Free region: both pixels missed by a full alpha step: MAD 1000, FN 1.
@@ -507,14 +424,7 @@ mod tests {
         assert!((mad - 900.0 / 13.0).abs() < 1e-3 && (fp - 1.0 / 13.0).abs() < 1e-12);
 
         // Pooled with the perfect frame: counts add before dividing.
-        c.add(
-            &plane(TRUTH),
-            &plane(TRUTH),
-            &plane(PERSON_ONLY),
-            &labels(),
-            0.5,
-        )
-        .unwrap();
+        c.add(&plane(TRUTH), &plane(TRUTH), &plane(PERSON_ONLY), &labels(), 0.5).unwrap();
         assert!(close(c.held_recall(), 0.75)); // (1 + 2) / (2 + 2)
         assert!(close(c.held_precision(), 0.75)); // (1 + 2) / (2 + 2)
         assert!(close(c.held_iou(), 0.6)); // 3 / (4 + 4 - 3)
@@ -536,13 +446,7 @@ mod tests {
         // band₁(T) = (1..=4)^2, which holds every difference; the 20 kept
         // pixels are bg in both -> fg union empty (1), bg 20/20 (1).
         let sq = |lo: usize, hi: usize| {
-            let d = (0..36).map(|i| {
-                if (lo..=hi).contains(&(i % 6)) && (lo..=hi).contains(&(i / 6)) {
-                    1.0
-                } else {
-                    0.0
-                }
-            });
+            let d = (0..36).map(|i| if (lo..=hi).contains(&(i % 6)) && (lo..=hi).contains(&(i / 6)) { 1.0 } else { 0.0 });
             Plane::new(6, 6, d.collect())
         };
         let (t, p) = (sq(2, 3), sq(1, 4));
@@ -560,48 +464,16 @@ mod tests {
     fn size_mismatch_and_empty() {
         let a = Plane::filled(2, 2, 0.0);
         let b = Plane::filled(4, 1, 0.0);
-        let lab = LabelMap {
-            w: 2,
-            h: 2,
-            data: vec![0; 4],
-        };
+        let lab = LabelMap { w: 2, h: 2, data: vec![0; 4] };
         let mut c = HoiCounts::default();
-        assert!(matches!(
-            c.add(&a, &b, &a, &lab, 0.5),
-            Err(MetricError::SizeMismatch { .. })
-        ));
-        assert!(matches!(
-            c.add(&a, &a, &b, &lab, 0.5),
-            Err(MetricError::SizeMismatch { .. })
-        ));
-        let wide = LabelMap {
-            w: 4,
-            h: 1,
-            data: vec![0; 4],
-        };
-        assert!(matches!(
-            c.add(&a, &a, &a, &wide, 0.5),
-            Err(MetricError::SizeMismatch { .. })
-        ));
-        let short = LabelMap {
-            w: 2,
-            h: 2,
-            data: vec![0; 3],
-        };
-        assert!(matches!(
-            c.add(&a, &a, &a, &short, 0.5),
-            Err(MetricError::Shape(_))
-        ));
+        assert!(matches!(c.add(&a, &b, &a, &lab, 0.5), Err(MetricError::SizeMismatch { .. })));
+        assert!(matches!(c.add(&a, &a, &b, &lab, 0.5), Err(MetricError::SizeMismatch { .. })));
+        let wide = LabelMap { w: 4, h: 1, data: vec![0; 4] };
+        assert!(matches!(c.add(&a, &a, &a, &wide, 0.5), Err(MetricError::SizeMismatch { .. })));
+        let short = LabelMap { w: 2, h: 2, data: vec![0; 3] };
+        assert!(matches!(c.add(&a, &a, &a, &short, 0.5), Err(MetricError::Shape(_))));
         assert!(miou_tolerant(&a, &b, 0.5).is_err());
         assert_eq!(c, HoiCounts::default());
-        assert_eq!(
-            (
-                c.held_recall(),
-                c.held_iou(),
-                c.miou_tolerant(),
-                c.region(0)
-            ),
-            (None, None, None, None)
-        );
+        assert_eq!((c.held_recall(), c.held_iou(), c.miou_tolerant(), c.region(0)), (None, None, None, None));
     }
 }

@@ -3,7 +3,7 @@
 //! Scaling: every function here returns the mean multiplied by 1e3 (RVM's
 //! convention), so a MAD of 5.0 means an average error of 0.005.
 
-use super::{same_size, MetricError, Plane, Rgb};
+use super::{same_size, Plane, MetricError, Rgb};
 
 /// Mean of `f(p - t)` over two equally long slices, times 1e3. The difference
 /// is taken in `f32` (as numpy does on `float32` frames), the sum in `f64`.
@@ -30,12 +30,7 @@ pub fn mse(p: &Plane, t: &Plane) -> Result<f64, MetricError> {
 
 /// Shared masked reduction: over pixels with true alpha > 0, mean over the
 /// pixels and their 3 channels of `f(pf - tf)`, times 1e3.
-fn fgr_reduce(
-    pf: &Rgb,
-    tf: &Rgb,
-    talpha: &Plane,
-    f: impl Fn(f32) -> f64,
-) -> Result<f64, MetricError> {
+fn fgr_reduce(pf: &Rgb, tf: &Rgb, talpha: &Plane, f: impl Fn(f32) -> f64) -> Result<f64, MetricError> {
     same_size(pf.dims(), tf.dims())?;
     same_size(tf.dims(), talpha.dims())?;
     let mut sum = 0.0f64;
@@ -88,13 +83,7 @@ mod tests {
     fn size_mismatch_is_an_error() {
         let p = Plane::try_new(2, 2, vec![0.0; 4]).unwrap();
         let t = Plane::try_new(4, 1, vec![0.0; 4]).unwrap();
-        assert_eq!(
-            mad(&p, &t),
-            Err(MetricError::SizeMismatch {
-                left: (2, 2),
-                right: (4, 1)
-            })
-        );
+        assert_eq!(mad(&p, &t), Err(MetricError::SizeMismatch { left: (2, 2), right: (4, 1) }));
         assert!(mse(&p, &t).is_err());
         let f = Rgb::try_new(2, 2, vec![0.0; 12]).unwrap();
         assert!(fgr_mad(&f, &f, &t).is_err());

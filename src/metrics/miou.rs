@@ -3,7 +3,7 @@
 //! Both binarise with `alpha >= threshold` (f32 compare). Results are plain
 //! fractions in [0, 1] (no scaling).
 
-use super::{same_size, MetricError, Plane};
+use super::{same_size, Plane, MetricError};
 
 /// Threshold used when none is given: a pixel is foreground from alpha 0.5 up.
 pub const DEFAULT_MIOU_THRESHOLD: f32 = 0.5;
@@ -48,11 +48,7 @@ pub fn object_recall(p: &Plane, mask: &[bool], threshold: f32) -> Result<Option<
             hit += (a >= threshold) as usize;
         }
     }
-    Ok(if total == 0 {
-        None
-    } else {
-        Some(hit as f64 / total as f64)
-    })
+    Ok(if total == 0 { None } else { Some(hit as f64 / total as f64) })
 }
 
 #[cfg(test)]

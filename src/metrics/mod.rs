@@ -34,17 +34,10 @@ pub enum MetricError {
     Shape(#[from] ShapeError),
     /// Two images that must be compared pixel by pixel have different sizes.
     #[error("size mismatch: {}x{} vs {}x{}", left.0, left.1, right.0, right.1)]
-    SizeMismatch {
-        left: (usize, usize),
-        right: (usize, usize),
-    },
+    SizeMismatch { left: (usize, usize), right: (usize, usize) },
 }
 
 /// Checks that two `(w, h)` pairs agree; shared by all metrics.
 pub(crate) fn same_size(left: (usize, usize), right: (usize, usize)) -> Result<(), MetricError> {
-    if left == right {
-        Ok(())
-    } else {
-        Err(MetricError::SizeMismatch { left, right })
-    }
+    if left == right { Ok(()) } else { Err(MetricError::SizeMismatch { left, right }) }
 }

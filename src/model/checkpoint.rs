@@ -30,10 +30,7 @@ pub enum CheckpointError {
 }
 
 fn err(path: &Path, problem: impl std::fmt::Display) -> CheckpointError {
-    CheckpointError::File {
-        path: path.to_path_buf(),
-        problem: problem.to_string(),
-    }
+    CheckpointError::File { path: path.to_path_buf(), problem: problem.to_string() }
 }
 
 pub fn sidecar_path(path: &Path) -> PathBuf {
@@ -46,18 +43,11 @@ pub fn write_tensors(path: &Path, named: &[(String, Tensor)]) -> Result<(), Chec
         std::fs::create_dir_all(d).map_err(|e| err(d, e))?;
     }
     let tmp = crate::atomic::temporary(path);
-    let cpu: Vec<(String, Tensor)> = named
-        .iter()
-        .map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu).contiguous()))
-        .collect();
-    let written = Tensor::write_safetensors(&cpu, &tmp)
-        .map_err(|e| err(path, e))
-        .and_then(|_| {
-            // On disk before the rename makes it visible.
-            std::fs::File::open(&tmp)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| err(path, e))
-        });
+    let cpu: Vec<(String, Tensor)> = named.iter().map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu).contiguous())).collect();
+    let written = Tensor::write_safetensors(&cpu, &tmp).map_err(|e| err(path, e)).and_then(|_| {
+        // On disk before the rename makes it visible.
+        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| err(path, e))
+    });
     let placed = written.and_then(|_| std::fs::rename(&tmp, path).map_err(|e| err(path, e)));
     if placed.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -69,55 +59,32 @@ pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointErro
     if !path.is_file() {
         return Err(err(path, "no such checkpoint file"));
     }
-    Tensor::read_safetensors(path)
-        .map_err(|e| err(path, format!("not a readable safetensors file: {e}")))
+    Tensor::read_safetensors(path).map_err(|e| err(path, format!("not a readable safetensors file: {e}")))
 }
 
 fn named(params: &ParamSet, buffers: &ParamSet) -> Vec<(String, Tensor)> {
     params
         .iter()
         .map(|(n, t)| (format!("param/{n}"), t.shallow_clone()))
-        .chain(
-            buffers
-                .iter()
-                .map(|(n, t)| (format!("buffer/{n}"), t.shallow_clone())),
-        )
+        .chain(buffers.iter().map(|(n, t)| (format!("buffer/{n}"), t.shallow_clone())))
         .collect()
 }
 
 /// Save a model (`path` = `NAME.safetensors`, sidecar `NAME.json`).
-pub fn save(
-    net: &dyn Matter,
-    path: &Path,
-    provenance: serde_json::Value,
-) -> Result<(), CheckpointError> {
+pub fn save(net: &dyn Matter, path: &Path, provenance: serde_json::Value) -> Result<(), CheckpointError> {
     save_with(net, path, provenance, &[])
 }
 
 /// Save a model with extra tensors (optimizer state) in the same file, so
 /// weights and the state that continues them are replaced together.
-pub fn save_with(
-    net: &dyn Matter,
-    path: &Path,
-    provenance: serde_json::Value,
-    extra: &[(String, Tensor)],
-) -> Result<(), CheckpointError> {
+pub fn save_with(net: &dyn Matter, path: &Path, provenance: serde_json::Value, extra: &[(String, Tensor)]) -> Result<(), CheckpointError> {
     let arch = (net.arch() != Arch::Rvm).then_some(net.arch());
-    let side = Sidecar {
-        format: "hoimat-matting-net/1".into(),
-        config: net.config().clone(),
-        arch,
-        provenance,
-    };
+    let side = Sidecar { format: "hoimat-matting-net/1".into(), config: net.config().clone(), arch, provenance };
     let sp = sidecar_path(path);
     let mut all = named(net.params(), net.buffers());
     all.extend(extra.iter().map(|(n, t)| (n.clone(), t.shallow_clone())));
     write_tensors(path, &all)?;
-    crate::atomic::write(
-        &sp,
-        (serde_json::to_string_pretty(&side).expect("sidecar serialises") + "\n").as_bytes(),
-    )
-    .map_err(|e| err(&sp, format!("{e:#}")))
+    crate::atomic::write(&sp, (serde_json::to_string_pretty(&side).expect("sidecar serialises") + "\n").as_bytes()).map_err(|e| err(&sp, format!("{e:#}")))
 }
 
 pub fn read_sidecar(path: &Path) -> Result<Sidecar, CheckpointError> {
@@ -138,10 +105,7 @@ pub fn read_sidecar(path: &Path) -> Result<Sidecar, CheckpointError> {
 pub fn load(path: &Path, device: Device) -> Result<(MattingNet, Sidecar), CheckpointError> {
     let side = read_sidecar(path)?;
     if let Some(a) = side.arch.filter(|a| *a != Arch::Rvm) {
-        return Err(err(
-            path,
-            format!("holds a {a} model, not RVM (this step needs RVM's architecture)"),
-        ));
+        return Err(err(path, format!("holds a {a} model, not RVM (this step needs RVM's architecture)")));
     }
     let mut net = MattingNet::new(&side.config, device, 0);
     fill(&mut net, path, device)?;
@@ -149,10 +113,7 @@ pub fn load(path: &Path, device: Device) -> Result<(MattingNet, Sidecar), Checkp
 }
 
 /// Load a checkpoint of any architecture onto `device`.
-pub fn load_model(
-    path: &Path,
-    device: Device,
-) -> Result<(Box<dyn Matter>, Sidecar), CheckpointError> {
+pub fn load_model(path: &Path, device: Device) -> Result<(Box<dyn Matter>, Sidecar), CheckpointError> {
     let side = read_sidecar(path)?;
     let mut net = super::zoo::build(side.arch.unwrap_or(Arch::Rvm), &side.config, device, 0);
     fill(net.as_mut(), path, device)?;
@@ -164,24 +125,13 @@ pub fn load_model(
 fn fill(net: &mut dyn Matter, path: &Path, device: Device) -> Result<(), CheckpointError> {
     let tensors = read_tensors(path)?;
     let find = |key: String| -> Result<Tensor, CheckpointError> {
-        tensors
-            .iter()
-            .find(|(n, _)| *n == key)
-            .map(|(_, t)| t.shallow_clone())
-            .ok_or_else(|| err(path, format!("missing tensor {key}")))
+        tensors.iter().find(|(n, _)| *n == key).map(|(_, t)| t.shallow_clone()).ok_or_else(|| err(path, format!("missing tensor {key}")))
     };
     let mut params = Vec::new();
     for (n, t) in net.params().iter() {
         let v = find(format!("param/{n}"))?;
         if v.size() != t.size() {
-            return Err(err(
-                path,
-                format!(
-                    "tensor param/{n} has shape {:?}, the config needs {:?}",
-                    v.size(),
-                    t.size()
-                ),
-            ));
+            return Err(err(path, format!("tensor param/{n} has shape {:?}, the config needs {:?}", v.size(), t.size())));
         }
         params.push((n.clone(), v.to_device(device).set_requires_grad(true)));
     }
@@ -205,12 +155,7 @@ mod tests {
         let side = r#"{"format": "hoimat-matting-net/1", "config": {"width": 0.5, "depth": "lite", "last": 256, "aspp": 32, "decoder": [24, 16, 12, 8]}, "provenance": {"engine": 2}}"#;
         std::fs::write(sidecar_path(&ckpt), side).unwrap();
         let e = read_sidecar(&ckpt).unwrap_err().to_string();
-        assert!(
-            e.contains("old.json")
-                && e.contains("written by engine 2")
-                && e.contains("hoimat import rvm"),
-            "{e}"
-        );
+        assert!(e.contains("old.json") && e.contains("written by engine 2") && e.contains("hoimat import rvm"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -17,29 +17,14 @@ impl ConvGru {
         // RVM's `ih` and `hh` are Sequential(conv, activation): the conv is `.0`.
         pb.conv(&format!("{name}.ih.0"), 2 * channels, 2 * channels, 3, true);
         pb.conv(&format!("{name}.hh.0"), channels, 2 * channels, 3, true);
-        ConvGru {
-            name: name.into(),
-            channels,
-        }
+        ConvGru { name: name.into(), channels }
     }
 
     fn step(&self, ctx: &Ctx, x: &Tensor, h: &Tensor) -> Tensor {
-        let rz = conv(
-            ctx,
-            &format!("{}.ih.0", self.name),
-            &Tensor::cat(&[x, h], 1),
-            &ConvSpec::same(3, 1),
-        )
-        .sigmoid();
+        let rz = conv(ctx, &format!("{}.ih.0", self.name), &Tensor::cat(&[x, h], 1), &ConvSpec::same(3, 1)).sigmoid();
         let parts = rz.split(self.channels, 1);
         let (r, z) = (&parts[0], &parts[1]);
-        let c = conv(
-            ctx,
-            &format!("{}.hh.0", self.name),
-            &Tensor::cat(&[x, &(r * h)], 1),
-            &ConvSpec::same(3, 1),
-        )
-        .tanh();
+        let c = conv(ctx, &format!("{}.hh.0", self.name), &Tensor::cat(&[x, &(r * h)], 1), &ConvSpec::same(3, 1)).tanh();
         (1.0 - z) * h + z * c
     }
 

@@ -25,24 +25,8 @@ pub struct BlockSpec {
     pub dilation: i64,
 }
 
-const fn b(
-    k: i64,
-    exp: i64,
-    out: i64,
-    se: bool,
-    hs: bool,
-    stride: i64,
-    dilation: i64,
-) -> BlockSpec {
-    BlockSpec {
-        k,
-        exp,
-        out,
-        se,
-        hs,
-        stride,
-        dilation,
-    }
+const fn b(k: i64, exp: i64, out: i64, se: bool, hs: bool, stride: i64, dilation: i64) -> BlockSpec {
+    BlockSpec { k, exp, out, se, hs, stride, dilation }
 }
 
 /// MobileNetV3-Large (Howard et al. 2019, Table 1), RVM's setting: the
@@ -112,13 +96,7 @@ fn conv_norm(pb: &mut ParamBuilder, name: &str, out: i64, in_per_group: i64, k: 
 }
 
 fn run_conv_norm(ctx: &Ctx, name: &str, x: &Tensor, s: &ConvSpec) -> Tensor {
-    bn_with(
-        ctx,
-        &format!("{name}.1"),
-        &conv(ctx, &format!("{name}.0"), x, s),
-        EPS,
-        MOMENTUM,
-    )
+    bn_with(ctx, &format!("{name}.1"), &conv(ctx, &format!("{name}.0"), x, s), EPS, MOMENTUM)
 }
 
 impl Encoder {
@@ -128,11 +106,7 @@ impl Encoder {
         let mut c_in = stem;
         let mut blocks = Vec::new();
         for (i, s) in LARGE.iter().enumerate() {
-            let s = BlockSpec {
-                exp: scaled(s.exp, width),
-                out: scaled(s.out, width),
-                ..*s
-            };
+            let s = BlockSpec { exp: scaled(s.exp, width), out: scaled(s.out, width), ..*s };
             let name = format!("backbone.features.{}.block", i + 1);
             let mut j = 0;
             let expand = (s.exp != c_in).then(|| {
@@ -151,36 +125,19 @@ impl Encoder {
                 j - 1
             });
             conv_norm(pb, &format!("{name}.{j}"), s.out, s.exp, 1);
-            blocks.push(Block {
-                spec: s,
-                expand,
-                dw,
-                se,
-                project: j,
-                residual: s.stride == 1 && c_in == s.out,
-            });
+            blocks.push(Block { spec: s, expand, dw, se, project: j, residual: s.stride == 1 && c_in == s.out });
             c_in = s.out;
         }
         // torchvision: the last conv widens six-fold.
         let last = 6 * c_in;
         conv_norm(pb, "backbone.features.16", last, c_in, 1);
-        let channels = [
-            blocks[TAPS[0]].spec.out,
-            blocks[TAPS[1]].spec.out,
-            blocks[TAPS[2]].spec.out,
-            last,
-        ];
+        let channels = [blocks[TAPS[0]].spec.out, blocks[TAPS[1]].spec.out, blocks[TAPS[2]].spec.out, last];
         Encoder { blocks, channels }
     }
 
     /// Features at 1/2, 1/4, 1/8, 1/16 of an input normalised as ImageNet's.
     pub fn forward(&self, ctx: &Ctx, x: &Tensor) -> [Tensor; 4] {
-        let mut x = hardswish(&run_conv_norm(
-            ctx,
-            "backbone.features.0",
-            x,
-            &ConvSpec::same(3, 2),
-        ));
+        let mut x = hardswish(&run_conv_norm(ctx, "backbone.features.0", x, &ConvSpec::same(3, 2)));
         let mut taps: Vec<Tensor> = Vec::with_capacity(3);
         for (i, blk) in self.blocks.iter().enumerate() {
             let s = &blk.spec;
@@ -188,56 +145,26 @@ impl Encoder {
             let act = |t: Tensor| if s.hs { hardswish(&t) } else { t.relu() };
             let mut h = x.shallow_clone();
             if let Some(j) = blk.expand {
-                h = act(run_conv_norm(
-                    ctx,
-                    &format!("{name}.{j}"),
-                    &h,
-                    &ConvSpec::same(1, 1),
-                ));
+                h = act(run_conv_norm(ctx, &format!("{name}.{j}"), &h, &ConvSpec::same(1, 1)));
             }
             // torchvision runs a dilated block at stride 1.
             let stride = if s.dilation > 1 { 1 } else { s.stride };
-            h = act(run_conv_norm(
-                ctx,
-                &format!("{name}.{}", blk.dw),
-                &h,
-                &ConvSpec::depthwise(s.k, stride, s.dilation, s.exp),
-            ));
+            h = act(run_conv_norm(ctx, &format!("{name}.{}", blk.dw), &h, &ConvSpec::depthwise(s.k, stride, s.dilation, s.exp)));
             if let Some(j) = blk.se {
                 let g = h.adaptive_avg_pool2d([1, 1]);
                 let g = conv(ctx, &format!("{name}.{j}.fc1"), &g, &ConvSpec::same(1, 1)).relu();
-                let g = hardsigmoid(&conv(
-                    ctx,
-                    &format!("{name}.{j}.fc2"),
-                    &g,
-                    &ConvSpec::same(1, 1),
-                ));
+                let g = hardsigmoid(&conv(ctx, &format!("{name}.{j}.fc2"), &g, &ConvSpec::same(1, 1)));
                 h = h * g;
             }
-            h = run_conv_norm(
-                ctx,
-                &format!("{name}.{}", blk.project),
-                &h,
-                &ConvSpec::same(1, 1),
-            );
+            h = run_conv_norm(ctx, &format!("{name}.{}", blk.project), &h, &ConvSpec::same(1, 1));
             x = if blk.residual { h + &x } else { h };
             if TAPS.contains(&i) {
                 taps.push(x.shallow_clone());
             }
         }
-        let f4 = hardswish(&run_conv_norm(
-            ctx,
-            "backbone.features.16",
-            &x,
-            &ConvSpec::same(1, 1),
-        ));
+        let f4 = hardswish(&run_conv_norm(ctx, "backbone.features.16", &x, &ConvSpec::same(1, 1)));
         let mut it = taps.into_iter();
-        [
-            it.next().unwrap(),
-            it.next().unwrap(),
-            it.next().unwrap(),
-            f4,
-        ]
+        [it.next().unwrap(), it.next().unwrap(), it.next().unwrap(), f4]
     }
 }
 

@@ -36,11 +36,7 @@ pub enum BnMode {
 impl BnMode {
     /// PyTorch's `train()` / `eval()` switch.
     pub fn train(train: bool) -> BnMode {
-        if train {
-            BnMode::BatchTracked
-        } else {
-            BnMode::Running
-        }
+        if train { BnMode::BatchTracked } else { BnMode::Running }
     }
 }
 
@@ -66,34 +62,17 @@ pub struct ConvSpec {
 impl ConvSpec {
     /// "Same" padding for a k x k kernel at stride `stride` and dilation 1.
     pub fn same(k: i64, stride: i64) -> Self {
-        ConvSpec {
-            stride,
-            padding: k / 2,
-            dilation: 1,
-            groups: 1,
-        }
+        ConvSpec { stride, padding: k / 2, dilation: 1, groups: 1 }
     }
     pub fn depthwise(k: i64, stride: i64, dilation: i64, channels: i64) -> Self {
-        ConvSpec {
-            stride,
-            padding: dilation * (k / 2),
-            dilation,
-            groups: channels,
-        }
+        ConvSpec { stride, padding: dilation * (k / 2), dilation, groups: channels }
     }
 }
 
 pub fn conv(ctx: &Ctx, name: &str, x: &Tensor, s: &ConvSpec) -> Tensor {
     let w = ctx.p.get(&format!("{name}.weight"));
     let b = ctx.p.try_get(&format!("{name}.bias"));
-    let y = x.conv2d(
-        w,
-        b,
-        [s.stride, s.stride],
-        [s.padding, s.padding],
-        [s.dilation, s.dilation],
-        s.groups,
-    );
+    let y = x.conv2d(w, b, [s.stride, s.stride], [s.padding, s.padding], [s.dilation, s.dilation], s.groups);
     FLOPS.with(|c| {
         if let Some(n) = c.get() {
             let ws = w.size();
@@ -118,40 +97,10 @@ pub fn bn_with(ctx: &Ctx, name: &str, x: &Tensor, eps: f64, momentum: f64) -> Te
     let m = ctx.buffers.get(&format!("{name}.running_mean"));
     let v = ctx.buffers.get(&format!("{name}.running_var"));
     match ctx.bn {
-        BnMode::Running => Tensor::batch_norm(
-            x,
-            Some(g),
-            Some(b),
-            Some(m),
-            Some(v),
-            false,
-            momentum,
-            eps,
-            false,
-        ),
-        BnMode::BatchTracked => Tensor::batch_norm(
-            x,
-            Some(g),
-            Some(b),
-            Some(m),
-            Some(v),
-            true,
-            momentum,
-            eps,
-            false,
-        ),
+        BnMode::Running => Tensor::batch_norm(x, Some(g), Some(b), Some(m), Some(v), false, momentum, eps, false),
+        BnMode::BatchTracked => Tensor::batch_norm(x, Some(g), Some(b), Some(m), Some(v), true, momentum, eps, false),
         // Without running tensors libtorch normalises by the batch and writes nothing.
-        BnMode::Batch => Tensor::batch_norm(
-            x,
-            Some(g),
-            Some(b),
-            None::<&Tensor>,
-            None::<&Tensor>,
-            true,
-            momentum,
-            eps,
-            false,
-        ),
+        BnMode::Batch => Tensor::batch_norm(x, Some(g), Some(b), None::<&Tensor>, None::<&Tensor>, true, momentum, eps, false),
     }
 }
 
@@ -172,9 +121,7 @@ pub fn resize(x: &Tensor, h: i64, w: i64) -> Tensor {
 /// then cut the odd row/column that ceil-mode halving added).
 pub fn up2_crop(x: &Tensor, h: i64, w: i64) -> Tensor {
     let s = x.size();
-    x.upsample_bilinear2d([2 * s[2], 2 * s[3]], false, None, None)
-        .narrow(2, 0, h)
-        .narrow(3, 0, w)
+    x.upsample_bilinear2d([2 * s[2], 2 * s[3]], false, None, None).narrow(2, 0, h).narrow(3, 0, w)
 }
 
 /// Bilinear scaling by `ratio` as PyTorch's `interpolate(scale_factor=r,
@@ -183,10 +130,7 @@ pub fn up2_crop(x: &Tensor, h: i64, w: i64) -> Tensor {
 /// RVM's `downsample_ratio` path does.
 pub fn scale_by(x: &Tensor, ratio: f64) -> Tensor {
     let s = x.size();
-    let (h, w) = (
-        (s[2] as f64 * ratio).floor() as i64,
-        (s[3] as f64 * ratio).floor() as i64,
-    );
+    let (h, w) = ((s[2] as f64 * ratio).floor() as i64, (s[3] as f64 * ratio).floor() as i64);
     x.upsample_bilinear2d([h.max(1), w.max(1)], false, Some(ratio), Some(ratio))
 }
 
@@ -215,23 +159,12 @@ const STD: [f64; 3] = [0.229, 0.224, 0.225];
 /// the MobileNet-style backbones expect.
 pub fn normalise(x: &Tensor) -> Tensor {
     let dev = x.device();
-    let mean = Tensor::from_slice(&MEAN)
-        .to_kind(x.kind())
-        .to_device(dev)
-        .view([1, 3, 1, 1]);
-    let std = Tensor::from_slice(&STD)
-        .to_kind(x.kind())
-        .to_device(dev)
-        .view([1, 3, 1, 1]);
+    let mean = Tensor::from_slice(&MEAN).to_kind(x.kind()).to_device(dev).view([1, 3, 1, 1]);
+    let std = Tensor::from_slice(&STD).to_kind(x.kind()).to_device(dev).view([1, 3, 1, 1]);
     (x - mean) / std
 }
 
 /// A 3x3 conv + BatchNorm + ReLU, the workhorse of the zoo's decoders.
 pub fn cbr(ctx: &Ctx, name: &str, x: &Tensor) -> Tensor {
-    bn(
-        ctx,
-        &format!("{name}.bn"),
-        &conv(ctx, name, x, &ConvSpec::same(3, 1)),
-    )
-    .relu()
+    bn(ctx, &format!("{name}.bn"), &conv(ctx, name, x, &ConvSpec::same(3, 1))).relu()
 }

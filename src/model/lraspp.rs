@@ -21,19 +21,8 @@ impl Lraspp {
     }
 
     pub fn forward(&self, ctx: &Ctx, x: &Tensor) -> Tensor {
-        let a = bn(
-            ctx,
-            "aspp.aspp1.1",
-            &conv(ctx, "aspp.aspp1.0", x, &ConvSpec::same(1, 1)),
-        )
-        .relu();
-        let g = conv(
-            ctx,
-            "aspp.aspp2.1",
-            &x.adaptive_avg_pool2d([1, 1]),
-            &ConvSpec::same(1, 1),
-        )
-        .sigmoid();
+        let a = bn(ctx, "aspp.aspp1.1", &conv(ctx, "aspp.aspp1.0", x, &ConvSpec::same(1, 1))).relu();
+        let g = conv(ctx, "aspp.aspp2.1", &x.adaptive_avg_pool2d([1, 1]), &ConvSpec::same(1, 1)).sigmoid();
         a * g
     }
 }

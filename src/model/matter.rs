@@ -32,22 +32,9 @@ pub enum Arch {
 }
 
 impl Arch {
-    pub const ALL: [Arch; 6] = [
-        Arch::Rvm,
-        Arch::Modnet,
-        Arch::AttentionMemory,
-        Arch::Adam,
-        Arch::Vmfm,
-        Arch::Dfimat,
-    ];
+    pub const ALL: [Arch; 6] = [Arch::Rvm, Arch::Modnet, Arch::AttentionMemory, Arch::Adam, Arch::Vmfm, Arch::Dfimat];
     /// The zoo: every architecture but RVM.
-    pub const ZOO: [Arch; 5] = [
-        Arch::Modnet,
-        Arch::AttentionMemory,
-        Arch::Adam,
-        Arch::Vmfm,
-        Arch::Dfimat,
-    ];
+    pub const ZOO: [Arch; 5] = [Arch::Modnet, Arch::AttentionMemory, Arch::Adam, Arch::Vmfm, Arch::Dfimat];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -71,15 +58,9 @@ impl FromStr for Arch {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.replace('-', "_");
-        Arch::ALL
-            .into_iter()
-            .find(|a| a.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown model '{s}' (one of: {})",
-                    Arch::ALL.map(|a| a.name()).join(", ")
-                )
-            })
+        Arch::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
+            format!("unknown model '{s}' (one of: {})", Arch::ALL.map(|a| a.name()).join(", "))
+        })
     }
 }
 
@@ -119,11 +100,7 @@ macro_rules! weight_accessors {
         fn buffers(&self) -> &$crate::model::ParamSet {
             &self.buffers
         }
-        fn set_weights(
-            &mut self,
-            params: $crate::model::ParamSet,
-            buffers: $crate::model::ParamSet,
-        ) {
+        fn set_weights(&mut self, params: $crate::model::ParamSet, buffers: $crate::model::ParamSet) {
             self.params = params;
             self.buffers = buffers;
         }
@@ -143,13 +120,7 @@ pub trait Matter {
     /// `src` is [B, T, 3 + prompt_channels(), H, W]: RGB in [0, 1], then, for
     /// interactive models, the user-input maps. `state` is what the previous
     /// call returned. BatchNorm uses batch statistics when `train`.
-    fn run(
-        &self,
-        params: &ParamSet,
-        src: &Tensor,
-        state: Option<&[Tensor]>,
-        train: bool,
-    ) -> Prediction;
+    fn run(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, train: bool) -> Prediction;
     /// Channels of user input after RGB (0 for automatic models).
     fn prompt_channels(&self) -> i64 {
         0
@@ -162,18 +133,8 @@ pub trait Matter {
     /// Inference (BatchNorm on running statistics) with RVM's
     /// `downsample_ratio`; callers check [`has_refiner`](Self::has_refiner)
     /// before passing a ratio below 1.
-    fn run_at(
-        &self,
-        params: &ParamSet,
-        src: &Tensor,
-        state: Option<&[Tensor]>,
-        ratio: f64,
-    ) -> Prediction {
-        assert!(
-            ratio == 1.0 || self.has_refiner(),
-            "a {} model has no refiner for downsample_ratio {ratio}",
-            self.arch()
-        );
+    fn run_at(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, ratio: f64) -> Prediction {
+        assert!(ratio == 1.0 || self.has_refiner(), "a {} model has no refiner for downsample_ratio {ratio}", self.arch());
         self.run(params, src, state, false)
     }
 }
@@ -183,38 +144,16 @@ impl Matter for MattingNet {
         Arch::Rvm
     }
     weight_accessors!();
-    fn run(
-        &self,
-        params: &ParamSet,
-        src: &Tensor,
-        state: Option<&[Tensor]>,
-        train: bool,
-    ) -> Prediction {
+    fn run(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, train: bool) -> Prediction {
         let o = self.forward_with(params, src, state, train);
-        Prediction {
-            pha: o.pha,
-            fgr: o.fgr,
-            state: o.rec,
-            aux: vec![],
-        }
+        Prediction { pha: o.pha, fgr: o.fgr, state: o.rec, aux: vec![] }
     }
     fn has_refiner(&self) -> bool {
         true
     }
-    fn run_at(
-        &self,
-        params: &ParamSet,
-        src: &Tensor,
-        state: Option<&[Tensor]>,
-        ratio: f64,
-    ) -> Prediction {
+    fn run_at(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, ratio: f64) -> Prediction {
         let o = self.forward_at(params, src, state, super::BnMode::Running, ratio);
-        Prediction {
-            pha: o.pha,
-            fgr: o.fgr,
-            state: o.rec,
-            aux: vec![],
-        }
+        Prediction { pha: o.pha, fgr: o.fgr, state: o.rec, aux: vec![] }
     }
 }
 
@@ -222,21 +161,10 @@ impl Matter for MattingNet {
 /// automatic one when the refiner's weights were trained (`trained_refiner`:
 /// RVM's own, imported), else 1: hoimat's trainers run at full resolution
 /// and leave the refiner at its plain-upsampler start.
-pub fn resolve_ratio(
-    net: &dyn Matter,
-    ratio: Option<f64>,
-    h: i64,
-    w: i64,
-    trained_refiner: bool,
-) -> anyhow::Result<f64> {
+pub fn resolve_ratio(net: &dyn Matter, ratio: Option<f64>, h: i64, w: i64, trained_refiner: bool) -> anyhow::Result<f64> {
     match ratio {
-        Some(r) if !(r > 0.0 && r <= 1.0) => {
-            anyhow::bail!("--downsample-ratio must be in (0, 1], got {r}")
-        }
-        Some(r) if r < 1.0 && !net.has_refiner() => anyhow::bail!(
-            "a {} model has no refiner: --downsample-ratio below 1 needs RVM's network",
-            net.arch()
-        ),
+        Some(r) if !(r > 0.0 && r <= 1.0) => anyhow::bail!("--downsample-ratio must be in (0, 1], got {r}"),
+        Some(r) if r < 1.0 && !net.has_refiner() => anyhow::bail!("a {} model has no refiner: --downsample-ratio below 1 needs RVM's network", net.arch()),
         Some(r) => Ok(r),
         None if net.has_refiner() && trained_refiner => Ok(super::auto_downsample_ratio(h, w)),
         None => Ok(1.0),
@@ -248,9 +176,6 @@ pub fn resolve_ratio(
 /// value there came from RVM's checkpoint (directly, or through RVM-F or
 /// MAML-RAL started from an imported factory).
 pub fn refiner_trained(net: &dyn Matter) -> bool {
-    net.has_refiner()
-        && net
-            .params()
-            .try_get("refiner.conv.6.weight")
-            .is_some_and(|w| w.abs().max().double_value(&[]) > 0.0)
+    net.has_refiner() && net.params().try_get("refiner.conv.6.weight").is_some_and(|w| w.abs().max().double_value(&[]) > 0.0)
 }
+

@@ -33,19 +33,11 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// RVM's MobileNetV3 configuration (3,748,633 parameters).
     pub fn paper() -> Self {
-        ModelConfig {
-            width: 1.0,
-            aspp: 128,
-            decoder: [80, 40, 32, 16],
-        }
+        ModelConfig { width: 1.0, aspp: 128, decoder: [80, 40, 32, 16] }
     }
     /// The same structure, narrow enough to train on two CPU cores.
     pub fn quick() -> Self {
-        ModelConfig {
-            width: 0.5,
-            aspp: 32,
-            decoder: [24, 16, 12, 8],
-        }
+        ModelConfig { width: 0.5, aspp: 32, decoder: [24, 16, 12, 8] }
     }
     pub fn for_profile(p: Profile) -> Self {
         match p {
@@ -96,15 +88,7 @@ impl MattingNet {
         pb.conv("project_mat.conv", 4, cfg.decoder[3], 1, true);
         pb.conv("project_seg.conv", 1, cfg.decoder[3], 1, true);
         let refiner = Refiner::new(&mut pb, cfg.decoder[3]);
-        MattingNet {
-            cfg: cfg.clone(),
-            params: pb.params,
-            buffers: pb.buffers,
-            encoder,
-            aspp,
-            decoder,
-            refiner,
-        }
+        MattingNet { cfg: cfg.clone(), params: pb.params, buffers: pb.buffers, encoder, aspp, decoder, refiner }
     }
 
     pub fn device(&self) -> Device {
@@ -120,90 +104,42 @@ impl MattingNet {
     /// MAML's adapted parameters, an SGT average, a frozen factory copy.
     /// `src` is [B, T, 3, H, W] in [0, 1]. BatchNorm uses batch statistics
     /// when `train` (and updates the running ones), running ones otherwise.
-    pub fn forward_with(
-        &self,
-        params: &ParamSet,
-        src: &Tensor,
-        rec: Option<&[Tensor]>,
-        train: bool,
-    ) -> Output {
+    pub fn forward_with(&self, params: &ParamSet, src: &Tensor, rec: Option<&[Tensor]>, train: bool) -> Output {
         self.forward_bn(params, src, rec, BnMode::train(train))
     }
 
     /// [`forward_with`](Self::forward_with) with the BatchNorm mode spelt out
     /// (meta-training uses `BnMode::Batch`), at full resolution.
-    pub fn forward_bn(
-        &self,
-        params: &ParamSet,
-        src: &Tensor,
-        rec: Option<&[Tensor]>,
-        bn: BnMode,
-    ) -> Output {
+    pub fn forward_bn(&self, params: &ParamSet, src: &Tensor, rec: Option<&[Tensor]>, bn: BnMode) -> Output {
         self.forward_at(params, src, rec, bn, 1.0)
     }
 
     /// RVM's forward with `downsample_ratio`: below 1 the network runs on
     /// the source scaled by the ratio and the refiner restores full size.
-    pub fn forward_at(
-        &self,
-        params: &ParamSet,
-        src: &Tensor,
-        rec: Option<&[Tensor]>,
-        bn: BnMode,
-        ratio: f64,
-    ) -> Output {
-        assert!(
-            ratio > 0.0 && ratio <= 1.0,
-            "downsample_ratio must be in (0, 1], got {ratio}"
-        );
-        let ctx = Ctx {
-            p: params,
-            buffers: &self.buffers,
-            bn,
-        };
+    pub fn forward_at(&self, params: &ParamSet, src: &Tensor, rec: Option<&[Tensor]>, bn: BnMode, ratio: f64) -> Output {
+        assert!(ratio > 0.0 && ratio <= 1.0, "downsample_ratio must be in (0, 1], got {ratio}");
+        let ctx = Ctx { p: params, buffers: &self.buffers, bn };
         let s = src.size();
         let (b, t) = (s[0], s[1]);
         let x = src.reshape([b * t, s[2], s[3], s[4]]);
-        let small = if ratio < 1.0 {
-            scale_by(&x, ratio)
-        } else {
-            x.shallow_clone()
-        };
+        let small = if ratio < 1.0 { scale_by(&x, ratio) } else { x.shallow_clone() };
         let (hid, rec, f) = self.trunk(&ctx, &small, b, t, rec);
         let out = conv(&ctx, "project_mat.conv", &hid, &ConvSpec::same(1, 1));
         let parts = out.split_with_sizes([3, 1], 1);
         let (fgr_res, pha) = if ratio < 1.0 {
-            self.refiner
-                .forward(&ctx, &x, &small, &parts[0], &parts[1], &hid)
+            self.refiner.forward(&ctx, &x, &small, &parts[0], &parts[1], &hid)
         } else {
             (parts[0].shallow_clone(), parts[1].shallow_clone())
         };
-        let fgr = (fgr_res + &x)
-            .clamp(0.0, 1.0)
-            .reshape([b, t, 3, s[3], s[4]]);
+        let fgr = (fgr_res + &x).clamp(0.0, 1.0).reshape([b, t, 3, s[3], s[4]]);
         let pha = pha.clamp(0.0, 1.0).reshape([b, t, 1, s[3], s[4]]);
-        Output {
-            fgr,
-            pha,
-            rec,
-            feats: f.into_iter().collect(),
-        }
+        Output { fgr, pha, rec, feats: f.into_iter().collect() }
     }
 
     /// RVM's segmentation pass: logits [B, T, 1, H, W] from `project_seg`
     /// (RVM trains it on segmentation data; hoimat's trainers do not).
-    pub fn segment(
-        &self,
-        params: &ParamSet,
-        src: &Tensor,
-        rec: Option<&[Tensor]>,
-        bn: BnMode,
-    ) -> (Tensor, Vec<Tensor>) {
-        let ctx = Ctx {
-            p: params,
-            buffers: &self.buffers,
-            bn,
-        };
+    pub fn segment(&self, params: &ParamSet, src: &Tensor, rec: Option<&[Tensor]>, bn: BnMode) -> (Tensor, Vec<Tensor>) {
+        let ctx = Ctx { p: params, buffers: &self.buffers, bn };
         let s = src.size();
         let x = src.reshape([s[0] * s[1], s[2], s[3], s[4]]);
         let (hid, rec, _) = self.trunk(&ctx, &x, s[0], s[1], rec);
@@ -213,14 +149,7 @@ impl MattingNet {
 
     /// Encoder, LR-ASPP and decoder on [B*T, 3, h, w]: the hidden map, the
     /// new recurrent states and the encoder's features.
-    fn trunk(
-        &self,
-        ctx: &Ctx,
-        x: &Tensor,
-        b: i64,
-        t: i64,
-        rec: Option<&[Tensor]>,
-    ) -> (Tensor, Vec<Tensor>, [Tensor; 4]) {
+    fn trunk(&self, ctx: &Ctx, x: &Tensor, b: i64, t: i64, rec: Option<&[Tensor]>) -> (Tensor, Vec<Tensor>, [Tensor; 4]) {
         let f = self.encoder.forward(ctx, &normalise(x));
         let x4 = self.aspp.forward(ctx, &f[3]);
         let (hid, rec) = self.decoder.forward(ctx, x, &f, &x4, b, t, rec);
@@ -278,14 +207,7 @@ mod tests {
         // of which 808 in the refiner and 17 in the segmentation head.
         let paper = MattingNet::new(&ModelConfig::paper(), Device::Cpu, 0);
         assert_eq!(paper.num_params(), 3_748_633);
-        let count = |p: &str| {
-            paper
-                .params
-                .iter()
-                .filter(|(n, _)| n.starts_with(p))
-                .map(|(_, t)| t.numel() as i64)
-                .sum::<i64>()
-        };
+        let count = |p: &str| paper.params.iter().filter(|(n, _)| n.starts_with(p)).map(|(_, t)| t.numel() as i64).sum::<i64>();
         assert_eq!(count("refiner."), 808);
         assert_eq!(count("project_seg."), 17);
     }
@@ -301,23 +223,9 @@ mod tests {
     fn forward_with_other_params_changes_output() {
         let net = MattingNet::new(&ModelConfig::quick(), Device::Cpu, 1);
         let src = Tensor::rand([1, 2, 3, 36, 64], (Kind::Float, Device::Cpu));
-        let zero = net.params.map(|n, t| {
-            if n == "project_mat.conv.bias" {
-                t.detach() + 0.3
-            } else {
-                t.detach()
-            }
-        });
-        let a = net
-            .forward(&src, None, false)
-            .pha
-            .mean(Kind::Float)
-            .double_value(&[]);
-        let b = net
-            .forward_with(&zero, &src, None, false)
-            .pha
-            .mean(Kind::Float)
-            .double_value(&[]);
+        let zero = net.params.map(|n, t| if n == "project_mat.conv.bias" { t.detach() + 0.3 } else { t.detach() });
+        let a = net.forward(&src, None, false).pha.mean(Kind::Float).double_value(&[]);
+        let b = net.forward_with(&zero, &src, None, false).pha.mean(Kind::Float).double_value(&[]);
         assert!(b > a, "a larger alpha bias raises alpha");
     }
 }

@@ -16,7 +16,7 @@ pub mod rvm;
 pub mod torch_file;
 pub mod zoo;
 
-pub use layers::BnMode;
 pub use matter::{Arch, Matter, Prediction};
+pub use layers::BnMode;
 pub use matting_net::{auto_downsample_ratio, MattingNet, ModelConfig, Output};
 pub use params::ParamSet;

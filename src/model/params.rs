@@ -18,11 +18,7 @@ pub struct ParamSet {
 
 impl ParamSet {
     pub fn new() -> Self {
-        ParamSet {
-            names: vec![],
-            tensors: vec![],
-            index: HashMap::new(),
-        }
+        ParamSet { names: vec![], tensors: vec![], index: HashMap::new() }
     }
 
     pub fn from_pairs(pairs: Vec<(String, Tensor)>) -> Self {
@@ -80,18 +76,9 @@ impl ParamSet {
     }
 
     /// A set combining two sets name by name.
-    pub fn zip_map(
-        &self,
-        other: &ParamSet,
-        mut f: impl FnMut(&Tensor, &Tensor) -> Tensor,
-    ) -> ParamSet {
+    pub fn zip_map(&self, other: &ParamSet, mut f: impl FnMut(&Tensor, &Tensor) -> Tensor) -> ParamSet {
         assert_eq!(self.names, other.names, "parameter sets differ");
-        ParamSet::from_pairs(
-            self.iter()
-                .zip(other.tensors())
-                .map(|((n, a), b)| (n.clone(), f(a, b)))
-                .collect(),
-        )
+        ParamSet::from_pairs(self.iter().zip(other.tensors()).map(|((n, a), b)| (n.clone(), f(a, b))).collect())
     }
 
     /// Detached copies (new storage) that require gradients when asked.
@@ -129,25 +116,12 @@ impl ParamSet {
     /// parameter did not reach the loss: the segmentation head and the
     /// refiner are idle in full-resolution matting passes.
     pub fn defined_grads(&self, grads: Vec<Tensor>) -> Vec<Tensor> {
-        grads
-            .into_iter()
-            .zip(&self.tensors)
-            .map(|(g, p)| {
-                if g.defined() {
-                    g
-                } else {
-                    p.detach().zeros_like()
-                }
-            })
-            .collect()
+        grads.into_iter().zip(&self.tensors).map(|(g, p)| if g.defined() { g } else { p.detach().zeros_like() }).collect()
     }
 
     /// Sum over tensors of sum of squares (for ||theta - theta_f||).
     pub fn sq_norm(&self) -> Tensor {
-        self.tensors
-            .iter()
-            .map(|t| t.square().sum(Kind::Float))
-            .fold(Tensor::from(0f32).to_device(self.device()), |a, b| a + b)
+        self.tensors.iter().map(|t| t.square().sum(Kind::Float)).fold(Tensor::from(0f32).to_device(self.device()), |a, b| a + b)
     }
 
     pub fn device(&self) -> Device {
@@ -159,13 +133,7 @@ impl ParamSet {
         assert!(!sets.is_empty(), "mean of no parameter sets");
         let k = sets.len() as f64;
         sets[0].map(|n, _| {
-            tch::no_grad(|| {
-                sets.iter()
-                    .map(|s| s.get(n).detach())
-                    .reduce(|a, b| a + b)
-                    .unwrap()
-                    / k
-            })
+            tch::no_grad(|| sets.iter().map(|s| s.get(n).detach()).reduce(|a, b| a + b).unwrap() / k)
         })
     }
 }
@@ -185,11 +153,7 @@ pub struct ParamBuilder {
 
 impl ParamBuilder {
     pub fn new(device: Device) -> Self {
-        ParamBuilder {
-            params: ParamSet::new(),
-            buffers: ParamSet::new(),
-            device,
-        }
+        ParamBuilder { params: ParamSet::new(), buffers: ParamSet::new(), device }
     }
 
     pub fn device(&self) -> Device {
@@ -200,15 +164,12 @@ impl ParamBuilder {
     pub fn conv(&mut self, name: &str, out_c: i64, in_per_group: i64, k: i64, bias: bool) {
         let fan_in = (in_per_group * k * k) as f64;
         let bound = (6.0 / fan_in).sqrt() / 2.0_f64.sqrt() * 1.0;
-        let w = Tensor::empty([out_c, in_per_group, k, k], (Kind::Float, self.device))
-            .uniform_(-bound, bound);
-        self.params
-            .push(&format!("{name}.weight"), w.set_requires_grad(true));
+        let w = Tensor::empty([out_c, in_per_group, k, k], (Kind::Float, self.device)).uniform_(-bound, bound);
+        self.params.push(&format!("{name}.weight"), w.set_requires_grad(true));
         if bias {
             let b = 1.0 / fan_in.sqrt();
             let t = Tensor::empty([out_c], (Kind::Float, self.device)).uniform_(-b, b);
-            self.params
-                .push(&format!("{name}.bias"), t.set_requires_grad(true));
+            self.params.push(&format!("{name}.bias"), t.set_requires_grad(true));
         }
     }
 
@@ -224,18 +185,10 @@ impl ParamBuilder {
     /// `num_batches_tracked` only exists in exported files, see `model::rvm`).
     pub fn bn(&mut self, name: &str, c: i64) {
         let opts = (Kind::Float, self.device);
-        self.params.push(
-            &format!("{name}.weight"),
-            Tensor::ones([c], opts).set_requires_grad(true),
-        );
-        self.params.push(
-            &format!("{name}.bias"),
-            Tensor::zeros([c], opts).set_requires_grad(true),
-        );
-        self.buffers
-            .push(&format!("{name}.running_mean"), Tensor::zeros([c], opts));
-        self.buffers
-            .push(&format!("{name}.running_var"), Tensor::ones([c], opts));
+        self.params.push(&format!("{name}.weight"), Tensor::ones([c], opts).set_requires_grad(true));
+        self.params.push(&format!("{name}.bias"), Tensor::zeros([c], opts).set_requires_grad(true));
+        self.buffers.push(&format!("{name}.running_mean"), Tensor::zeros([c], opts));
+        self.buffers.push(&format!("{name}.running_var"), Tensor::ones([c], opts));
     }
 }
 

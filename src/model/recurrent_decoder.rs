@@ -21,12 +21,7 @@ pub struct RecurrentDecoder {
 impl RecurrentDecoder {
     /// `feats`: channels at 1/2, 1/4, 1/8; `aspp`: channels at 1/16;
     /// `dec`: output channels at 1/8, 1/4, 1/2, 1.
-    pub fn new(
-        pb: &mut ParamBuilder,
-        feats: [i64; 3],
-        aspp: i64,
-        dec: [i64; 4],
-    ) -> RecurrentDecoder {
+    pub fn new(pb: &mut ParamBuilder, feats: [i64; 3], aspp: i64, dec: [i64; 4]) -> RecurrentDecoder {
         let gru4 = ConvGru::new(pb, "decoder.decode4.gru", aspp / 2);
         let mut up = |block: &str, out: i64, c_in: i64| {
             pb.conv(&format!("decoder.{block}.conv.0"), out, c_in, 3, false);
@@ -40,21 +35,11 @@ impl RecurrentDecoder {
         pb.bn("decoder.decode0.conv.1", dec[3]);
         pb.conv("decoder.decode0.conv.3", dec[3], dec[3], 3, false);
         pb.bn("decoder.decode0.conv.4", dec[3]);
-        RecurrentDecoder {
-            grus: [gru4, gru3, gru2, gru1],
-            channels: dec,
-        }
+        RecurrentDecoder { grus: [gru4, gru3, gru2, gru1], channels: dec }
     }
 
     /// GRU on the second half of the channels of x: [B*T, C, h, w].
-    fn half_gru(
-        gru: &ConvGru,
-        ctx: &Ctx,
-        x: &Tensor,
-        b: i64,
-        t: i64,
-        h: Option<&Tensor>,
-    ) -> (Tensor, Tensor) {
+    fn half_gru(gru: &ConvGru, ctx: &Ctx, x: &Tensor, b: i64, t: i64, h: Option<&Tensor>) -> (Tensor, Tensor) {
         let parts = x.split(gru.channels, 1);
         let (out, state) = gru.forward(ctx, &unflat(&parts[1], b, t), h);
         (Tensor::cat(&[&parts[0], &flat(&out)], 1), state)
@@ -64,12 +49,7 @@ impl RecurrentDecoder {
     fn up(ctx: &Ctx, block: &str, x: &Tensor, skip: &Tensor, src: &Tensor) -> Tensor {
         let s = src.size();
         let x = up2_crop(x, s[2], s[3]);
-        let y = conv(
-            ctx,
-            &format!("decoder.{block}.conv.0"),
-            &Tensor::cat(&[&x, skip, src], 1),
-            &ConvSpec::same(3, 1),
-        );
+        let y = conv(ctx, &format!("decoder.{block}.conv.0"), &Tensor::cat(&[&x, skip, src], 1), &ConvSpec::same(3, 1));
         bn(ctx, &format!("decoder.{block}.conv.1"), &y).relu()
     }
 
@@ -77,16 +57,7 @@ impl RecurrentDecoder {
     /// features flattened over time; returns the hidden map at src's size
     /// and the four new recurrent states (1/16, 1/8, 1/4, 1/2).
     #[allow(clippy::too_many_arguments)]
-    pub fn forward(
-        &self,
-        ctx: &Ctx,
-        src: &Tensor,
-        f: &[Tensor; 4],
-        x4: &Tensor,
-        b: i64,
-        t: i64,
-        rec: Option<&[Tensor]>,
-    ) -> (Tensor, Vec<Tensor>) {
+    pub fn forward(&self, ctx: &Ctx, src: &Tensor, f: &[Tensor; 4], x4: &Tensor, b: i64, t: i64, rec: Option<&[Tensor]>) -> (Tensor, Vec<Tensor>) {
         let r = |i: usize| rec.map(|r| &r[i]);
         let s1 = avg_down(src);
         let s2 = avg_down(&s1);
@@ -100,23 +71,8 @@ impl RecurrentDecoder {
         let (x, r1) = Self::half_gru(&self.grus[3], ctx, &x, b, t, r(3));
         let ss = src.size();
         let x = up2_crop(&x, ss[2], ss[3]);
-        let x = bn(
-            ctx,
-            "decoder.decode0.conv.1",
-            &conv(
-                ctx,
-                "decoder.decode0.conv.0",
-                &Tensor::cat(&[&x, src], 1),
-                &ConvSpec::same(3, 1),
-            ),
-        )
-        .relu();
-        let x = bn(
-            ctx,
-            "decoder.decode0.conv.4",
-            &conv(ctx, "decoder.decode0.conv.3", &x, &ConvSpec::same(3, 1)),
-        )
-        .relu();
+        let x = bn(ctx, "decoder.decode0.conv.1", &conv(ctx, "decoder.decode0.conv.0", &Tensor::cat(&[&x, src], 1), &ConvSpec::same(3, 1))).relu();
+        let x = bn(ctx, "decoder.decode0.conv.4", &conv(ctx, "decoder.decode0.conv.3", &x, &ConvSpec::same(3, 1))).relu();
         (x, vec![r4, r3, r2, r1])
     }
 }

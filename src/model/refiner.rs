@@ -18,8 +18,7 @@ pub struct Refiner;
 impl Refiner {
     /// `hid`: channels of the decoder's hidden map (RVM: 16).
     pub fn new(pb: &mut ParamBuilder, hid: i64) -> Refiner {
-        let w = tch::Tensor::full([4, 1, 3, 3], 1.0 / 9.0, (tch::Kind::Float, pb.device()))
-            .set_requires_grad(true);
+        let w = tch::Tensor::full([4, 1, 3, 3], 1.0 / 9.0, (tch::Kind::Float, pb.device())).set_requires_grad(true);
         pb.params.push("refiner.box_filter.weight", w);
         pb.conv("refiner.conv.0", hid, 4 * 2 + hid, 1, false);
         pb.bn("refiner.conv.1", hid);
@@ -40,49 +39,19 @@ impl Refiner {
     /// fine_src: [N, 3, H, W]; base_src: [N, 3, h, w]; base_fgr (residual)
     /// [N, 3, h, w]; base_pha [N, 1, h, w]; base_hid [N, C, h, w]. Returns the
     /// full-resolution foreground residual and alpha (before clamping).
-    pub fn forward(
-        &self,
-        ctx: &Ctx,
-        fine_src: &Tensor,
-        base_src: &Tensor,
-        base_fgr: &Tensor,
-        base_pha: &Tensor,
-        base_hid: &Tensor,
-    ) -> (Tensor, Tensor) {
+    pub fn forward(&self, ctx: &Ctx, fine_src: &Tensor, base_src: &Tensor, base_fgr: &Tensor, base_pha: &Tensor, base_hid: &Tensor) -> (Tensor, Tensor) {
         let guide = |s: &Tensor| Tensor::cat(&[s, &s.mean_dim(1, true, None)], 1);
         let fine_x = guide(fine_src);
         let base_x = guide(base_src);
         let base_y = Tensor::cat(&[base_fgr, base_pha], 1);
-        let boxf = |x: &Tensor| {
-            conv(
-                ctx,
-                "refiner.box_filter",
-                x,
-                &ConvSpec::depthwise(3, 1, 1, 4),
-            )
-        };
+        let boxf = |x: &Tensor| conv(ctx, "refiner.box_filter", x, &ConvSpec::depthwise(3, 1, 1, 4));
         let mean_x = boxf(&base_x);
         let mean_y = boxf(&base_y);
         let cov_xy = boxf(&(&base_x * &base_y)) - &mean_x * &mean_y;
         let var_x = boxf(&(&base_x * &base_x)) - &mean_x * &mean_x;
         let one = ConvSpec::same(1, 1);
-        let a = bn(
-            ctx,
-            "refiner.conv.1",
-            &conv(
-                ctx,
-                "refiner.conv.0",
-                &Tensor::cat(&[&cov_xy, &var_x, base_hid], 1),
-                &one,
-            ),
-        )
-        .relu();
-        let a = bn(
-            ctx,
-            "refiner.conv.4",
-            &conv(ctx, "refiner.conv.3", &a, &one),
-        )
-        .relu();
+        let a = bn(ctx, "refiner.conv.1", &conv(ctx, "refiner.conv.0", &Tensor::cat(&[&cov_xy, &var_x, base_hid], 1), &one)).relu();
+        let a = bn(ctx, "refiner.conv.4", &conv(ctx, "refiner.conv.3", &a, &one)).relu();
         let a = conv(ctx, "refiner.conv.6", &a, &one);
         let b = mean_y - &a * mean_x;
         let s = fine_src.size();

@@ -25,16 +25,9 @@ pub fn expected_keys(cfg: &ModelConfig) -> Vec<(String, Vec<i64>, Kind)> {
     for (n, t) in net.params.iter() {
         out.push((n.clone(), t.size(), Kind::Float));
         // PyTorch lists a BatchNorm's buffers right after its bias.
-        if let Some(bn) = n
-            .strip_suffix(".bias")
-            .filter(|bn| net.buffers.try_get(&format!("{bn}.running_mean")).is_some())
-        {
+        if let Some(bn) = n.strip_suffix(".bias").filter(|bn| net.buffers.try_get(&format!("{bn}.running_mean")).is_some()) {
             for b in ["running_mean", "running_var"] {
-                out.push((
-                    format!("{bn}.{b}"),
-                    net.buffers.get(&format!("{bn}.{b}")).size(),
-                    Kind::Float,
-                ));
+                out.push((format!("{bn}.{b}"), net.buffers.get(&format!("{bn}.{b}")).size(), Kind::Float));
             }
             out.push((format!("{bn}.num_batches_tracked"), vec![], Kind::Int64));
         }
@@ -48,115 +41,54 @@ fn mismatch(cfg: &ModelConfig, tensors: &[(String, Tensor)]) -> Option<String> {
     for (k, shape, _) in &want {
         match tensors.iter().find(|(n, _)| n == k) {
             None => return Some(format!("missing tensor {k} (shape {shape:?})")),
-            Some((_, t)) if t.size() != *shape => {
-                return Some(format!(
-                    "tensor {k} has shape {:?}, RVM's network needs {shape:?}",
-                    t.size()
-                ))
-            }
+            Some((_, t)) if t.size() != *shape => return Some(format!("tensor {k} has shape {:?}, RVM's network needs {shape:?}", t.size())),
             _ => {}
         }
     }
-    tensors
-        .iter()
-        .find(|(n, _)| !want.iter().any(|(k, _, _)| k == n))
-        .map(|(n, _)| {
-            format!("unexpected tensor {n} (not a key of RVM's MattingNetwork('mobilenetv3'))")
-        })
+    tensors.iter().find(|(n, _)| !want.iter().any(|(k, _, _)| k == n)).map(|(n, _)| format!("unexpected tensor {n} (not a key of RVM's MattingNetwork('mobilenetv3'))"))
 }
 
 /// Read a state dict from a `.pth` (torch.save) or `.safetensors` file.
 pub fn read_any(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let mut head = [0u8; 4];
-    std::io::Read::read_exact(
-        &mut std::fs::File::open(path)
-            .with_context(|| format!("{}: cannot open", path.display()))?,
-        &mut head,
-    )
-    .with_context(|| format!("{}: too short to be a checkpoint", path.display()))?;
+    std::io::Read::read_exact(&mut std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?, &mut head)
+        .with_context(|| format!("{}: too short to be a checkpoint", path.display()))?;
     if &head == b"PK\x03\x04" {
         torch_file::read_state_dict(path)
     } else if head[0] == 0x80 {
         bail!("{}: a pickle, i.e. torch.save's legacy format (torch < 1.6); re-save it with a current torch.save", path.display())
     } else {
-        Tensor::read_safetensors(path).with_context(|| {
-            format!(
-                "{}: neither a torch.save zip nor a safetensors file",
-                path.display()
-            )
-        })
+        Tensor::read_safetensors(path).with_context(|| format!("{}: neither a torch.save zip nor a safetensors file", path.display()))
     }
 }
 
 /// An RVM state dict as a hoimat network of the width it fits (`paper`, or
 /// the narrow `quick`), plus its `num_batches_tracked` counters. Every key
 /// and shape is checked; the error names the file and the first problem.
-pub fn from_state_dict(
-    path: &Path,
-    tensors: Vec<(String, Tensor)>,
-) -> Result<(MattingNet, Vec<(String, Tensor)>)> {
+pub fn from_state_dict(path: &Path, tensors: Vec<(String, Tensor)>) -> Result<(MattingNet, Vec<(String, Tensor)>)> {
     let candidates = [ModelConfig::paper(), ModelConfig::quick()];
     let cfg = match candidates.iter().find(|c| mismatch(c, &tensors).is_none()) {
         Some(c) => c.clone(),
         None => {
             // Report against the width whose stem fits, else RVM's own.
-            let stem = tensors
-                .iter()
-                .find(|(n, _)| n == "backbone.features.0.0.weight")
-                .map(|(_, t)| t.size());
-            let c = candidates
-                .iter()
-                .find(|c| {
-                    Some(
-                        MattingNet::new(c, Device::Cpu, 0)
-                            .params
-                            .get("backbone.features.0.0.weight")
-                            .size(),
-                    ) == stem
-                })
-                .unwrap_or(&candidates[0]);
-            bail!(
-                "{}: {}",
-                path.display(),
-                mismatch(c, &tensors).expect("a mismatch was found")
-            );
+            let stem = tensors.iter().find(|(n, _)| n == "backbone.features.0.0.weight").map(|(_, t)| t.size());
+            let c = candidates.iter().find(|c| Some(MattingNet::new(c, Device::Cpu, 0).params.get("backbone.features.0.0.weight").size()) == stem).unwrap_or(&candidates[0]);
+            bail!("{}: {}", path.display(), mismatch(c, &tensors).expect("a mismatch was found"));
         }
     };
     let mut net = MattingNet::new(&cfg, Device::Cpu, 0);
     let take = |name: &str| -> Result<Tensor> {
-        let t = &tensors
-            .iter()
-            .find(|(n, _)| n == name)
-            .expect("checked above")
-            .1;
+        let t = &tensors.iter().find(|(n, _)| n == name).expect("checked above").1;
         if !t.is_floating_point() {
-            bail!(
-                "{}: tensor {name} holds {:?} values, not floating point",
-                path.display(),
-                t.kind()
-            );
+            bail!("{}: tensor {name} holds {:?} values, not floating point", path.display(), t.kind());
         }
         Ok(t.to_kind(Kind::Float).contiguous())
     };
-    let params = net
-        .params
-        .names()
-        .iter()
-        .map(|n| Ok((n.clone(), take(n)?.set_requires_grad(true))))
-        .collect::<Result<Vec<_>>>()?;
-    let buffers = net
-        .buffers
-        .names()
-        .iter()
-        .map(|n| Ok((n.clone(), take(n)?)))
-        .collect::<Result<Vec<_>>>()?;
+    let params = net.params.names().iter().map(|n| Ok((n.clone(), take(n)?.set_requires_grad(true)))).collect::<Result<Vec<_>>>()?;
+    let buffers = net.buffers.names().iter().map(|n| Ok((n.clone(), take(n)?))).collect::<Result<Vec<_>>>()?;
     net.params = super::ParamSet::from_pairs(params);
     net.buffers = super::ParamSet::from_pairs(buffers);
-    let tracked = tensors
-        .into_iter()
-        .filter(|(n, _)| n.ends_with(".num_batches_tracked"))
-        .map(|(n, t)| (n, t.to_kind(Kind::Int64)))
-        .collect();
+    let tracked = tensors.into_iter().filter(|(n, _)| n.ends_with(".num_batches_tracked")).map(|(n, t)| (n, t.to_kind(Kind::Int64))).collect();
     Ok((net, tracked))
 }
 
@@ -180,10 +112,7 @@ pub fn import(src: &Path, out: &Path) -> Result<ModelConfig> {
         "engine": crate::ENGINE,
         "hoimat_version": env!("CARGO_PKG_VERSION"),
     });
-    let extra: Vec<(String, Tensor)> = tracked
-        .into_iter()
-        .map(|(n, t)| (format!("tracked/{n}"), t))
-        .collect();
+    let extra: Vec<(String, Tensor)> = tracked.into_iter().map(|(n, t)| (format!("tracked/{n}"), t)).collect();
     checkpoint::save_with(&net, out, prov, &extra)?;
     Ok(net.cfg.clone())
 }
@@ -193,32 +122,19 @@ pub fn import(src: &Path, out: &Path) -> Result<ModelConfig> {
 pub fn export(ckpt: &Path, out: &Path) -> Result<()> {
     let side: Sidecar = checkpoint::read_sidecar(ckpt)?;
     if let Some(a) = side.arch.filter(|a| *a != super::Arch::Rvm) {
-        bail!(
-            "{}: holds a {a} model; only RVM's network exports to RVM's format",
-            ckpt.display()
-        );
+        bail!("{}: holds a {a} model; only RVM's network exports to RVM's format", ckpt.display());
     }
     let file = checkpoint::read_tensors(ckpt)?;
-    let find = |k: &str| {
-        file.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, t)| t.shallow_clone())
-    };
+    let find = |k: &str| file.iter().find(|(n, _)| n == k).map(|(_, t)| t.shallow_clone());
     let mut named = Vec::new();
     for (k, shape, kind) in expected_keys(&side.config) {
         let t = if kind == Kind::Int64 {
             find(&format!("tracked/{k}")).unwrap_or_else(|| Tensor::from(0i64))
         } else {
-            find(&format!("param/{k}"))
-                .or_else(|| find(&format!("buffer/{k}")))
-                .with_context(|| format!("{}: missing tensor {k}", ckpt.display()))?
+            find(&format!("param/{k}")).or_else(|| find(&format!("buffer/{k}"))).with_context(|| format!("{}: missing tensor {k}", ckpt.display()))?
         };
         if t.size() != shape {
-            bail!(
-                "{}: tensor {k} has shape {:?}, RVM's network of this width needs {shape:?}",
-                ckpt.display(),
-                t.size()
-            );
+            bail!("{}: tensor {k} has shape {:?}, RVM's network of this width needs {shape:?}", ckpt.display(), t.size());
         }
         named.push((k, t));
     }

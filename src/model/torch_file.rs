@@ -30,17 +30,8 @@ enum V {
     List(Vec<V>),
     Dict(Vec<(V, V)>),
     Global(String, String),
-    Storage {
-        key: String,
-        kind: Kind,
-    },
-    Tensor {
-        key: String,
-        kind: Kind,
-        offset: i64,
-        size: Vec<i64>,
-        stride: Vec<i64>,
-    },
+    Storage { key: String, kind: Kind },
+    Tensor { key: String, kind: Kind, offset: i64, size: Vec<i64>, stride: Vec<i64> },
     /// The result of a call this reader does not model (e.g. `_metadata`'s
     /// contents never matter).
     Opaque(String),
@@ -64,16 +55,7 @@ fn storage_kind(name: &str) -> Option<Kind> {
 
 fn ints(v: &V) -> Result<Vec<i64>> {
     match v {
-        V::Tuple(xs) | V::List(xs) => xs
-            .iter()
-            .map(|x| {
-                if let V::Int(i) = x {
-                    Ok(*i)
-                } else {
-                    bail!("expected an integer in a shape, found {x:?}")
-                }
-            })
-            .collect(),
+        V::Tuple(xs) | V::List(xs) => xs.iter().map(|x| if let V::Int(i) = x { Ok(*i) } else { bail!("expected an integer in a shape, found {x:?}") }).collect(),
         _ => bail!("expected a shape tuple, found {v:?}"),
     }
 }
@@ -87,11 +69,7 @@ struct Machine<'a> {
 
 impl<'a> Machine<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|e| *e <= self.data.len())
-            .context("the pickle ends early")?;
+        let end = self.pos.checked_add(n).filter(|e| *e <= self.data.len()).context("the pickle ends early")?;
         let s = &self.data[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -104,10 +82,7 @@ impl<'a> Machine<'a> {
     }
     fn line(&mut self) -> Result<String> {
         let rest = &self.data[self.pos..];
-        let n = rest
-            .iter()
-            .position(|b| *b == b'\n')
-            .context("unterminated GLOBAL in the pickle")?;
+        let n = rest.iter().position(|b| *b == b'\n').context("unterminated GLOBAL in the pickle")?;
         let s = String::from_utf8_lossy(&rest[..n]).into_owned();
         self.pos += n + 1;
         Ok(s)
@@ -116,19 +91,13 @@ impl<'a> Machine<'a> {
         self.stack.pop().context("the pickle pops an empty stack")
     }
     fn pop_mark(&mut self) -> Result<Vec<V>> {
-        let m = self
-            .stack
-            .iter()
-            .rposition(|v| matches!(v, V::Mark))
-            .context("the pickle has no MARK")?;
+        let m = self.stack.iter().rposition(|v| matches!(v, V::Mark)).context("the pickle has no MARK")?;
         let items = self.stack.split_off(m + 1);
         self.stack.pop();
         Ok(items)
     }
     fn top_dict(&mut self, items: Vec<V>) -> Result<()> {
-        let Some(V::Dict(d)) = self.stack.last_mut() else {
-            bail!("SETITEMS on something that is not a dict")
-        };
+        let Some(V::Dict(d)) = self.stack.last_mut() else { bail!("SETITEMS on something that is not a dict") };
         let mut it = items.into_iter();
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
             d.push((k, v));
@@ -137,9 +106,7 @@ impl<'a> Machine<'a> {
     }
 
     fn reduce(&mut self, f: V, args: V) -> Result<V> {
-        let V::Global(module, name) = &f else {
-            return Ok(V::Opaque(format!("{f:?}")));
-        };
+        let V::Global(module, name) = &f else { return Ok(V::Opaque(format!("{f:?}"))) };
         let args = match args {
             V::Tuple(a) => a,
             other => bail!("arguments of {module}.{name} are not a tuple: {other:?}"),
@@ -147,29 +114,13 @@ impl<'a> Machine<'a> {
         Ok(match (module.as_str(), name.as_str()) {
             ("collections", "OrderedDict") => V::Dict(vec![]),
             ("torch._utils", "_rebuild_tensor_v2") | ("torch._utils", "_rebuild_tensor") => {
-                let [storage, offset, size, stride, ..] = &args[..] else {
-                    bail!("{name} with {} arguments", args.len())
-                };
-                let V::Storage { key, kind } = storage else {
-                    bail!("{name} without a storage: {storage:?}")
-                };
-                let V::Int(offset) = offset else {
-                    bail!("{name}: storage offset {offset:?}")
-                };
-                V::Tensor {
-                    key: key.clone(),
-                    kind: *kind,
-                    offset: *offset,
-                    size: ints(size)?,
-                    stride: ints(stride)?,
-                }
+                let [storage, offset, size, stride, ..] = &args[..] else { bail!("{name} with {} arguments", args.len()) };
+                let V::Storage { key, kind } = storage else { bail!("{name} without a storage: {storage:?}") };
+                let V::Int(offset) = offset else { bail!("{name}: storage offset {offset:?}") };
+                V::Tensor { key: key.clone(), kind: *kind, offset: *offset, size: ints(size)?, stride: ints(stride)? }
             }
             // A pickled nn.Parameter: its tensor.
-            ("torch._utils", "_rebuild_parameter")
-            | ("torch._utils", "_rebuild_parameter_with_state") => args
-                .into_iter()
-                .next()
-                .context("_rebuild_parameter without a tensor")?,
+            ("torch._utils", "_rebuild_parameter") | ("torch._utils", "_rebuild_parameter_with_state") => args.into_iter().next().context("_rebuild_parameter without a tensor")?,
             _ => V::Opaque(format!("{module}.{name}")),
         })
     }
@@ -318,111 +269,57 @@ impl<'a> Machine<'a> {
 /// A value for an error message, cut to a readable length.
 fn short(v: &V) -> String {
     let s = format!("{v:?}");
-    if s.len() > 120 {
-        format!(
-            "{}...",
-            &s[..s.char_indices().nth(120).map_or(s.len(), |(i, _)| i)]
-        )
-    } else {
-        s
-    }
+    if s.len() > 120 { format!("{}...", &s[..s.char_indices().nth(120).map_or(s.len(), |(i, _)| i)]) } else { s }
 }
 
 /// Read the named tensors of a `torch.save(state_dict)` file, in the file's order.
 pub fn read_state_dict(path: &Path) -> Result<Vec<(String, Tensor)>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    read_from(file)
-        .with_context(|| format!("{}: not a readable torch.save state dict", path.display()))
+    let file = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    read_from(file).with_context(|| format!("{}: not a readable torch.save state dict", path.display()))
 }
 
 fn read_from(file: impl Read + Seek) -> Result<Vec<(String, Tensor)>> {
     let mut zip = zip::ZipArchive::new(file).context("not a zip archive (a file saved by torch < 1.6 in the legacy format? re-save it with a current torch.save)")?;
-    let pkl = (0..zip.len())
-        .filter_map(|i| zip.by_index(i).ok().map(|f| f.name().to_string()))
-        .find(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1)
-        .context("no <top>/data.pkl record")?;
+    let pkl = (0..zip.len()).filter_map(|i| zip.by_index(i).ok().map(|f| f.name().to_string())).find(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1).context("no <top>/data.pkl record")?;
     let top = pkl.trim_end_matches("data.pkl").to_string();
     let mut record = |name: &str| -> Result<Vec<u8>> {
-        let mut f = zip
-            .by_name(&format!("{top}{name}"))
-            .with_context(|| format!("missing record {top}{name}"))?;
+        let mut f = zip.by_name(&format!("{top}{name}")).with_context(|| format!("missing record {top}{name}"))?;
         let mut buf = Vec::new();
         f.read_to_end(&mut buf)?;
         Ok(buf)
     };
     if let Ok(order) = record("byteorder") {
         if order != b"little" {
-            bail!(
-                "byte order {:?}: only little-endian files are read",
-                String::from_utf8_lossy(&order)
-            );
+            bail!("byte order {:?}: only little-endian files are read", String::from_utf8_lossy(&order));
         }
     }
     let pickle = record("data.pkl")?;
-    let root = Machine {
-        data: &pickle,
-        pos: 0,
-        stack: vec![],
-        memo: HashMap::new(),
-    }
-    .run()?;
-    let V::Dict(items) = root else {
-        bail!("the pickle holds {}, not a state dict", short(&root))
-    };
+    let root = Machine { data: &pickle, pos: 0, stack: vec![], memo: HashMap::new() }.run()?;
+    let V::Dict(items) = root else { bail!("the pickle holds {}, not a state dict", short(&root)) };
     let mut storages: HashMap<String, Tensor> = HashMap::new();
     let mut out = Vec::with_capacity(items.len());
     for (k, v) in items {
-        let V::Str(name) = k else {
-            bail!("a key that is not a string: {}", short(&k))
-        };
-        let V::Tensor {
-            key,
-            kind,
-            offset,
-            size,
-            stride,
-        } = v
-        else {
-            bail!("{name} is not a tensor: {}", short(&v))
-        };
+        let V::Str(name) = k else { bail!("a key that is not a string: {}", short(&k)) };
+        let V::Tensor { key, kind, offset, size, stride } = v else { bail!("{name} is not a tensor: {}", short(&v)) };
         if !storages.contains_key(&key) {
             let bytes = record(&format!("data/{key}"))?;
             let elem = kind.elt_size_in_bytes();
             if bytes.len() % elem != 0 {
-                bail!(
-                    "storage {key} of {name}: {} bytes is not a whole number of {kind:?} values",
-                    bytes.len()
-                );
+                bail!("storage {key} of {name}: {} bytes is not a whole number of {kind:?} values", bytes.len());
             }
-            storages.insert(
-                key.clone(),
-                Tensor::from_data_size(&bytes, &[(bytes.len() / elem) as i64], kind),
-            );
+            storages.insert(key.clone(), Tensor::from_data_size(&bytes, &[(bytes.len() / elem) as i64], kind));
         }
         let s = &storages[&key];
         if size.len() != stride.len() || offset < 0 || size.iter().chain(&stride).any(|v| *v < 0) {
             bail!("{name}: shape {size:?}, stride {stride:?}, offset {offset} do not describe a tensor");
         }
         // The last element's index, in i128 so no value overflows.
-        let last = offset as i128
-            + size
-                .iter()
-                .zip(&stride)
-                .map(|(n, st)| (*n as i128 - 1).max(0) * *st as i128)
-                .sum::<i128>();
+        let last = offset as i128 + size.iter().zip(&stride).map(|(n, st)| (*n as i128 - 1).max(0) * *st as i128).sum::<i128>();
         let numel: i128 = size.iter().map(|n| *n as i128).product();
         if numel > 0 && (last >= s.numel() as i128 || numel > s.numel() as i128 * 64) {
-            bail!(
-                "{name}: shape {size:?} at offset {offset} runs past its storage of {} values",
-                s.numel()
-            );
+            bail!("{name}: shape {size:?} at offset {offset} runs past its storage of {} values", s.numel());
         }
-        out.push((
-            name,
-            s.f_as_strided(size.as_slice(), stride.as_slice(), offset)?
-                .contiguous(),
-        ));
+        out.push((name, s.f_as_strided(size.as_slice(), stride.as_slice(), offset)?.contiguous()));
     }
     Ok(out)
 }
@@ -433,8 +330,7 @@ struct Pickler(Vec<u8>);
 impl Pickler {
     fn global(&mut self, module: &str, name: &str) {
         self.0.push(b'c');
-        self.0
-            .extend_from_slice(format!("{module}\n{name}\n").as_bytes());
+        self.0.extend_from_slice(format!("{module}\n{name}\n").as_bytes());
     }
     fn str(&mut self, s: &str) {
         self.0.push(b'X');
@@ -514,8 +410,7 @@ pub fn write_state_dict(path: &Path, named: &[(String, Tensor)]) -> Result<()> {
     p.0.extend_from_slice(b"u.");
     crate::atomic::write_with(path, |f| {
         let mut zip = zip::ZipWriter::new(f);
-        let opts =
-            zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        let opts = zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
         // torch aligns records to 64 bytes (so they can be memory-mapped).
         let mut put = |name: String, data: &[u8]| -> Result<()> {
             zip.start_file_aligned(name, opts, 64)?;
@@ -541,45 +436,23 @@ mod tests {
     fn round_trip_keeps_names_order_kinds_and_bits() {
         let a = Tensor::from_slice(&[1.5f32, -2.25, 3.0e-7, f32::MAX, 0.1, 7.0]).view([2, 3]);
         let n = Tensor::from(12345678901i64);
-        let named = vec![
-            ("z.weight".to_string(), a.shallow_clone()),
-            ("a.num_batches_tracked".to_string(), n.shallow_clone()),
-            ("m.t".to_string(), a.tr()),
-        ];
-        let path =
-            std::env::temp_dir().join(format!("hoimat-torchfile-{}.pth", std::process::id()));
+        let named = vec![("z.weight".to_string(), a.shallow_clone()), ("a.num_batches_tracked".to_string(), n.shallow_clone()), ("m.t".to_string(), a.tr())];
+        let path = std::env::temp_dir().join(format!("hoimat-torchfile-{}.pth", std::process::id()));
         write_state_dict(&path, &named).unwrap();
         let back = read_state_dict(&path).unwrap();
-        assert_eq!(
-            back.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
-            ["z.weight", "a.num_batches_tracked", "m.t"]
-        );
+        assert_eq!(back.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["z.weight", "a.num_batches_tracked", "m.t"]);
         assert!(back[0].1.equal(&a));
-        assert_eq!(
-            (
-                back[1].1.kind(),
-                back[1].1.size(),
-                back[1].1.int64_value(&[])
-            ),
-            (Kind::Int64, vec![], 12345678901)
-        );
-        assert!(
-            back[2].1.equal(&a.tr()),
-            "a transposed view is written contiguous"
-        );
+        assert_eq!((back[1].1.kind(), back[1].1.size(), back[1].1.int64_value(&[])), (Kind::Int64, vec![], 12345678901));
+        assert!(back[2].1.equal(&a.tr()), "a transposed view is written contiguous");
         std::fs::remove_file(&path).ok();
     }
 
     #[test]
     fn garbage_is_an_error_naming_the_file() {
-        let path =
-            std::env::temp_dir().join(format!("hoimat-torchfile-bad-{}.pth", std::process::id()));
+        let path = std::env::temp_dir().join(format!("hoimat-torchfile-bad-{}.pth", std::process::id()));
         std::fs::write(&path, b"\x80\x02}q\x00.").unwrap();
         let e = format!("{:#}", read_state_dict(&path).unwrap_err());
-        assert!(
-            e.contains(&path.display().to_string()) && e.contains("not a zip archive"),
-            "{e}"
-        );
+        assert!(e.contains(&path.display().to_string()) && e.contains("not a zip archive"), "{e}");
         std::fs::remove_file(&path).ok();
     }
 }

@@ -4,9 +4,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{
-    cartesian, colour, dash, draw_legend, draw_marker, finish_mesh, marker, with_legend_strip, Key,
-};
+use super::style::{cartesian, finish_mesh, colour, dash, draw_legend, draw_marker, marker, with_legend_strip, Key};
 use super::{err, padded_range, Chart, Labels};
 
 #[derive(Clone, Debug)]
@@ -42,22 +40,12 @@ impl Chart for Cdf {
             pts.extend(steps(values));
             pts.push((xr.1, 1.0));
             match dash(i) {
-                None => chart
-                    .draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
-                    .map(|_| ()),
-                Some((d, g)) => chart
-                    .draw_series(DashedLineSeries::new(
-                        pts.clone(),
-                        d,
-                        g,
-                        col.stroke_width(2),
-                    ))
-                    .map(|_| ()),
+                None => chart.draw_series(LineSeries::new(pts.clone(), col.stroke_width(2))).map(|_| ()),
+                Some((d, g)) => chart.draw_series(DashedLineSeries::new(pts.clone(), d, g, col.stroke_width(2))).map(|_| ()),
             }
             .map_err(err)?;
             // Markers on the risers, thinned to ~10 per curve.
-            let risers: Vec<&(f64, f64)> =
-                pts[1..pts.len() - 1].iter().skip(1).step_by(2).collect();
+            let risers: Vec<&(f64, f64)> = pts[1..pts.len() - 1].iter().skip(1).step_by(2).collect();
             let every = risers.len().div_ceil(10).max(1);
             for p in risers.into_iter().step_by(every) {
                 draw_marker(root, marker(i), chart.backend_coord(p), col)?;
@@ -74,16 +62,6 @@ mod tests {
     #[test]
     fn steps_rise_by_one_over_n_at_each_value() {
         let s = steps(&[0.9, 0.5, f64::NAN, 0.7]);
-        assert_eq!(
-            s,
-            vec![
-                (0.5, 0.0),
-                (0.5, 1.0 / 3.0),
-                (0.7, 1.0 / 3.0),
-                (0.7, 2.0 / 3.0),
-                (0.9, 2.0 / 3.0),
-                (0.9, 1.0)
-            ]
-        );
+        assert_eq!(s, vec![(0.5, 0.0), (0.5, 1.0 / 3.0), (0.7, 1.0 / 3.0), (0.7, 2.0 / 3.0), (0.9, 2.0 / 3.0), (0.9, 1.0)]);
     }
 }

@@ -29,32 +29,15 @@ const GAP: u32 = 6;
 impl Gallery {
     /// Width of the row-label column, from the longest label (~8 px a character).
     fn side(&self) -> u32 {
-        self.rows
-            .iter()
-            .map(|r| r.0.chars().count() as u32 * 8 + 16)
-            .max()
-            .unwrap_or(0)
-            .max(60)
+        self.rows.iter().map(|r| r.0.chars().count() as u32 * 8 + 16).max().unwrap_or(0).max(60)
     }
 
     fn cell(&self) -> Result<(u32, u32)> {
-        let first = self
-            .rows
-            .first()
-            .and_then(|r| r.1.first())
-            .ok_or_else(|| anyhow::anyhow!("gallery: no images"))?;
+        let first = self.rows.first().and_then(|r| r.1.first()).ok_or_else(|| anyhow::anyhow!("gallery: no images"))?;
         let (w, h) = first.dimensions();
         for (label, imgs) in &self.rows {
-            ensure!(
-                imgs.len() == self.columns.len(),
-                "gallery row '{label}': {} images for {} columns",
-                imgs.len(),
-                self.columns.len()
-            );
-            ensure!(
-                imgs.iter().all(|i| i.dimensions() == (w, h)),
-                "gallery row '{label}': images differ in size"
-            );
+            ensure!(imgs.len() == self.columns.len(), "gallery row '{label}': {} images for {} columns", imgs.len(), self.columns.len());
+            ensure!(imgs.iter().all(|i| i.dimensions() == (w, h)), "gallery row '{label}': images differ in size");
         }
         Ok((w * self.scale.max(1), h * self.scale.max(1)))
     }
@@ -62,10 +45,7 @@ impl Gallery {
     pub fn size(&self) -> Result<(u32, u32)> {
         let (cw, ch) = self.cell()?;
         let n = self.columns.len() as u32;
-        Ok((
-            self.side() + n * (cw + GAP) + GAP,
-            HEAD + self.rows.len() as u32 * (ch + GAP) + GAP,
-        ))
+        Ok((self.side() + n * (cw + GAP) + GAP, HEAD + self.rows.len() as u32 * (ch + GAP) + GAP))
     }
 
     /// The gallery as RGB pixels (width, height, bytes).
@@ -76,37 +56,22 @@ impl Gallery {
         let mut canvas = RgbImage::from_pixel(w, h, image::Rgb([255, 255, 255]));
         for (r, (_, imgs)) in self.rows.iter().enumerate() {
             for (c, img) in imgs.iter().enumerate() {
-                let big =
-                    image::imageops::resize(img, cw, ch, image::imageops::FilterType::Nearest);
-                let (x, y) = (
-                    self.side() + c as u32 * (cw + GAP) + GAP,
-                    HEAD + r as u32 * (ch + GAP) + GAP,
-                );
+                let big = image::imageops::resize(img, cw, ch, image::imageops::FilterType::Nearest);
+                let (x, y) = (self.side() + c as u32 * (cw + GAP) + GAP, HEAD + r as u32 * (ch + GAP) + GAP);
                 image::imageops::replace(&mut canvas, &big, x as i64, y as i64);
             }
         }
         let mut buf = canvas.into_raw();
         {
             let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-            root.draw(&Text::new(
-                self.title.clone(),
-                (GAP as i32, 6),
-                super::style::title_font(),
-            ))
-            .map_err(err)?;
+            root.draw(&Text::new(self.title.clone(), (GAP as i32, 6), super::style::title_font())).map_err(err)?;
             for (c, name) in self.columns.iter().enumerate() {
                 let x = (self.side() + c as u32 * (cw + GAP) + GAP) as i32;
-                root.draw(&Text::new(
-                    name.clone(),
-                    (x, HEAD as i32 - 20),
-                    label_font(),
-                ))
-                .map_err(err)?;
+                root.draw(&Text::new(name.clone(), (x, HEAD as i32 - 20), label_font())).map_err(err)?;
             }
             for (r, (label, _)) in self.rows.iter().enumerate() {
                 let y = (HEAD + r as u32 * (ch + GAP) + GAP + ch / 2) as i32 - 8;
-                root.draw(&Text::new(label.clone(), (GAP as i32, y), label_font()))
-                    .map_err(err)?;
+                root.draw(&Text::new(label.clone(), (GAP as i32, y), label_font())).map_err(err)?;
             }
             root.present().map_err(err)?;
         }
@@ -154,26 +119,15 @@ mod tests {
     fn images_land_in_their_cells_magnified() {
         let red = RgbImage::from_pixel(4, 3, image::Rgb([255, 0, 0]));
         let blue = RgbImage::from_pixel(4, 3, image::Rgb([0, 0, 255]));
-        let g = Gallery {
-            title: "g".into(),
-            columns: vec!["a".into(), "b".into()],
-            rows: vec![("clip".into(), vec![red, blue])],
-            scale: 2,
-        };
+        let g = Gallery { title: "g".into(), columns: vec!["a".into(), "b".into()], rows: vec![("clip".into(), vec![red, blue])], scale: 2 };
         let (w, h, buf) = g.to_rgb().unwrap();
         assert_eq!((w, h), (g.side() + 2 * (8 + GAP) + GAP, HEAD + 6 + 2 * GAP));
         let px = |x: u32, y: u32| &buf[((y * w + x) * 3) as usize..((y * w + x) * 3 + 3) as usize];
         let (x0, y0) = (g.side() + GAP, HEAD + GAP);
         assert_eq!(px(x0 + 7, y0 + 5), &[255, 0, 0]);
         assert_eq!(px(x0 + 8 + GAP, y0), &[0, 0, 255]);
-        assert!(g
-            .to_svg()
-            .unwrap()
-            .contains("data:image/png;base64,iVBORw0KGgo"));
-        let bad = Gallery {
-            rows: vec![("x".into(), vec![RgbImage::new(2, 2)])],
-            ..g
-        };
+        assert!(g.to_svg().unwrap().contains("data:image/png;base64,iVBORw0KGgo"));
+        let bad = Gallery { rows: vec![("x".into(), vec![RgbImage::new(2, 2)])], ..g };
         assert!(bad.to_rgb().is_err());
     }
 }

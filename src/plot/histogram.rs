@@ -6,7 +6,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{cartesian, colour, draw_legend, finish_mesh, with_legend_strip, Key};
+use super::style::{cartesian, finish_mesh, colour, draw_legend, with_legend_strip, Key};
 use super::{err, Chart, Labels};
 
 #[derive(Clone, Debug)]
@@ -22,13 +22,7 @@ impl Histogram {
     /// The bins (integer values from the smallest to the largest seen) and,
     /// per group, the count in each bin.
     pub fn counts(&self) -> (Vec<i64>, Vec<Vec<usize>>) {
-        let all: Vec<i64> = self
-            .groups
-            .iter()
-            .flat_map(|g| g.1.iter())
-            .filter(|v| v.is_finite())
-            .map(|v| v.round() as i64)
-            .collect();
+        let all: Vec<i64> = self.groups.iter().flat_map(|g| g.1.iter()).filter(|v| v.is_finite()).map(|v| v.round() as i64).collect();
         let (lo, hi) = match (all.iter().min(), all.iter().max()) {
             (Some(a), Some(b)) => (*a, *b),
             _ => return (vec![], self.groups.iter().map(|_| vec![]).collect()),
@@ -37,15 +31,7 @@ impl Histogram {
         let counts = self
             .groups
             .iter()
-            .map(|g| {
-                bins.iter()
-                    .map(|b| {
-                        g.1.iter()
-                            .filter(|v| v.is_finite() && v.round() as i64 == *b)
-                            .count()
-                    })
-                    .collect()
-            })
+            .map(|g| bins.iter().map(|b| g.1.iter().filter(|v| v.is_finite() && v.round() as i64 == *b).count()).collect())
             .collect();
         (bins, counts)
     }
@@ -57,16 +43,8 @@ impl Chart for Histogram {
         let (plot, legend) = with_legend_strip(root, &names);
         let (bins, counts) = self.counts();
         let ymax = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
-        let (lo, hi) = (
-            bins.first().copied().unwrap_or(0) as f64,
-            bins.last().copied().unwrap_or(1) as f64,
-        );
-        let mut chart = cartesian(
-            &plot,
-            &self.labels.title,
-            lo - 0.5..hi + 0.5,
-            0.0..ymax * 1.1,
-        )?;
+        let (lo, hi) = (bins.first().copied().unwrap_or(0) as f64, bins.last().copied().unwrap_or(1) as f64);
+        let mut chart = cartesian(&plot, &self.labels.title, lo - 0.5..hi + 0.5, 0.0..ymax * 1.1)?;
         let censored = self.censored_at.map(|c| c.round() as i64);
         let xfmt = |x: &f64| {
             let i = x.round();
@@ -78,19 +56,9 @@ impl Chart for Histogram {
                 format!("{i:.0}")
             }
         };
-        let yfmt = |y: &f64| {
-            if (y - y.round()).abs() < 1e-6 {
-                format!("{y:.0}")
-            } else {
-                String::new()
-            }
-        };
+        let yfmt = |y: &f64| if (y - y.round()).abs() < 1e-6 { format!("{y:.0}") } else { String::new() };
         let mut mesh = chart.configure_mesh();
-        mesh.disable_x_mesh()
-            .x_labels(bins.len().max(2))
-            .x_label_formatter(&xfmt)
-            .y_labels((ymax as usize + 1).min(11))
-            .y_label_formatter(&yfmt);
+        mesh.disable_x_mesh().x_labels(bins.len().max(2)).x_label_formatter(&xfmt).y_labels((ymax as usize + 1).min(11)).y_label_formatter(&yfmt);
         finish_mesh(&mut mesh, &self.labels)?;
         let g = self.groups.len().max(1) as f64;
         let w = 0.8 / g;
@@ -101,12 +69,7 @@ impl Chart for Histogram {
                 }
                 let x0 = bins[bi] as f64 - 0.4 + gi as f64 * w;
                 let r = [(x0, 0.0), (x0 + w, n as f64)];
-                chart
-                    .draw_series([
-                        Rectangle::new(r, colour(gi).filled()),
-                        Rectangle::new(r, BLACK.stroke_width(1)),
-                    ])
-                    .map_err(err)?;
+                chart.draw_series([Rectangle::new(r, colour(gi).filled()), Rectangle::new(r, BLACK.stroke_width(1))]).map_err(err)?;
             }
         }
         draw_legend(&legend, &names, Key::Swatch)
@@ -121,10 +84,7 @@ mod tests {
     fn counts_per_integer_bin() {
         let h = Histogram {
             labels: Labels::default(),
-            groups: vec![
-                ("a".into(), vec![2.0, 3.0, 3.0, 7.0]),
-                ("b".into(), vec![4.0, 7.0, f64::NAN]),
-            ],
+            groups: vec![("a".into(), vec![2.0, 3.0, 3.0, 7.0]), ("b".into(), vec![4.0, 7.0, f64::NAN])],
             censored_at: Some(7.0),
         };
         let (bins, counts) = h.counts();

@@ -48,11 +48,7 @@ pub struct Labels {
 
 impl Labels {
     pub fn new(title: &str, x: &str, y: &str) -> Labels {
-        Labels {
-            title: title.into(),
-            x: x.into(),
-            y: y.into(),
-        }
+        Labels { title: title.into(), x: x.into(), y: y.into() }
     }
 }
 
@@ -97,9 +93,7 @@ pub fn to_png(chart: &impl Chart) -> Result<Vec<u8>> {
 pub(crate) fn encode_png(w: u32, h: u32, rgb: &[u8]) -> Result<Vec<u8>> {
     use image::ImageEncoder;
     let mut out = vec![];
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(rgb, w, h, image::ExtendedColorType::Rgb8)
-        .context("encoding PNG")?;
+    image::codecs::png::PngEncoder::new(&mut out).write_image(rgb, w, h, image::ExtendedColorType::Rgb8).context("encoding PNG")?;
     Ok(out)
 }
 
@@ -123,11 +117,7 @@ pub(crate) fn padded_range(values: impl IntoIterator<Item = f64>, pad: f64) -> (
         return (0.0, 1.0);
     }
     if hi - lo < 1e-12 {
-        let d = if lo.abs() > 1e-12 {
-            lo.abs() * 0.1
-        } else {
-            1.0
-        };
+        let d = if lo.abs() > 1e-12 { lo.abs() * 0.1 } else { 1.0 };
         return (lo - d, hi + d);
     }
     let m = (hi - lo) * pad;
@@ -145,11 +135,7 @@ mod tests {
             y: (0..6).map(|i| 0.5 + k * i as f64).collect(),
             spread: Some((0..6).map(|_| 0.02).collect()),
         };
-        Curves {
-            labels: Labels::new("held-out mIoU during adaptation", "epoch", "mIoU"),
-            curves: vec![curve("a", 0.05), curve("b", 0.03)],
-            spread: Spread::Band,
-        }
+        Curves { labels: Labels::new("held-out mIoU during adaptation", "epoch", "mIoU"), curves: vec![curve("a", 0.05), curve("b", 0.03)], spread: Spread::Band }
     }
 
     #[test]
@@ -162,14 +148,8 @@ mod tests {
         let frac = dark as f64 / (w * h) as f64;
         assert!(frac > 0.005 && frac < 0.3, "dark fraction {frac}");
         // The title row (top 30 px) has glyph pixels only if fonts rendered.
-        let title_dark = rgb[..(w * 30 * 3) as usize]
-            .chunks(3)
-            .filter(|p| p[0] < 128)
-            .count();
-        assert!(
-            title_dark > 150,
-            "no title text rendered ({title_dark} dark pixels)"
-        );
+        let title_dark = rgb[..(w * 30 * 3) as usize].chunks(3).filter(|p| p[0] < 128).count();
+        assert!(title_dark > 150, "no title text rendered ({title_dark} dark pixels)");
         let svg = to_svg(&c).unwrap();
         for needle in ["<svg", "epoch", "mIoU", "\na\n</text>", "\nb\n</text>"] {
             assert!(svg.contains(needle), "svg lacks {needle}");
@@ -183,11 +163,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hoimat-plot-{}", std::process::id()));
         let [svg, png] = save(&sample_curves(), &dir.join("curves")).unwrap();
         assert!(svg.is_file() && png.is_file());
-        let left: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().to_string_lossy().ends_with(".tmp"))
-            .collect();
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().to_string_lossy().ends_with(".tmp")).collect();
         assert!(left.is_empty());
         image::open(&png).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();

@@ -16,26 +16,12 @@ use super::{err, Labels};
 pub type Plane2d<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// Title, margins and axis areas shared by every chart.
-pub fn cartesian<'a, DB: DrawingBackend>(
-    area: &'a DrawingArea<DB, Shift>,
-    title: &str,
-    x: Range<f64>,
-    y: Range<f64>,
-) -> anyhow::Result<Plane2d<'a, DB>> {
-    ChartBuilder::on(area)
-        .caption(title, title_font())
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(x, y)
-        .map_err(err)
+pub fn cartesian<'a, DB: DrawingBackend>(area: &'a DrawingArea<DB, Shift>, title: &str, x: Range<f64>, y: Range<f64>) -> anyhow::Result<Plane2d<'a, DB>> {
+    ChartBuilder::on(area).caption(title, title_font()).margin(10).x_label_area_size(40).y_label_area_size(60).build_cartesian_2d(x, y).map_err(err)
 }
 
 /// Axis descriptions, fonts and the light grid, then draw the mesh.
-pub fn finish_mesh<DB: DrawingBackend>(
-    mesh: &mut MeshStyle<'_, '_, RangedCoordf64, RangedCoordf64, DB>,
-    labels: &Labels,
-) -> anyhow::Result<()> {
+pub fn finish_mesh<DB: DrawingBackend>(mesh: &mut MeshStyle<'_, '_, RangedCoordf64, RangedCoordf64, DB>, labels: &Labels) -> anyhow::Result<()> {
     mesh.x_desc(&labels.x)
         .y_desc(&labels.y)
         .label_style(label_font())
@@ -50,11 +36,7 @@ pub fn register_fonts() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Registration only fails for a malformed font file, and these are fixed bytes.
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            FontStyle::Normal,
-            dejavu::sans::regular(),
-        );
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
         let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
     });
 }
@@ -87,55 +69,27 @@ pub enum Marker {
 }
 
 pub fn marker(i: usize) -> Marker {
-    [
-        Marker::Circle,
-        Marker::Triangle,
-        Marker::Square,
-        Marker::Cross,
-        Marker::Diamond,
-    ][i % 5]
+    [Marker::Circle, Marker::Triangle, Marker::Square, Marker::Cross, Marker::Diamond][i % 5]
 }
 
 /// Dash (length, gap) in pixels; `None` is a solid line.
 pub fn dash(i: usize) -> Option<(u32, u32)> {
-    [
-        None,
-        Some((8, 4)),
-        Some((3, 3)),
-        Some((12, 4)),
-        Some((6, 2)),
-    ][i % 5]
+    [None, Some((8, 4)), Some((3, 3)), Some((12, 4)), Some((6, 2))][i % 5]
 }
 
 /// Draw marker `m` at `at` (backend pixels) on `area`.
-pub fn draw_marker<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
-    m: Marker,
-    at: (i32, i32),
-    c: RGBColor,
-) -> anyhow::Result<()> {
+pub fn draw_marker<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, m: Marker, at: (i32, i32), c: RGBColor) -> anyhow::Result<()> {
     let (x, y) = at;
     let s = 4;
     let st = c.stroke_width(2);
     let r = match m {
         Marker::Circle => area.draw(&Circle::new(at, s, c.filled())),
-        Marker::Triangle => area.draw(&Polygon::new(
-            vec![(x, y - s - 1), (x - s - 1, y + s), (x + s + 1, y + s)],
-            c.filled(),
-        )),
+        Marker::Triangle => area.draw(&Polygon::new(vec![(x, y - s - 1), (x - s - 1, y + s), (x + s + 1, y + s)], c.filled())),
         Marker::Square => area.draw(&Rectangle::new([(x - s, y - s), (x + s, y + s)], st)),
         Marker::Cross => area
             .draw(&PathElement::new(vec![(x - s, y - s), (x + s, y + s)], st))
             .and_then(|_| area.draw(&PathElement::new(vec![(x - s, y + s), (x + s, y - s)], st))),
-        Marker::Diamond => area.draw(&Polygon::new(
-            vec![
-                (x, y - s - 1),
-                (x + s + 1, y),
-                (x, y + s + 1),
-                (x - s - 1, y),
-            ],
-            c.filled(),
-        )),
+        Marker::Diamond => area.draw(&Polygon::new(vec![(x, y - s - 1), (x + s + 1, y), (x, y + s + 1), (x - s - 1, y)], c.filled())),
     };
     r.map_err(super::err)
 }
@@ -182,11 +136,7 @@ const ROW_H: u32 = 24;
 
 /// A legend below the plot (series `i` styled by `colour(i)`, `marker(i)`,
 /// `dash(i)`), wrapped into rows; outside the plot so it never hides data.
-pub fn draw_legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
-    entries: &[String],
-    key: Key,
-) -> anyhow::Result<()> {
+pub fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, entries: &[String], key: Key) -> anyhow::Result<()> {
     let font = label_font();
     let (w, _) = area.dim_in_pixel();
     for (r, row) in legend_rows(entries, w).iter().enumerate() {
@@ -200,35 +150,17 @@ pub fn draw_legend<DB: DrawingBackend>(
                     let pts = vec![(x, y), (x + 34, y)];
                     match dash(i) {
                         None => area.draw(&PathElement::new(pts, c.stroke_width(2))),
-                        Some((d, g)) => area.draw(&plotters::element::DashedPathElement::new(
-                            pts.into_iter(),
-                            d,
-                            g,
-                            c.stroke_width(2),
-                        )),
+                        Some((d, g)) => area.draw(&plotters::element::DashedPathElement::new(pts.into_iter(), d, g, c.stroke_width(2))),
                     }
                     .map_err(super::err)?;
                     draw_marker(area, marker(i), (x + 17, y), c)?;
                 }
                 Key::Swatch => {
-                    area.draw(&Rectangle::new(
-                        [(x + 8, y - 7), (x + 30, y + 7)],
-                        c.filled(),
-                    ))
-                    .map_err(super::err)?;
-                    area.draw(&Rectangle::new(
-                        [(x + 8, y - 7), (x + 30, y + 7)],
-                        BLACK.stroke_width(1),
-                    ))
-                    .map_err(super::err)?;
+                    area.draw(&Rectangle::new([(x + 8, y - 7), (x + 30, y + 7)], c.filled())).map_err(super::err)?;
+                    area.draw(&Rectangle::new([(x + 8, y - 7), (x + 30, y + 7)], BLACK.stroke_width(1))).map_err(super::err)?;
                 }
             }
-            area.draw(&Text::new(
-                entries[i].clone(),
-                (x + 40, y - 8),
-                font.clone(),
-            ))
-            .map_err(super::err)?;
+            area.draw(&Text::new(entries[i].clone(), (x + 40, y - 8), font.clone())).map_err(super::err)?;
             x += entry_width(&entries[i]);
         }
     }
@@ -240,10 +172,7 @@ pub fn draw_legend<DB: DrawingBackend>(
 pub fn with_legend_strip<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     entries: &[String],
-) -> (
-    DrawingArea<DB, plotters::coord::Shift>,
-    DrawingArea<DB, plotters::coord::Shift>,
-) {
+) -> (DrawingArea<DB, plotters::coord::Shift>, DrawingArea<DB, plotters::coord::Shift>) {
     let (w, h) = root.dim_in_pixel();
     let rows = legend_rows(entries, w).len().max(1) as u32;
     root.split_vertically(h.saturating_sub(rows * ROW_H + 10))
@@ -255,15 +184,7 @@ mod tests {
 
     #[test]
     fn legend_wraps_when_a_row_is_full() {
-        let e: Vec<String> = [
-            "MAML-RAL + sgt",
-            "MAML-RAL + normal",
-            "RVM (factory) + sgt",
-            "RVM (factory) + normal",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let e: Vec<String> = ["MAML-RAL + sgt", "MAML-RAL + normal", "RVM (factory) + sgt", "RVM (factory) + normal"].iter().map(|s| s.to_string()).collect();
         let rows = legend_rows(&e, 720);
         assert_eq!(rows.concat(), vec![0, 1, 2, 3]);
         assert!(rows.len() == 2, "{rows:?}");

@@ -24,19 +24,10 @@ pub struct Summary {
 /// Mean over clips per seed, then mean and sample std over seeds, for every
 /// (method, dataset, metric). Rows on a curve (with a step) are left out.
 pub fn summarize(rows: &[StoredRow]) -> Vec<Summary> {
-    let mut per_seed: BTreeMap<(String, String, String), BTreeMap<i64, (f64, usize)>> =
-        BTreeMap::new();
+    let mut per_seed: BTreeMap<(String, String, String), BTreeMap<i64, (f64, usize)>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.row.step.is_none()) {
         if let Some(v) = r.row.value {
-            let e = per_seed
-                .entry((
-                    r.row.method.clone(),
-                    r.row.dataset.clone(),
-                    r.row.metric.clone(),
-                ))
-                .or_default()
-                .entry(r.prov.seed)
-                .or_insert((0.0, 0));
+            let e = per_seed.entry((r.row.method.clone(), r.row.dataset.clone(), r.row.metric.clone())).or_default().entry(r.prov.seed).or_insert((0.0, 0));
             e.0 += v;
             e.1 += 1;
         }
@@ -46,15 +37,7 @@ pub fn summarize(rows: &[StoredRow]) -> Vec<Summary> {
         .map(|((method, dataset, metric), seeds)| {
             let means: Vec<f64> = seeds.values().map(|(s, n)| s / *n as f64).collect();
             let (mean, std) = mean_std(&means);
-            Summary {
-                method,
-                dataset,
-                metric,
-                mean,
-                std,
-                n_seeds: means.len(),
-                n_clips: seeds.values().next().map_or(0, |x| x.1),
-            }
+            Summary { method, dataset, metric, mean, std, n_seeds: means.len(), n_clips: seeds.values().next().map_or(0, |x| x.1) }
         })
         .collect()
 }
@@ -73,14 +56,8 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
 }
 
 /// The cell for (method, dataset, metric), if any.
-pub fn cell<'a>(
-    s: &'a [Summary],
-    method: &str,
-    dataset: &str,
-    metric: &str,
-) -> Option<&'a Summary> {
-    s.iter()
-        .find(|x| x.method == method && x.dataset == dataset && x.metric == metric)
+pub fn cell<'a>(s: &'a [Summary], method: &str, dataset: &str, metric: &str) -> Option<&'a Summary> {
+    s.iter().find(|x| x.method == method && x.dataset == dataset && x.metric == metric)
 }
 
 /// The metrics present in `rows`, each once, in the order first seen.
@@ -96,28 +73,16 @@ pub fn measured_metrics(rows: &[StoredRow]) -> Vec<String> {
 
 /// Per-clip values of one method/dataset/metric, averaged over seeds (for
 /// CDFs of per-clip scores, Fig. 6).
-pub fn per_clip(
-    rows: &[StoredRow],
-    method: &str,
-    dataset: &str,
-    metric: &str,
-) -> Vec<(String, f64)> {
+pub fn per_clip(rows: &[StoredRow], method: &str, dataset: &str, metric: &str) -> Vec<(String, f64)> {
     let mut acc: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-    for r in rows.iter().filter(|r| {
-        r.row.step.is_none()
-            && r.row.method == method
-            && r.row.dataset == dataset
-            && r.row.metric == metric
-    }) {
+    for r in rows.iter().filter(|r| r.row.step.is_none() && r.row.method == method && r.row.dataset == dataset && r.row.metric == metric) {
         if let Some(v) = r.row.value {
             let e = acc.entry(r.row.clip.clone()).or_insert((0.0, 0));
             e.0 += v;
             e.1 += 1;
         }
     }
-    acc.into_iter()
-        .map(|(c, (s, n))| (c, s / n as f64))
-        .collect()
+    acc.into_iter().map(|(c, (s, n))| (c, s / n as f64)).collect()
 }
 
 #[cfg(test)]
@@ -132,32 +97,15 @@ mod tests {
     #[test]
     fn seed_means_then_sample_std() {
         // seed 0: clips 1 and 3 -> 2; seed 1: clips 5 and 7 -> 6. mean 4, std sqrt(8).
-        let rows = vec![
-            row(0, "a", 1.0),
-            row(0, "b", 3.0),
-            row(1, "a", 5.0),
-            row(1, "b", 7.0),
-        ];
+        let rows = vec![row(0, "a", 1.0), row(0, "b", 3.0), row(1, "a", 5.0), row(1, "b", 7.0)];
         let s = summarize(&rows);
         assert_eq!(s.len(), 1);
         assert!((s[0].mean - 4.0).abs() < 1e-12 && (s[0].std - 8f64.sqrt()).abs() < 1e-12);
         assert_eq!((s[0].n_seeds, s[0].n_clips), (2, 2));
-        assert_eq!(
-            per_clip(&rows, "m", "d", "mad"),
-            vec![("a".to_string(), 3.0), ("b".to_string(), 5.0)]
-        );
+        assert_eq!(per_clip(&rows, "m", "d", "mad"), vec![("a".to_string(), 3.0), ("b".to_string(), 5.0)]);
         assert_eq!(mean_std(&[2.0]), (2.0, 0.0));
         let mut more = rows.clone();
-        more.insert(
-            1,
-            StoredRow {
-                row: ResultRow::new("t", "m", "d", "a", "miou", 0.5),
-                prov: rows[0].prov.clone(),
-            },
-        );
-        assert_eq!(
-            measured_metrics(&more),
-            vec!["mad".to_string(), "miou".to_string()]
-        );
+        more.insert(1, StoredRow { row: ResultRow::new("t", "m", "d", "a", "miou", 0.5), prov: rows[0].prov.clone() });
+        assert_eq!(measured_metrics(&more), vec!["mad".to_string(), "miou".to_string()]);
     }
 }

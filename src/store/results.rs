@@ -70,14 +70,7 @@ pub struct ResultRow {
 }
 
 impl ResultRow {
-    pub fn new(
-        experiment: &str,
-        method: &str,
-        dataset: &str,
-        clip: &str,
-        metric: &str,
-        value: f64,
-    ) -> Self {
+    pub fn new(experiment: &str, method: &str, dataset: &str, clip: &str, metric: &str, value: f64) -> Self {
         ResultRow {
             experiment: experiment.into(),
             method: method.into(),
@@ -114,16 +107,7 @@ pub struct Store {
 
 /// A file-name-safe run key: `<method>-s<seed>-<hash>`.
 pub fn run_key(method: &str, seed: i64, config_hash: &str) -> String {
-    let safe: String = method
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe: String = method.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
     format!("{safe}-s{seed}-{config_hash}")
 }
 
@@ -133,10 +117,7 @@ impl Store {
     }
 
     pub fn run_path(&self, experiment: &str, key: &str) -> PathBuf {
-        self.root
-            .join(experiment)
-            .join("runs")
-            .join(format!("{key}.parquet"))
+        self.root.join(experiment).join("runs").join(format!("{key}.parquet"))
     }
 
     pub fn table_path(&self, experiment: &str) -> PathBuf {
@@ -148,20 +129,8 @@ impl Store {
     }
 
     /// Write one finished run's rows (atomically).
-    pub fn write_run(
-        &self,
-        experiment: &str,
-        key: &str,
-        rows: &[ResultRow],
-        prov: &Provenance,
-    ) -> Result<PathBuf, TableError> {
-        let stored: Vec<StoredRow> = rows
-            .iter()
-            .map(|r| StoredRow {
-                row: r.clone(),
-                prov: prov.clone(),
-            })
-            .collect();
+    pub fn write_run(&self, experiment: &str, key: &str, rows: &[ResultRow], prov: &Provenance) -> Result<PathBuf, TableError> {
+        let stored: Vec<StoredRow> = rows.iter().map(|r| StoredRow { row: r.clone(), prov: prov.clone() }).collect();
         let path = self.run_path(experiment, key);
         to_table(&stored)?.write_parquet(&path)?;
         Ok(path)
@@ -172,10 +141,7 @@ impl Store {
     pub fn load_runs(&self, experiment: &str) -> Result<Vec<StoredRow>, TableError> {
         let dir = self.root.join(experiment).join("runs");
         let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-                .collect(),
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "parquet")).collect(),
             Err(_) => return Ok(vec![]),
         };
         files.sort();
@@ -191,18 +157,10 @@ impl Store {
     /// table a user reads holds no numbers of models or settings since
     /// replaced; older run files stay under `runs/`, still readable with
     /// [`Store::load_runs`]. Returns the table's rows.
-    pub fn compact_current(
-        &self,
-        experiment: &str,
-        current: &[String],
-    ) -> Result<Vec<StoredRow>, TableError> {
+    pub fn compact_current(&self, experiment: &str, current: &[String]) -> Result<Vec<StoredRow>, TableError> {
         super::table::sweep_stale_temporaries(&self.root.join(experiment).join("runs"));
         super::table::sweep_stale_temporaries(&self.root);
-        let rows: Vec<StoredRow> = self
-            .load_runs(experiment)?
-            .into_iter()
-            .filter(|r| current.contains(&r.prov.config_hash))
-            .collect();
+        let rows: Vec<StoredRow> = self.load_runs(experiment)?.into_iter().filter(|r| current.contains(&r.prov.config_hash)).collect();
         to_table(&rows)?.write_parquet(&self.table_path(experiment))?;
         Ok(rows)
     }
@@ -223,40 +181,22 @@ pub fn to_table(rows: &[StoredRow]) -> Result<Table, TableError> {
         .with("dataset", s(&|r| r.row.dataset.clone()))?
         .with("clip", s(&|r| r.row.clip.clone()))?
         .with("metric", s(&|r| r.row.metric.clone()))?
-        .with(
-            "value",
-            Column::F64(rows.iter().map(|r| r.row.value).collect()),
-        )?
-        .with(
-            "step",
-            Column::OptI64(rows.iter().map(|r| r.row.step).collect()),
-        )?
-        .with(
-            "repeat",
-            Column::OptI64(rows.iter().map(|r| r.row.repeat).collect()),
-        )?
-        .with(
-            "seed",
-            Column::I64(rows.iter().map(|r| r.prov.seed).collect()),
-        )?
+        .with("value", Column::F64(rows.iter().map(|r| r.row.value).collect()))?
+        .with("step", Column::OptI64(rows.iter().map(|r| r.row.step).collect()))?
+        .with("repeat", Column::OptI64(rows.iter().map(|r| r.row.repeat).collect()))?
+        .with("seed", Column::I64(rows.iter().map(|r| r.prov.seed).collect()))?
         .with("profile", s(&|r| r.prov.profile.clone()))?
         .with("device", s(&|r| r.prov.device.clone()))?
         .with("git_commit", s(&|r| r.prov.git_commit.clone()))?
         .with("hoimat_version", s(&|r| r.prov.hoimat_version.clone()))?
         .with("config_hash", s(&|r| r.prov.config_hash.clone()))?
-        .with(
-            "wall_s",
-            Column::F64(rows.iter().map(|r| Some(r.prov.wall_s)).collect()),
-        )?
+        .with("wall_s", Column::F64(rows.iter().map(|r| Some(r.prov.wall_s)).collect()))?
         .with("timestamp", s(&|r| r.prov.timestamp.clone()))?
         .with("config", s(&|r| r.prov.config.clone()))
 }
 
 fn from_table(t: &Table, path: &Path) -> Result<Vec<StoredRow>, TableError> {
-    let bad = |what: &str| TableError::File {
-        path: path.display().to_string(),
-        problem: format!("not a result table: {what}"),
-    };
+    let bad = |what: &str| TableError::File { path: path.display().to_string(), problem: format!("not a result table: {what}") };
     let st = |n: &str| match t.column(n) {
         Some(Column::Str(v)) => Ok(v),
         _ => Err(bad(&format!("missing text column {n}"))),
@@ -270,24 +210,11 @@ fn from_table(t: &Table, path: &Path) -> Result<Vec<StoredRow>, TableError> {
         Some(Column::I64(v)) => Ok(v.iter().map(|x| Some(*x)).collect()),
         _ => Err(bad(&format!("missing integer column {n}"))),
     };
-    let (exp, method, dataset, clip, metric) = (
-        st("experiment")?,
-        st("method")?,
-        st("dataset")?,
-        st("clip")?,
-        st("metric")?,
-    );
+    let (exp, method, dataset, clip, metric) = (st("experiment")?, st("method")?, st("dataset")?, st("clip")?, st("metric")?);
     let (value, wall) = (f("value")?, f("wall_s")?);
     let (step, repeat, seed) = (oi("step")?, oi("repeat")?, oi("seed")?);
-    let (profile, device, git, ver, hash, ts, config) = (
-        st("profile")?,
-        st("device")?,
-        st("git_commit")?,
-        st("hoimat_version")?,
-        st("config_hash")?,
-        st("timestamp")?,
-        st("config")?,
-    );
+    let (profile, device, git, ver, hash, ts, config) =
+        (st("profile")?, st("device")?, st("git_commit")?, st("hoimat_version")?, st("config_hash")?, st("timestamp")?, st("config")?);
     Ok((0..t.n_rows())
         .map(|i| StoredRow {
             row: ResultRow {
@@ -338,46 +265,20 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hoimat-store-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::new(&dir);
-        let rows = vec![
-            ResultRow::new("t2", "rvm", "synvbhoi", "c0", "miou", 0.75),
-            ResultRow::new("t2", "rvm", "synvbhoi", "c0", "mad", f64::NAN).at_step(3),
-        ];
+        let rows = vec![ResultRow::new("t2", "rvm", "synvbhoi", "c0", "miou", 0.75), ResultRow::new("t2", "rvm", "synvbhoi", "c0", "mad", f64::NAN).at_step(3)];
         assert!(!store.has_run("t2", "rvm-s0-00ff"));
-        store
-            .write_run("t2", "rvm-s0-00ff", &rows, &prov(0))
-            .unwrap();
-        store
-            .write_run("t2", &run_key("a/b", 1, "00ff"), &rows[..1], &prov(1))
-            .unwrap();
+        store.write_run("t2", "rvm-s0-00ff", &rows, &prov(0)).unwrap();
+        store.write_run("t2", &run_key("a/b", 1, "00ff"), &rows[..1], &prov(1)).unwrap();
         assert!(store.has_run("t2", "rvm-s0-00ff"));
         let all = store.compact_current("t2", &["00ff".to_string()]).unwrap();
         assert_eq!(all.len(), 3);
         assert_eq!(store.load("t2").unwrap(), all);
         let r = all.iter().find(|r| r.row.metric == "mad").unwrap();
-        assert_eq!(
-            (r.row.value, r.row.step, r.row.repeat),
-            (None, Some(3), None)
-        );
+        assert_eq!((r.row.value, r.row.step, r.row.repeat), (None, Some(3), None));
         assert_eq!(all.iter().filter(|r| r.prov.seed == 1).count(), 1);
         // A run of a replaced configuration leaves the table but not the store.
-        store
-            .write_run(
-                "t2",
-                "rvm-s0-0aaa",
-                &rows[..1],
-                &Provenance {
-                    config_hash: "0aaa".into(),
-                    ..prov(0)
-                },
-            )
-            .unwrap();
-        assert_eq!(
-            store
-                .compact_current("t2", &["00ff".to_string(), "0aaa".to_string()])
-                .unwrap()
-                .len(),
-            4
-        );
+        store.write_run("t2", "rvm-s0-0aaa", &rows[..1], &Provenance { config_hash: "0aaa".into(), ..prov(0) }).unwrap();
+        assert_eq!(store.compact_current("t2", &["00ff".to_string(), "0aaa".to_string()]).unwrap().len(), 4);
         let current = store.compact_current("t2", &["00ff".to_string()]).unwrap();
         assert_eq!(current, all);
         assert_eq!(store.load("t2").unwrap(), all);

@@ -20,19 +20,14 @@ pub enum TableError {
 }
 
 fn file_err(path: &Path, e: impl std::fmt::Display) -> TableError {
-    TableError::File {
-        path: path.display().to_string(),
-        problem: e.to_string(),
-    }
+    TableError::File { path: path.display().to_string(), problem: e.to_string() }
 }
 
 /// Remove temporary files (`.<name>.tmp-<pid>`) left in `dir` by writers
 /// that were killed: those whose process no longer runs. A live writer's
 /// file is kept. (Liveness is read from /proc; elsewhere nothing is removed.)
 pub fn sweep_stale_temporaries(dir: &Path) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
     if !Path::new("/proc/self").exists() {
         return;
     }
@@ -41,10 +36,7 @@ pub fn sweep_stale_temporaries(dir: &Path) {
         if !name.starts_with('.') {
             continue;
         }
-        if let Some(pid) = name
-            .rsplit_once(".tmp-")
-            .and_then(|(_, p)| p.parse::<u32>().ok())
-        {
+        if let Some(pid) = name.rsplit_once(".tmp-").and_then(|(_, p)| p.parse::<u32>().ok()) {
             if !Path::new(&format!("/proc/{pid}")).exists() {
                 let _ = std::fs::remove_file(e.path());
             }
@@ -99,17 +91,11 @@ impl Table {
     pub fn with(mut self, name: &str, col: Column) -> Result<Self, TableError> {
         if let Some(first) = self.columns.first() {
             if first.len() != col.len() {
-                return Err(TableError::Column {
-                    name: name.into(),
-                    problem: format!("{} rows, the table has {}", col.len(), first.len()),
-                });
+                return Err(TableError::Column { name: name.into(), problem: format!("{} rows, the table has {}", col.len(), first.len()) });
             }
         }
         if self.names.iter().any(|n| n == name) {
-            return Err(TableError::Column {
-                name: name.into(),
-                problem: "duplicate name".into(),
-            });
+            return Err(TableError::Column { name: name.into(), problem: "duplicate name".into() });
         }
         self.names.push(name.into());
         self.columns.push(col);
@@ -121,10 +107,7 @@ impl Table {
     }
 
     pub fn column(&self, name: &str) -> Option<&Column> {
-        self.names
-            .iter()
-            .position(|n| n == name)
-            .map(|i| &self.columns[i])
+        self.names.iter().position(|n| n == name).map(|i| &self.columns[i])
     }
 
     fn batch(&self) -> Result<RecordBatch, TableError> {
@@ -134,18 +117,11 @@ impl Table {
             .zip(&self.columns)
             .map(|(n, c)| {
                 let (t, a) = c.to_arrow();
-                (
-                    Field::new(n, t, matches!(c, Column::F64(_) | Column::OptI64(_))),
-                    a,
-                )
+                (Field::new(n, t, matches!(c, Column::F64(_) | Column::OptI64(_))), a)
             })
             .unzip();
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| {
-            TableError::Column {
-                name: "*".into(),
-                problem: e.to_string(),
-            }
-        })
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| TableError::Column { name: "*".into(), problem: e.to_string() })
     }
 
     /// Write atomically (a unique temporary in the same folder, synced,
@@ -174,47 +150,22 @@ impl Table {
             for (field, arr) in batch.schema().fields().iter().zip(batch.columns()) {
                 let col = match field.data_type() {
                     DataType::Utf8 => {
-                        let a = arr
-                            .as_any()
-                            .downcast_ref::<StringArray>()
-                            .expect("utf8 array");
+                        let a = arr.as_any().downcast_ref::<StringArray>().expect("utf8 array");
                         Column::Str((0..a.len()).map(|i| a.value(i).to_string()).collect())
                     }
                     DataType::Float64 => {
-                        let a = arr
-                            .as_any()
-                            .downcast_ref::<Float64Array>()
-                            .expect("f64 array");
-                        Column::F64(
-                            (0..a.len())
-                                .map(|i| (!a.is_null(i)).then(|| a.value(i)))
-                                .collect(),
-                        )
+                        let a = arr.as_any().downcast_ref::<Float64Array>().expect("f64 array");
+                        Column::F64((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i))).collect())
                     }
                     DataType::Int64 if field.is_nullable() => {
-                        let a = arr
-                            .as_any()
-                            .downcast_ref::<Int64Array>()
-                            .expect("i64 array");
-                        Column::OptI64(
-                            (0..a.len())
-                                .map(|i| (!a.is_null(i)).then(|| a.value(i)))
-                                .collect(),
-                        )
+                        let a = arr.as_any().downcast_ref::<Int64Array>().expect("i64 array");
+                        Column::OptI64((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i))).collect())
                     }
                     DataType::Int64 => {
-                        let a = arr
-                            .as_any()
-                            .downcast_ref::<Int64Array>()
-                            .expect("i64 array");
+                        let a = arr.as_any().downcast_ref::<Int64Array>().expect("i64 array");
                         Column::I64(a.values().to_vec())
                     }
-                    t => {
-                        return Err(file_err(
-                            path,
-                            format!("column {} has unsupported type {t}", field.name()),
-                        ))
-                    }
+                    t => return Err(file_err(path, format!("column {} has unsupported type {t}", field.name()))),
                 };
                 part = part.with(field.name(), col)?;
             }
@@ -227,12 +178,7 @@ impl Table {
                             (Column::F64(a), Column::F64(b)) => a.extend(b),
                             (Column::I64(a), Column::I64(b)) => a.extend(b),
                             (Column::OptI64(a), Column::OptI64(b)) => a.extend(b),
-                            _ => {
-                                return Err(file_err(
-                                    path,
-                                    "column types change between row groups",
-                                ))
-                            }
+                            _ => return Err(file_err(path, "column types change between row groups")),
                         }
                     }
                     t
@@ -262,20 +208,11 @@ mod tests {
             .unwrap();
         t.write_parquet(&path).unwrap();
         assert_eq!(Table::read_parquet(&path).unwrap(), t);
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "only the table remains: {names:?}");
-        assert!(Table::new()
-            .with("x", Column::I64(vec![1]))
-            .unwrap()
-            .with("y", Column::I64(vec![]))
-            .is_err());
+        assert!(Table::new().with("x", Column::I64(vec![1])).unwrap().with("y", Column::I64(vec![])).is_err());
         std::fs::write(dir.join("bad.parquet"), b"nope").unwrap();
-        let e = Table::read_parquet(&dir.join("bad.parquet"))
-            .unwrap_err()
-            .to_string();
+        let e = Table::read_parquet(&dir.join("bad.parquet")).unwrap_err().to_string();
         assert!(e.contains("bad.parquet") && e.contains("Parquet"), "{e}");
     }
 }

@@ -19,15 +19,7 @@ impl Adam {
     pub fn new(params: &ParamSet, lr: f64) -> Adam {
         let zeros = params.map(|_, t| t.zeros_like().detach());
         let zeros2 = params.map(|_, t| t.zeros_like().detach());
-        Adam {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            step: 0,
-            m: zeros,
-            v: zeros2,
-        }
+        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, m: zeros, v: zeros2 }
     }
 
     /// theta <- theta - lr * m_hat / (sqrt(v_hat) + eps), in place. A
@@ -55,37 +47,19 @@ impl Adam {
 
     /// Named state tensors for checkpoints.
     pub fn state(&self) -> Vec<(String, Tensor)> {
-        let mut v: Vec<(String, Tensor)> = self
-            .m
-            .iter()
-            .map(|(n, t)| (format!("adam_m/{n}"), t.shallow_clone()))
-            .collect();
-        v.extend(
-            self.v
-                .iter()
-                .map(|(n, t)| (format!("adam_v/{n}"), t.shallow_clone())),
-        );
+        let mut v: Vec<(String, Tensor)> = self.m.iter().map(|(n, t)| (format!("adam_m/{n}"), t.shallow_clone())).collect();
+        v.extend(self.v.iter().map(|(n, t)| (format!("adam_v/{n}"), t.shallow_clone())));
         v.push(("adam_step".into(), Tensor::from(self.step)));
         v
     }
 
     pub fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<(), String> {
-        let find = |k: &str| {
-            named
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, t)| t.shallow_clone())
-                .ok_or_else(|| format!("missing {k}"))
-        };
+        let find = |k: &str| named.iter().find(|(n, _)| n == k).map(|(_, t)| t.shallow_clone()).ok_or_else(|| format!("missing {k}"));
         for (prefix, set) in [("adam_m", &self.m), ("adam_v", &self.v)] {
             for (n, t) in set.iter() {
                 let src = find(&format!("{prefix}/{n}"))?.to_device(t.device());
                 if src.size() != t.size() {
-                    return Err(format!(
-                        "{prefix}/{n} has shape {:?}, expected {:?}",
-                        src.size(),
-                        t.size()
-                    ));
+                    return Err(format!("{prefix}/{n} has shape {:?}, expected {:?}", src.size(), t.size()));
                 }
                 tch::no_grad(|| {
                     let mut d = t.shallow_clone();
@@ -104,38 +78,24 @@ mod tests {
 
     #[test]
     fn first_step_moves_by_lr_in_the_gradient_sign() {
-        let p = ParamSet::from_pairs(vec![(
-            "w".into(),
-            Tensor::from_slice(&[1.0f32, -2.0]).set_requires_grad(true),
-        )]);
+        let p = ParamSet::from_pairs(vec![("w".into(), Tensor::from_slice(&[1.0f32, -2.0]).set_requires_grad(true))]);
         let mut opt = Adam::new(&p, 0.1);
         opt.update(&p, &[Tensor::from_slice(&[3.0f32, -0.5])]);
         // m_hat = g, v_hat = g^2: the step is lr * sign(g) (up to eps)
         let w = Vec::<f32>::try_from(p.get("w").detach()).unwrap();
-        assert!(
-            (w[0] - 0.9).abs() < 1e-6 && (w[1] + 1.9).abs() < 1e-6,
-            "{w:?}"
-        );
+        assert!((w[0] - 0.9).abs() < 1e-6 && (w[1] + 1.9).abs() < 1e-6, "{w:?}");
     }
 
     #[test]
     fn minimises_a_quadratic() {
-        let p = ParamSet::from_pairs(vec![(
-            "x".into(),
-            Tensor::from_slice(&[5.0f32, -3.0]).set_requires_grad(true),
-        )]);
+        let p = ParamSet::from_pairs(vec![("x".into(), Tensor::from_slice(&[5.0f32, -3.0]).set_requires_grad(true))]);
         let mut opt = Adam::new(&p, 0.1);
         for _ in 0..300 {
-            let loss = (p.get("x") - Tensor::from_slice(&[1.0f32, 2.0]))
-                .square()
-                .sum(Kind::Float);
+            let loss = (p.get("x") - Tensor::from_slice(&[1.0f32, 2.0])).square().sum(Kind::Float);
             let g = Tensor::run_backward(&[&loss], &[p.get("x")], false, false);
             opt.update(&p, &g);
         }
         let x = Vec::<f32>::try_from(p.get("x").detach()).unwrap();
-        assert!(
-            (x[0] - 1.0).abs() < 0.05 && (x[1] - 2.0).abs() < 0.05,
-            "{x:?}"
-        );
+        assert!((x[0] - 1.0).abs() < 0.05 && (x[1] - 2.0).abs() < 0.05, "{x:?}");
     }
 }

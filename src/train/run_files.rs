@@ -10,18 +10,14 @@ use serde::Serialize;
 /// Create the folder `out` will be written to.
 pub fn prepare_output(out: &Path) -> Result<()> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
     }
     Ok(())
 }
 
 /// Write `lines` as JSON lines to `path` (temporary file, then rename).
 pub fn write_log<T: Serialize>(path: &Path, lines: &[T]) -> Result<()> {
-    let text: String = lines
-        .iter()
-        .map(|l| serde_json::to_string(l).expect("log line serialises") + "\n")
-        .collect();
+    let text: String = lines.iter().map(|l| serde_json::to_string(l).expect("log line serialises") + "\n").collect();
     crate::atomic::write(path, text.as_bytes()).context("cannot write the training log")
 }
 
@@ -32,11 +28,6 @@ pub fn write_log<T: Serialize>(path: &Path, lines: &[T]) -> Result<()> {
 pub fn append_log<T: Serialize>(path: &Path, line: &T) -> Result<()> {
     use std::io::Write;
     let text = serde_json::to_string(line).expect("log line serialises") + "\n";
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("{}: cannot open the training log", path.display()))?;
-    f.write_all(text.as_bytes())
-        .with_context(|| format!("{}: cannot append to the training log", path.display()))
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("{}: cannot open the training log", path.display()))?;
+    f.write_all(text.as_bytes()).with_context(|| format!("{}: cannot append to the training log", path.display()))
 }

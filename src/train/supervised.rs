@@ -164,22 +164,14 @@ pub fn zoo_config(profile: Profile, seed: u64, arch: Arch, factory: &Path) -> Fa
 /// tensor; `aspp.*` (LR-ASPP) is copied too when the model has RVM's.
 /// Returns the number of tensors copied.
 pub fn copy_backbone(net: &dyn Matter, path: &Path) -> Result<usize> {
-    let src = checkpoint::read_tensors(path)
-        .with_context(|| format!("reading the backbone from {}", path.display()))?;
+    let src = checkpoint::read_tensors(path).with_context(|| format!("reading the backbone from {}", path.display()))?;
     let mut pairs = vec![];
     for (prefix, set) in [("param", net.params()), ("buffer", net.buffers())] {
-        for (name, t) in set
-            .iter()
-            .filter(|(name, _)| name.starts_with("backbone.") || name.starts_with("aspp."))
-        {
+        for (name, t) in set.iter().filter(|(name, _)| name.starts_with("backbone.") || name.starts_with("aspp.")) {
             match src.iter().find(|(k, _)| *k == format!("{prefix}/{name}")) {
-                Some((_, v)) if v.size() == t.size() => {
-                    pairs.push((t.shallow_clone(), v.shallow_clone()))
-                }
+                Some((_, v)) if v.size() == t.size() => pairs.push((t.shallow_clone(), v.shallow_clone())),
                 found if name.starts_with("backbone.") => {
-                    let why = found.map_or("is missing".to_string(), |(_, v)| {
-                        format!("has shape {:?}, the model needs {:?}", v.size(), t.size())
-                    });
+                    let why = found.map_or("is missing".to_string(), |(_, v)| format!("has shape {:?}, the model needs {:?}", v.size(), t.size()));
                     anyhow::bail!("{}: backbone tensor {prefix}/{name} {why} (a checkpoint of another width or depth?)", path.display());
                 }
                 _ => {}
@@ -227,16 +219,10 @@ pub fn log_path(out: &Path) -> PathBuf {
 }
 
 /// Render `synvm` and split it into train and test tensors.
-pub fn synvm_tensors(
-    profile: Profile,
-    data_seed: u64,
-) -> Result<(Vec<ClipTensors>, Vec<ClipTensors>)> {
+pub fn synvm_tensors(profile: Profile, data_seed: u64) -> Result<(Vec<ClipTensors>, Vec<ClipTensors>)> {
     let ds = world::generate("synvm", profile, data_seed)?;
     let (train, test): (Vec<_>, Vec<_>) = ds.clips.iter().partition(|c| c.meta.split == "train");
-    Ok((
-        train.into_iter().map(ClipTensors::from_clip).collect(),
-        test.into_iter().map(ClipTensors::from_clip).collect(),
-    ))
+    Ok((train.into_iter().map(ClipTensors::from_clip).collect(), test.into_iter().map(ClipTensors::from_clip).collect()))
 }
 
 /// Train (or resume) the factory model, writing checkpoints to `out`.
@@ -246,13 +232,7 @@ pub fn train(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device) -> R
 
 /// As [`train`], but stop after step `until` (as a kill would, though only
 /// at a checkpoint boundary if `until` is one): used to test resumption.
-pub fn train_until(
-    cfg: &FactoryConfig,
-    out: &Path,
-    resume: bool,
-    device: Device,
-    until: Option<u64>,
-) -> Result<FactoryRun> {
+pub fn train_until(cfg: &FactoryConfig, out: &Path, resume: bool, device: Device, until: Option<u64>) -> Result<FactoryRun> {
     tch::set_num_threads(cfg.threads);
     let start = Instant::now();
     crate::train::run_files::prepare_output(out)?;
@@ -261,12 +241,7 @@ pub fn train_until(
     for set in std::iter::once(&cfg.data).chain(&cfg.also) {
         match set {
             SetName::SynVm => train_clips.extend(vm_train.iter().map(ClipTensors::shallow_clone)),
-            other => train_clips.extend(
-                world::generate(other.name(), cfg.profile, cfg.data_seed)?
-                    .clips
-                    .iter()
-                    .map(ClipTensors::from_clip),
-            ),
+            other => train_clips.extend(world::generate(other.name(), cfg.profile, cfg.data_seed)?.clips.iter().map(ClipTensors::from_clip)),
         }
     }
     let pool: &[ClipTensors] = match cfg.backgrounds {
@@ -275,11 +250,7 @@ pub fn train_until(
         Some(other) => anyhow::bail!("backgrounds from {other} are not supported (use synvm)"),
     };
     let mut net: Box<dyn Matter> = match &cfg.init {
-        Some(p) => {
-            checkpoint::load_model(p, device)
-                .with_context(|| format!("loading the initial model {}", p.display()))?
-                .0
-        }
+        Some(p) => checkpoint::load_model(p, device).with_context(|| format!("loading the initial model {}", p.display()))?.0,
         None => zoo::build(cfg.arch.unwrap_or(Arch::Rvm), &cfg.model, device, cfg.seed),
     };
     if let Some(p) = &cfg.init_backbone {
@@ -289,42 +260,24 @@ pub fn train_until(
     let mut log: Vec<LogLine> = Vec::new();
     let mut first = 0u64;
     if resume && out.is_file() {
-        let (loaded, side) = checkpoint::load_model(out, device)
-            .with_context(|| format!("resuming from {}", out.display()))?;
+        let (loaded, side) = checkpoint::load_model(out, device).with_context(|| format!("resuming from {}", out.display()))?;
         let saved: FactoryConfig = serde_json::from_value(side.provenance["config"].clone())
             .with_context(|| format!("{}: not a factory checkpoint", out.display()))?;
         crate::check_engine(&side.provenance, out)?;
         // A resume may run on another thread count (another machine): the recipe is what must match.
-        if (FactoryConfig {
-            threads: cfg.threads,
-            ..saved
-        }) != *cfg
-        {
-            anyhow::bail!(
-                "{}: was trained with another configuration; remove it or drop --resume",
-                out.display()
-            );
+        if (FactoryConfig { threads: cfg.threads, ..saved }) != *cfg {
+            anyhow::bail!("{}: was trained with another configuration; remove it or drop --resume", out.display());
         }
         net = loaded;
         opt = Adam::new(net.params(), cfg.lr);
         let state = checkpoint::read_tensors(out)?;
-        opt.load_state(&state)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+        opt.load_state(&state).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
         first = opt.step as u64;
         if let Ok(text) = std::fs::read_to_string(log_path(out)) {
-            log = text
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .filter(|l: &LogLine| l.step < first)
-                .collect();
+            log = text.lines().filter_map(|l| serde_json::from_str(l).ok()).filter(|l: &LogLine| l.step < first).collect();
         }
     }
-    let sampling = Sampling {
-        batch: cfg.batch,
-        seq_len: cfg.seq_len,
-        swap_background: cfg.swap_background,
-        flip: 0.5,
-    };
+    let sampling = Sampling { batch: cfg.batch, seq_len: cfg.seq_len, swap_background: cfg.swap_background, flip: 0.5 };
     let bar = crate::progress::bar(cfg.steps, &cfg.trainer);
     bar.set_position(first);
     let mut frames = 0i64;
@@ -336,47 +289,22 @@ pub fn train_until(
         let mut r = Rand::keyed(&format!("factory/step/{step}"), cfg.seed);
         let b = sample_with(&train_clips, pool, &sampling, &mut r).to_device(device);
         // Interactive models train on clicks simulated from the truth.
-        let input = if net.prompt_channels() > 0 {
-            crate::model::zoo::dfimat::training_input(&b.src, &b.pha, &mut r)
-        } else {
-            b.src.shallow_clone()
-        };
+        let input = if net.prompt_channels() > 0 { crate::model::zoo::dfimat::training_input(&b.src, &b.pha, &mut r) } else { b.src.shallow_clone() };
         let o = net.run(net.params(), &input, None, true);
-        let loss = model_loss(
-            net.arch(),
-            &o,
-            &Targets {
-                pha: &b.pha,
-                fgr: &b.fgr,
-                labels: b.labels.as_ref(),
-            },
-        );
+        let loss = model_loss(net.arch(), &o, &Targets { pha: &b.pha, fgr: &b.fgr, labels: b.labels.as_ref() });
         opt.update(net.params(), &gradients(&loss, net.params()));
         frames += b.src.size()[0] * b.src.size()[1];
         let loss_v = loss.double_value(&[]);
         let done = step + 1;
-        let mut line = LogLine {
-            step: done,
-            loss: loss_v,
-            lr,
-            seconds: start.elapsed().as_secs_f64(),
-            val_mad: None,
-            val_miou: None,
-        };
+        let mut line = LogLine { step: done, loss: loss_v, lr, seconds: start.elapsed().as_secs_f64(), val_mad: None, val_miou: None };
         if done % cfg.val_every == 0 || done == cfg.steps {
             let v = validate(net.as_ref(), net.params(), &test_clips, device);
             line.val_mad = Some(v.mad);
             line.val_miou = Some(v.miou);
-            bar.println(format!(
-                "step {done}: loss {loss_v:.4}, val MAD {:.2} (x1e3), val mIoU {:.4}",
-                v.mad, v.miou
-            ));
+            bar.println(format!("step {done}: loss {loss_v:.4}, val MAD {:.2} (x1e3), val mIoU {:.4}", v.mad, v.miou));
         }
         log.push(line);
-        bar.set_message(format!(
-            "loss {loss_v:.4} {:.1} frames/s",
-            frames as f64 / t0.elapsed().as_secs_f64()
-        ));
+        bar.set_message(format!("loss {loss_v:.4} {:.1} frames/s", frames as f64 / t0.elapsed().as_secs_f64()));
         bar.inc(1);
         if done % cfg.ckpt_every == 0 || done == cfg.steps {
             save(net.as_ref(), &opt, cfg, &log, out, done == cfg.steps)?;
@@ -384,33 +312,16 @@ pub fn train_until(
     }
     bar.finish_and_clear();
     let final_val = validate(net.as_ref(), net.params(), &test_clips, device);
-    Ok(FactoryRun {
-        net,
-        log,
-        final_val,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(FactoryRun { net, log, final_val, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Gradients of `loss` for every parameter; zeros for parameters the loss
 /// does not reach (e.g. a head unused by a model's own loss).
 pub fn gradients(loss: &Tensor, params: &crate::model::ParamSet) -> Vec<Tensor> {
-    params.defined_grads(Tensor::run_backward(
-        &[loss],
-        &params.tensors().iter().collect::<Vec<_>>(),
-        false,
-        false,
-    ))
+    params.defined_grads(Tensor::run_backward(&[loss], &params.tensors().iter().collect::<Vec<_>>(), false, false))
 }
 
-fn save(
-    net: &dyn Matter,
-    opt: &Adam,
-    cfg: &FactoryConfig,
-    log: &[LogLine],
-    out: &Path,
-    done: bool,
-) -> Result<()> {
+fn save(net: &dyn Matter, opt: &Adam, cfg: &FactoryConfig, log: &[LogLine], out: &Path, done: bool) -> Result<()> {
     let prov = serde_json::json!({
         "trainer": cfg.trainer,
         "config": cfg,

@@ -15,26 +15,13 @@ use crate::world::rng::Rand;
 /// An interactive model (DFIMat-like) gets clicks simulated from the clip's
 /// truth with [`dfimat::ROUNDS`] rounds, the same stream for a clip every
 /// time; it returns no foreground, so the second tensor is the input.
-pub fn predict_clip(
-    net: &dyn Matter,
-    params: &ParamSet,
-    clip: &ClipTensors,
-    chunk: i64,
-    device: Device,
-) -> (Tensor, Tensor) {
+pub fn predict_clip(net: &dyn Matter, params: &ParamSet, clip: &ClipTensors, chunk: i64, device: Device) -> (Tensor, Tensor) {
     predict_clip_at(net, params, clip, chunk, device, 1.0)
 }
 
 /// [`predict_clip`] with RVM's `downsample_ratio` (below 1 only for models
 /// with a refiner, see [`Matter::has_refiner`]).
-pub fn predict_clip_at(
-    net: &dyn Matter,
-    params: &ParamSet,
-    clip: &ClipTensors,
-    chunk: i64,
-    device: Device,
-    ratio: f64,
-) -> (Tensor, Tensor) {
+pub fn predict_clip_at(net: &dyn Matter, params: &ParamSet, clip: &ClipTensors, chunk: i64, device: Device, ratio: f64) -> (Tensor, Tensor) {
     if net.prompt_channels() > 0 {
         let mut r = Rand::keyed(&format!("interactive/{}", clip.name), 0);
         let n = clip.len();
@@ -42,22 +29,8 @@ pub fn predict_clip_at(
         let mut i = 0;
         while i < n {
             let t = chunk.min(n - i);
-            let (com, truth) = (
-                clip.com.narrow(0, i, t).to_device(device),
-                clip.pha.narrow(0, i, t).to_device(device),
-            );
-            phas.push(
-                dfimat::interactive_alpha(
-                    net,
-                    params,
-                    &com,
-                    &truth,
-                    dfimat::ROUNDS,
-                    dfimat::CLICKS,
-                    &mut r,
-                )
-                .to_device(Device::Cpu),
-            );
+            let (com, truth) = (clip.com.narrow(0, i, t).to_device(device), clip.pha.narrow(0, i, t).to_device(device));
+            phas.push(dfimat::interactive_alpha(net, params, &com, &truth, dfimat::ROUNDS, dfimat::CLICKS, &mut r).to_device(Device::Cpu));
             i += t;
         }
         return (Tensor::cat(&phas, 0), clip.com.shallow_clone());
@@ -91,12 +64,7 @@ pub struct ValScores {
     pub object_recall: Option<f64>,
 }
 
-pub fn validate(
-    net: &dyn Matter,
-    params: &ParamSet,
-    clips: &[ClipTensors],
-    device: Device,
-) -> ValScores {
+pub fn validate(net: &dyn Matter, params: &ParamSet, clips: &[ClipTensors], device: Device) -> ValScores {
     let (mut mad, mut miou, mut rec_sum, mut rec_n) = (0.0, 0.0, 0.0, 0);
     for c in clips {
         let (pha, _) = predict_clip(net, params, c, 8, device);
@@ -107,8 +75,7 @@ pub fn validate(
             cm += metrics::mad(&p, &t).expect("same size");
             ci += metrics::miou(&p, &t, metrics::DEFAULT_MIOU_THRESHOLD).expect("same size");
             if let Some(m) = c.object_mask(f) {
-                if let Ok(Some(r)) = metrics::object_recall(&p, &m, metrics::DEFAULT_MIOU_THRESHOLD)
-                {
+                if let Ok(Some(r)) = metrics::object_recall(&p, &m, metrics::DEFAULT_MIOU_THRESHOLD) {
                     rec_sum += r;
                     rec_n += 1;
                 }
@@ -118,9 +85,5 @@ pub fn validate(
         miou += ci / c.len() as f64;
     }
     let n = clips.len().max(1) as f64;
-    ValScores {
-        mad: mad / n,
-        miou: miou / n,
-        object_recall: (rec_n > 0).then(|| rec_sum / rec_n as f64),
-    }
+    ValScores { mad: mad / n, miou: miou / n, object_recall: (rec_n > 0).then(|| rec_sum / rec_n as f64) }
 }

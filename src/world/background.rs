@@ -77,105 +77,55 @@ impl Background {
     }
 
     fn plain(kind: BackgroundKind, base: Material) -> Background {
-        Background {
-            kind,
-            base,
-            layers: vec![],
-            interferer_families: vec![],
-            camera: Camera::default(),
-            light: Wave {
-                base: 1.0,
-                amp: 0.0,
-                freq: 0.0,
-                phase: 0.0,
-            },
-        }
+        Background { kind, base, layers: vec![], interferer_families: vec![], camera: Camera::default(), light: Wave { base: 1.0, amp: 0.0, freq: 0.0, phase: 0.0 } }
     }
 
     /// A procedural room seen from a video-call distance: wall, floor, a
     /// window, shelves with boxes, picture frames, a door or a cupboard.
     pub fn room(r: &mut Rand, aspect: f32) -> Background {
-        let wall = *r.pick(&[
-            [0.85, 0.82, 0.75],
-            [0.7, 0.75, 0.8],
-            [0.8, 0.7, 0.6],
-            [0.6, 0.62, 0.58],
-            [0.9, 0.9, 0.88],
-        ]);
+        let wall = *r.pick(&[[0.85, 0.82, 0.75], [0.7, 0.75, 0.8], [0.8, 0.7, 0.6], [0.6, 0.62, 0.58], [0.9, 0.9, 0.88]]);
         let wall = r.jitter(wall, 0.05);
         let base = Material::solid(wall).with(Pattern::Noise, wall.map(|v| v * 0.9), 0.05);
         let mut bg = Background::plain(BackgroundKind::Room, base);
-        let bg_layer = |shape: Sdf, material: Material| Layer {
-            shape,
-            place: Placement::identity(),
-            opacity: 1.0,
-            material,
-            label: label::BACKGROUND,
-        };
+        let bg_layer = |shape: Sdf, material: Material| Layer { shape, place: Placement::identity(), opacity: 1.0, material, label: label::BACKGROUND };
         let span = aspect + 1.0; // room wider than the frame, for pans
         let floor_y = r.range(0.78, 0.92);
-        let floor = Material::solid(r.jitter([0.55, 0.4, 0.28], 0.1)).with(
-            Pattern::Stripes,
-            r.jitter([0.45, 0.32, 0.22], 0.05),
-            0.04,
-        );
-        bg.layers.push(bg_layer(
-            Sdf::rect(v2(span / 2.0 - 0.5, floor_y + 0.5), span, 0.5, 0.0),
-            floor,
-        ));
+        let floor = Material::solid(r.jitter([0.55, 0.4, 0.28], 0.1)).with(Pattern::Stripes, r.jitter([0.45, 0.32, 0.22], 0.05), 0.04);
+        bg.layers.push(bg_layer(Sdf::rect(v2(span / 2.0 - 0.5, floor_y + 0.5), span, 0.5, 0.0), floor));
         let win_x = r.range(-0.3, aspect + 0.3);
         let (ww, wh) = (r.range(0.15, 0.3), r.range(0.15, 0.25));
-        let sky =
-            Material::solid([0.6, 0.78, 0.95]).with(Pattern::Gradient, [0.9, 0.95, 1.0], 0.15);
+        let sky = Material::solid([0.6, 0.78, 0.95]).with(Pattern::Gradient, [0.9, 0.95, 1.0], 0.15);
         let frame_m = Material::solid(r.jitter([0.95, 0.95, 0.95], 0.05));
-        bg.layers.push(bg_layer(
-            Sdf::rect(v2(win_x, 0.3), ww + 0.02, wh + 0.02, 0.0),
-            frame_m.clone(),
-        ));
-        bg.layers
-            .push(bg_layer(Sdf::rect(v2(win_x, 0.3), ww, wh, 0.0), sky));
-        bg.layers
-            .push(bg_layer(Sdf::rect(v2(win_x, 0.3), 0.01, wh, 0.0), frame_m));
+        bg.layers.push(bg_layer(Sdf::rect(v2(win_x, 0.3), ww + 0.02, wh + 0.02, 0.0), frame_m.clone()));
+        bg.layers.push(bg_layer(Sdf::rect(v2(win_x, 0.3), ww, wh, 0.0), sky));
+        bg.layers.push(bg_layer(Sdf::rect(v2(win_x, 0.3), 0.01, wh, 0.0), frame_m));
         for _ in 0..r.int(1, 4) {
             let x = r.range(-0.4, aspect + 0.4);
             let y = r.range(0.2, floor_y - 0.15);
             let sw = r.range(0.15, 0.35);
             let wood = Material::solid(r.jitter([0.45, 0.3, 0.2], 0.1));
-            bg.layers
-                .push(bg_layer(Sdf::rect(v2(x, y), sw, 0.012, 0.0), wood));
+            bg.layers.push(bg_layer(Sdf::rect(v2(x, y), sw, 0.012, 0.0), wood));
             let mut bx = x - sw + 0.03;
             while bx < x + sw - 0.05 {
                 let (bw, bh) = (r.range(0.015, 0.045), r.range(0.03, 0.09));
                 let c = r.color();
                 let m = Material::random(r, c, 0.02);
-                bg.layers.push(bg_layer(
-                    Sdf::rect(v2(bx + bw, y - 0.012 - bh), bw, bh, 0.003),
-                    m,
-                ));
+                bg.layers.push(bg_layer(Sdf::rect(v2(bx + bw, y - 0.012 - bh), bw, bh, 0.003), m));
                 bx += 2.0 * bw + r.range(0.0, 0.03);
             }
         }
         for _ in 0..r.int(0, 3) {
             let c = v2(r.range(-0.4, aspect + 0.4), r.range(0.15, 0.5));
             let (fw, fh) = (r.range(0.05, 0.12), r.range(0.05, 0.1));
-            bg.layers.push(bg_layer(
-                Sdf::rect(c, fw, fh, 0.0),
-                Material::solid(r.jitter([0.3, 0.25, 0.2], 0.1)),
-            ));
+            bg.layers.push(bg_layer(Sdf::rect(c, fw, fh, 0.0), Material::solid(r.jitter([0.3, 0.25, 0.2], 0.1))));
             let art_c = r.color();
             let art = Material::random(r, art_c, 0.03);
-            bg.layers
-                .push(bg_layer(Sdf::rect(c, fw - 0.012, fh - 0.012, 0.0), art));
+            bg.layers.push(bg_layer(Sdf::rect(c, fw - 0.012, fh - 0.012, 0.0), art));
         }
         if r.chance(0.5) {
             let c = v2(r.range(-0.3, aspect + 0.3), floor_y - 0.35);
-            let m = Material::solid(r.jitter([0.5, 0.38, 0.3], 0.15)).with(
-                Pattern::Noise,
-                [0.4, 0.3, 0.22],
-                0.05,
-            );
-            bg.layers
-                .push(bg_layer(Sdf::rect(c, r.range(0.12, 0.2), 0.35, 0.01), m));
+            let m = Material::solid(r.jitter([0.5, 0.38, 0.3], 0.15)).with(Pattern::Noise, [0.4, 0.3, 0.22], 0.05);
+            bg.layers.push(bg_layer(Sdf::rect(c, r.range(0.12, 0.2), 0.35, 0.01), m));
         }
         bg
     }
@@ -189,38 +139,17 @@ impl Background {
             shake_freq: r.range(2.0, 6.0),
             phase: r.range(0.0, TAU),
         };
-        self.light = Wave {
-            base: 1.0,
-            amp: r.range(0.08, 0.22),
-            freq: r.range(0.1, 0.5),
-            phase: r.range(0.0, TAU),
-        };
+        self.light = Wave { base: 1.0, amp: r.range(0.08, 0.22), freq: r.range(0.1, 0.5), phase: r.range(0.0, TAU) };
     }
 
     /// Scatter interfering objects (not foreground) from `pool`.
-    pub fn add_interferers(
-        &mut self,
-        r: &mut Rand,
-        pool: &[&'static Family],
-        n: usize,
-        aspect: f32,
-    ) {
+    pub fn add_interferers(&mut self, r: &mut Rand, pool: &[&'static Family], n: usize, aspect: f32) {
         for _ in 0..n {
             let fam = *r.pick(pool);
             let m: ObjectModel = (fam.build)(r);
-            let place = Placement::new(
-                v2(r.range(0.05, aspect - 0.05), r.range(0.15, 0.85)),
-                r.range(-0.6, 0.6),
-                r.range(0.1, 0.22),
-            );
+            let place = Placement::new(v2(r.range(0.05, aspect - 0.05), r.range(0.15, 0.85)), r.range(-0.6, 0.6), r.range(0.1, 0.22));
             for p in m.parts {
-                self.layers.push(Layer {
-                    shape: p.shape,
-                    place,
-                    opacity: p.opacity,
-                    material: p.material,
-                    label: label::INTERFERER,
-                });
+                self.layers.push(Layer { shape: p.shape, place, opacity: p.opacity, material: p.material, label: label::INTERFERER });
             }
             self.interferer_families.push(fam.name.to_string());
         }
@@ -229,13 +158,7 @@ impl Background {
     /// A copy of an object (a held object's twin) lying in the background.
     pub fn add_copy(&mut self, model: &ObjectModel, place: Placement, family: &str) {
         for p in &model.parts {
-            self.layers.push(Layer {
-                shape: p.shape.clone(),
-                place,
-                opacity: p.opacity,
-                material: p.material.clone(),
-                label: label::INTERFERER,
-            });
+            self.layers.push(Layer { shape: p.shape.clone(), place, opacity: p.opacity, material: p.material.clone(), label: label::INTERFERER });
         }
         self.interferer_families.push(family.to_string());
     }
@@ -254,9 +177,7 @@ impl Background {
             })
             .collect();
         let base = &self.base;
-        let flat = flatten(&layers, w, h, |x, y| {
-            base.color(super::raster::pixel_center(x, y, h) + cam)
-        });
+        let flat = flatten(&layers, w, h, |x, y| base.color(super::raster::pixel_center(x, y, h) + cam));
         let mut data = Vec::with_capacity(w * h * 3);
         let mut labels = Vec::with_capacity(w * h);
         for i in 0..w * h {
@@ -267,11 +188,7 @@ impl Background {
                 data.push(a * flat.color[i * 3 + k] + (1.0 - a) * wall[k]);
             }
             let interferer = flat.label[i] == label::INTERFERER && flat.label_weight[i] >= 0.5;
-            labels.push(if interferer {
-                label::INTERFERER
-            } else {
-                label::BACKGROUND
-            });
+            labels.push(if interferer { label::INTERFERER } else { label::BACKGROUND });
         }
         (Rgb::new(w, h, data), labels)
     }

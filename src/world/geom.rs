@@ -101,36 +101,19 @@ pub struct Rect {
 
 impl Rect {
     pub fn empty() -> Self {
-        Rect {
-            lo: v2(f32::INFINITY, f32::INFINITY),
-            hi: v2(f32::NEG_INFINITY, f32::NEG_INFINITY),
-        }
+        Rect { lo: v2(f32::INFINITY, f32::INFINITY), hi: v2(f32::NEG_INFINITY, f32::NEG_INFINITY) }
     }
     pub fn around(c: V2, r: f32) -> Self {
-        Rect {
-            lo: v2(c.x - r, c.y - r),
-            hi: v2(c.x + r, c.y + r),
-        }
+        Rect { lo: v2(c.x - r, c.y - r), hi: v2(c.x + r, c.y + r) }
     }
     pub fn union(self, o: Rect) -> Rect {
-        Rect {
-            lo: self.lo.min(o.lo),
-            hi: self.hi.max(o.hi),
-        }
+        Rect { lo: self.lo.min(o.lo), hi: self.hi.max(o.hi) }
     }
     pub fn grow(self, m: f32) -> Rect {
-        Rect {
-            lo: self.lo - v2(m, m),
-            hi: self.hi + v2(m, m),
-        }
+        Rect { lo: self.lo - v2(m, m), hi: self.hi + v2(m, m) }
     }
     pub fn corners(&self) -> [V2; 4] {
-        [
-            self.lo,
-            v2(self.hi.x, self.lo.y),
-            self.hi,
-            v2(self.lo.x, self.hi.y),
-        ]
+        [self.lo, v2(self.hi.x, self.lo.y), self.hi, v2(self.lo.x, self.hi.y)]
     }
     /// The bounding box of this box after a placement.
     pub fn placed(&self, p: &Placement) -> Rect {

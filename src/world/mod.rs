@@ -58,24 +58,15 @@ pub fn manifest(set: SetName, profile: Profile, seed: u64, plans: &[scene::ClipP
         width: w,
         height: h,
         fps: sets::FPS,
-        note: format!(
-            "synthetic stand-in for {} rendered by hoimat's procedural HOI world",
-            set.stands_for()
-        ),
+        note: format!("synthetic stand-in for {} rendered by hoimat's procedural HOI world", set.stands_for()),
         clips: plans.iter().map(|p| p.meta.clone()).collect(),
     }
 }
 
 /// Render one planned clip (frames in parallel).
 pub fn render(plan: &scene::ClipPlan) -> Clip {
-    let frames = (0..plan.meta.n_frames)
-        .into_par_iter()
-        .map(|i| plan.frame(i))
-        .collect();
-    Clip {
-        meta: plan.meta.clone(),
-        frames,
-    }
+    let frames = (0..plan.meta.n_frames).into_par_iter().map(|i| plan.frame(i)).collect();
+    Clip { meta: plan.meta.clone(), frames }
 }
 
 /// Generate a whole set in memory. Use [`plan`] + [`render`] to stream clips
@@ -84,8 +75,5 @@ pub fn generate(set: &str, profile: Profile, seed: u64) -> anyhow::Result<Datase
     let set: SetName = set.parse().map_err(anyhow::Error::msg)?;
     let plans = plan(set, profile, seed);
     let clips = plans.par_iter().map(render).collect();
-    Ok(Dataset {
-        manifest: manifest(set, profile, seed, &plans),
-        clips,
-    })
+    Ok(Dataset { manifest: manifest(set, profile, seed, &plans), clips })
 }

@@ -13,22 +13,11 @@ use crate::frame::label;
 
 /// Skin tones spanning light to dark (linear-ish sRGB in [0, 1]).
 const SKIN: [[f32; 3]; 8] = [
-    [0.96, 0.80, 0.69],
-    [0.92, 0.72, 0.58],
-    [0.85, 0.64, 0.50],
-    [0.78, 0.57, 0.42],
-    [0.66, 0.46, 0.33],
-    [0.55, 0.37, 0.26],
-    [0.42, 0.28, 0.20],
-    [0.30, 0.20, 0.14],
+    [0.96, 0.80, 0.69], [0.92, 0.72, 0.58], [0.85, 0.64, 0.50], [0.78, 0.57, 0.42],
+    [0.66, 0.46, 0.33], [0.55, 0.37, 0.26], [0.42, 0.28, 0.20], [0.30, 0.20, 0.14],
 ];
 const HAIR: [[f32; 3]; 6] = [
-    [0.08, 0.06, 0.05],
-    [0.25, 0.16, 0.09],
-    [0.45, 0.30, 0.16],
-    [0.70, 0.55, 0.32],
-    [0.55, 0.20, 0.10],
-    [0.6, 0.6, 0.6],
+    [0.08, 0.06, 0.05], [0.25, 0.16, 0.09], [0.45, 0.30, 0.16], [0.70, 0.55, 0.32], [0.55, 0.20, 0.10], [0.6, 0.6, 0.6],
 ];
 
 /// A smooth periodic motion: base + amp * sin(2 pi f t + phase).
@@ -42,12 +31,7 @@ pub struct Wave {
 
 impl Wave {
     pub fn new(r: &mut Rand, base: f32, amp: f32) -> Wave {
-        Wave {
-            base,
-            amp: amp * r.range(0.4, 1.0),
-            freq: r.range(0.15, 0.7),
-            phase: r.range(0.0, TAU),
-        }
+        Wave { base, amp: amp * r.range(0.4, 1.0), freq: r.range(0.15, 0.7), phase: r.range(0.0, TAU) }
     }
     pub fn at(&self, t: f32) -> f32 {
         self.base + self.amp * libm::sinf(TAU * self.freq * t + self.phase)
@@ -167,12 +151,7 @@ impl Person {
     pub fn hand(&self, i: usize, t: f32) -> Hand {
         let p = self.placement(t);
         let (side, s, f) = self.arm_points(i, t);
-        Hand {
-            pos: p.to_scene(f + (f - s) * (PALM / FORE)),
-            dir: libm::atan2f(f.y - s.y, f.x - s.x),
-            palm_r: PALM * p.scale,
-            side,
-        }
+        Hand { pos: p.to_scene(f + (f - s) * (PALM / FORE)), dir: libm::atan2f(f.y - s.y, f.x - s.x), palm_r: PALM * p.scale, side }
     }
 
     fn arm_points(&self, i: usize, t: f32) -> (f32, V2, V2) {
@@ -190,86 +169,25 @@ impl Person {
         let place = self.placement(t);
         let skin = Material::solid(self.skin).with(Pattern::Gradient, scale3(self.skin, 0.8), 0.25);
         let hair = Material::solid(self.hair).with(Pattern::Noise, scale3(self.hair, 1.3), 0.01);
-        let layer = |shape: Sdf, material: &Material| Layer {
-            shape,
-            place,
-            opacity: 1.0,
-            material: material.clone(),
-            label: label::PERSON,
-        };
+        let layer = |shape: Sdf, material: &Material| Layer { shape, place, opacity: 1.0, material: material.clone(), label: label::PERSON };
         let mut body = Vec::new();
         let tilt = self.head_tilt.at(t);
         let head_c = v2(0.0, 0.33);
         let head_rot = |q: V2| (q - v2(0.0, 0.45)).rot(tilt) + v2(0.0, 0.45);
         if self.long_hair {
-            body.push(layer(
-                Sdf::Box {
-                    c: head_rot(v2(0.0, 0.43)),
-                    hw: 0.105,
-                    hh: 0.13,
-                    rot: tilt,
-                    round: 0.05,
-                },
-                &hair,
-            ));
+            body.push(layer(Sdf::Box { c: head_rot(v2(0.0, 0.43)), hw: 0.105, hh: 0.13, rot: tilt, round: 0.05 }, &hair));
         }
-        body.push(layer(
-            Sdf::Box {
-                c: v2(0.0, 0.86),
-                hw: 0.19,
-                hh: 0.32,
-                rot: 0.0,
-                round: 0.07,
-            },
-            &self.shirt,
-        ));
-        body.push(layer(
-            Sdf::capsule(v2(0.0, 0.42), v2(0.0, 0.54), 0.042),
-            &skin,
-        ));
-        body.push(layer(
-            Sdf::Ellipse {
-                c: head_rot(head_c),
-                rx: 0.085,
-                ry: 0.11,
-                rot: tilt,
-            },
-            &skin,
-        ));
+        body.push(layer(Sdf::Box { c: v2(0.0, 0.86), hw: 0.19, hh: 0.32, rot: 0.0, round: 0.07 }, &self.shirt));
+        body.push(layer(Sdf::capsule(v2(0.0, 0.42), v2(0.0, 0.54), 0.042), &skin));
+        body.push(layer(Sdf::Ellipse { c: head_rot(head_c), rx: 0.085, ry: 0.11, rot: tilt }, &skin));
         let dark = Material::solid([0.1, 0.08, 0.08]);
         for ex in [-0.032f32, 0.032] {
-            body.push(layer(
-                Sdf::Ellipse {
-                    c: head_rot(v2(ex, 0.315)),
-                    rx: 0.011,
-                    ry: 0.007,
-                    rot: tilt,
-                },
-                &dark,
-            ));
+            body.push(layer(Sdf::Ellipse { c: head_rot(v2(ex, 0.315)), rx: 0.011, ry: 0.007, rot: tilt }, &dark));
         }
-        body.push(layer(
-            Sdf::capsule(
-                head_rot(v2(-0.025, 0.385)),
-                head_rot(v2(0.025, 0.385)),
-                0.005,
-            ),
-            &Material::solid(scale3(self.skin, 0.6)),
-        ));
+        body.push(layer(Sdf::capsule(head_rot(v2(-0.025, 0.385)), head_rot(v2(0.025, 0.385)), 0.005), &Material::solid(scale3(self.skin, 0.6))));
         let cap_c = head_rot(v2(0.0, 0.30));
-        let cap = Sdf::Ellipse {
-            c: cap_c,
-            rx: 0.095,
-            ry: 0.09,
-            rot: tilt,
-        }
-        .minus(Sdf::Box {
-            c: head_rot(v2(0.0, 0.395)),
-            hw: 0.075,
-            hh: 0.075,
-            rot: tilt,
-            round: 0.03,
-        });
+        let cap = Sdf::Ellipse { c: cap_c, rx: 0.095, ry: 0.09, rot: tilt }
+            .minus(Sdf::Box { c: head_rot(v2(0.0, 0.395)), hw: 0.075, hh: 0.075, rot: tilt, round: 0.03 });
         body.push(layer(cap, &hair));
         for s in &self.strands {
             let a = s.root_angle + tilt;
@@ -291,24 +209,8 @@ impl Person {
         for i in 0..2 {
             let (side, elbow, wrist) = self.arm_points(i, t);
             let shoulder = v2(SHOULDER.x * side, SHOULDER.y);
-            body.push(layer(
-                Sdf::Cone {
-                    a: shoulder,
-                    b: elbow,
-                    ra: 0.045,
-                    rb: 0.036,
-                },
-                &sleeve,
-            ));
-            body.push(layer(
-                Sdf::Cone {
-                    a: elbow,
-                    b: wrist,
-                    ra: 0.035,
-                    rb: 0.027,
-                },
-                &skin,
-            ));
+            body.push(layer(Sdf::Cone { a: shoulder, b: elbow, ra: 0.045, rb: 0.036 }, &sleeve));
+            body.push(layer(Sdf::Cone { a: elbow, b: wrist, ra: 0.035, rb: 0.027 }, &skin));
             let dir = (wrist - elbow) * (1.0 / FORE);
             let palm = wrist + dir * PALM;
             body.push(layer(Sdf::circle(palm, PALM), &skin));
@@ -320,11 +222,7 @@ impl Person {
                 fingers.push(layer(Sdf::capsule(from, to, 0.0085), &skin));
             }
         }
-        PersonFrame {
-            body,
-            fingers,
-            hands: [self.hand(0, t), self.hand(1, t)],
-        }
+        PersonFrame { body, fingers, hands: [self.hand(0, t), self.hand(1, t)] }
     }
 }
 
@@ -335,10 +233,7 @@ fn arm_motion(r: &mut Rand, role: ArmRole) -> ArmMotion {
         ArmRole::HoldingFront => (r.range(-0.15, 0.2), r.range(-1.9, -1.3)),
     };
     let amp = if role == ArmRole::Idle { 0.12 } else { 0.08 };
-    ArmMotion {
-        shoulder: Wave::new(r, s, amp),
-        elbow: Wave::new(r, e, amp),
-    }
+    ArmMotion { shoulder: Wave::new(r, s, amp), elbow: Wave::new(r, e, amp) }
 }
 
 fn scale3(c: [f32; 3], k: f32) -> [f32; 3] {

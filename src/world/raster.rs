@@ -65,11 +65,7 @@ pub fn coverage(layer: &Layer, w: usize, h: usize) -> Option<Coverage> {
     let (x0, y0, x1, y1) = pixel_box(bounds, w, h)?;
     let (cw, ch) = (x1 - x0, y1 - y0);
     let mut data = vec![0.0f32; cw * ch];
-    let thin = layer
-        .shape
-        .stroke_radius()
-        .map(|r| r * scale)
-        .filter(|r| *r < 0.5 * px);
+    let thin = layer.shape.stroke_radius().map(|r| r * scale).filter(|r| *r < 0.5 * px);
     let edge = 0.75 * px;
     for y in y0..y1 {
         for x in x0..x1 {
@@ -100,13 +96,7 @@ pub fn coverage(layer: &Layer, w: usize, h: usize) -> Option<Coverage> {
             data[(y - y0) * cw + (x - x0)] = c;
         }
     }
-    Some(Coverage {
-        x0,
-        y0,
-        w: cw,
-        h: ch,
-        data,
-    })
+    Some(Coverage { x0, y0, w: cw, h: ch, data })
 }
 
 /// A stack of layers flattened: alpha, un-premultiplied colour, and per pixel
@@ -121,12 +111,7 @@ pub struct Flattened {
 /// Flatten layers given back to front with the "over" operator. Where no
 /// layer covers a pixel the colour is `fill(x, y)` (it is multiplied by an
 /// alpha of 0 in every composite, so any smooth choice is right).
-pub fn flatten(
-    layers: &[Layer],
-    w: usize,
-    h: usize,
-    fill: impl Fn(usize, usize) -> [f32; 3],
-) -> Flattened {
+pub fn flatten(layers: &[Layer], w: usize, h: usize, fill: impl Fn(usize, usize) -> [f32; 3]) -> Flattened {
     let covs: Vec<Option<Coverage>> = layers.iter().map(|l| coverage(l, w, h)).collect();
     let n = w * h;
     let mut out = Flattened {
@@ -165,11 +150,7 @@ pub fn flatten(
             }
             let a = 1.0 - trans;
             out.alpha[i] = a;
-            let col = if a > 0.0 {
-                premul.map(|v| (v / a).clamp(0.0, 1.0))
-            } else {
-                fill(x, y)
-            };
+            let col = if a > 0.0 { premul.map(|v| (v / a).clamp(0.0, 1.0)) } else { fill(x, y) };
             out.color[i * 3..i * 3 + 3].copy_from_slice(&col);
             out.label[i] = best.0;
             out.label_weight[i] = best.1;
@@ -200,10 +181,7 @@ mod tests {
         let cov = coverage(&disc(r, 1.0), w, h).unwrap();
         let area: f32 = cov.data.iter().sum::<f32>() / (h * h) as f32;
         let exact = std::f32::consts::PI * r * r;
-        assert!(
-            (area - exact).abs() / exact < 0.01,
-            "area {area} vs {exact}"
-        );
+        assert!((area - exact).abs() / exact < 0.01, "area {area} vs {exact}");
         // soft edge: some pixels strictly between 0 and 1
         assert!(cov.data.iter().any(|c| *c > 0.05 && *c < 0.95));
     }
@@ -213,10 +191,7 @@ mod tests {
         let (w, h) = (100, 100);
         let r = 0.001; // a fifth of a pixel wide
         let layer = Layer {
-            shape: Sdf::Polyline {
-                pts: vec![v2(0.2, 0.3), v2(0.8, 0.37)],
-                r,
-            },
+            shape: Sdf::Polyline { pts: vec![v2(0.2, 0.3), v2(0.8, 0.37)], r },
             place: Placement::identity(),
             opacity: 1.0,
             material: Material::solid([0.0; 3]),

@@ -2,8 +2,8 @@
 //! ChaCha8 stream derived from (set, split, seed, index) by a fixed hash, so
 //! clips can be rendered in any order, in parallel, with the same bytes.
 
-use rand::rngs::ChaCha8Rng;
 use rand::{Rng as _, SeedableRng};
+use rand::rngs::ChaCha8Rng;
 
 /// FNV-1a over bytes: a fixed, documented hash (std's hasher is not stable
 /// across releases, so it must not decide seeds).
@@ -69,11 +69,7 @@ impl Rand {
     }
 
     pub fn sign(&mut self) -> f32 {
-        if self.chance(0.5) {
-            1.0
-        } else {
-            -1.0
-        }
+        if self.chance(0.5) { 1.0 } else { -1.0 }
     }
 
     pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
@@ -117,24 +113,9 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
-        let a: Vec<u64> = (0..4)
-            .map({
-                let mut r = Rand::keyed("x", 1);
-                move |_| r.u64()
-            })
-            .collect();
-        let b: Vec<u64> = (0..4)
-            .map({
-                let mut r = Rand::keyed("x", 1);
-                move |_| r.u64()
-            })
-            .collect();
-        let c: Vec<u64> = (0..4)
-            .map({
-                let mut r = Rand::keyed("x", 2);
-                move |_| r.u64()
-            })
-            .collect();
+        let a: Vec<u64> = (0..4).map({ let mut r = Rand::keyed("x", 1); move |_| r.u64() }).collect();
+        let b: Vec<u64> = (0..4).map({ let mut r = Rand::keyed("x", 1); move |_| r.u64() }).collect();
+        let c: Vec<u64> = (0..4).map({ let mut r = Rand::keyed("x", 2); move |_| r.u64() }).collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
         let mut r = Rand::keyed("y", 0);

@@ -71,21 +71,13 @@ impl SceneObject {
         self.model
             .parts
             .iter()
-            .map(|p| Layer {
-                shape: p.shape.clone(),
-                place,
-                opacity: p.opacity,
-                material: p.material.clone(),
-                label: lab,
-            })
+            .map(|p| Layer { shape: p.shape.clone(), place, opacity: p.opacity, material: p.material.clone(), label: lab })
             .collect()
     }
 
     pub fn bounds(&self, person: &Person, t: f32) -> Rect {
         let place = self.placement(person, t);
-        self.model.parts.iter().fold(Rect::empty(), |r, p| {
-            r.union(p.shape.bounds().placed(&place))
-        })
+        self.model.parts.iter().fold(Rect::empty(), |r, p| r.union(p.shape.bounds().placed(&place)))
     }
 }
 
@@ -106,18 +98,12 @@ impl ClipPlan {
         layers.extend(pf.fingers);
         let (bg, bg_labels) = self.background.render(w, h, t);
         let shirt = &self.person.shirt;
-        let fg = super::raster::flatten(&layers, w, h, |x, y| {
-            shirt.color(super::raster::pixel_center(x, y, h))
-        });
+        let fg = super::raster::flatten(&layers, w, h, |x, y| shirt.color(super::raster::pixel_center(x, y, h)));
         // The same person without its objects: what a person-only matte is.
         let person = if self.objects.is_empty() {
             fg.alpha.clone()
         } else {
-            let body: Vec<_> = layers
-                .iter()
-                .filter(|l| l.label == label::PERSON)
-                .cloned()
-                .collect();
+            let body: Vec<_> = layers.iter().filter(|l| l.label == label::PERSON).cloned().collect();
             super::raster::flatten(&body, w, h, |_, _| [0.0; 3]).alpha
         };
         let gain = self.background.light.at(t);
@@ -137,11 +123,7 @@ impl ClipPlan {
             }
             // The label of whatever contributes most: the strongest
             // foreground layer, or the background seen through the rest.
-            lab.push(if fg.label_weight[i] >= 1.0 - a {
-                fg.label[i]
-            } else {
-                bg_labels[i]
-            });
+            lab.push(if fg.label_weight[i] >= 1.0 - a { fg.label[i] } else { bg_labels[i] });
         }
         Frame {
             com: Rgb::new(w, h, com),
@@ -156,22 +138,13 @@ impl ClipPlan {
     /// The person's conservative bounding box at time `t`.
     pub fn person_bounds(&self, t: f32) -> Rect {
         let pf = self.person.frame(t);
-        pf.body
-            .iter()
-            .chain(&pf.fingers)
-            .fold(Rect::empty(), |r, l| {
-                r.union(l.shape.bounds().placed(&l.place))
-            })
+        pf.body.iter().chain(&pf.fingers).fold(Rect::empty(), |r, l| r.union(l.shape.bounds().placed(&l.place)))
     }
 
     pub fn interaction(&self) -> Interaction {
         if self.objects.is_empty() {
             Interaction::None
-        } else if self
-            .objects
-            .iter()
-            .any(|o| matches!(o.hold, Hold::Free { .. }))
-        {
+        } else if self.objects.iter().any(|o| matches!(o.hold, Hold::Free { .. })) {
             Interaction::Disconnected
         } else {
             Interaction::Connected

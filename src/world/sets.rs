@@ -50,12 +50,7 @@ pub enum SetName {
 
 impl SetName {
     /// The paper's four stand-ins (what `reproduce` and `data generate` write).
-    pub const ALL: [SetName; 4] = [
-        SetName::SynVm,
-        SetName::SynMeta,
-        SetName::SynIbhoi,
-        SetName::SynVbhoi,
-    ];
+    pub const ALL: [SetName; 4] = [SetName::SynVm, SetName::SynMeta, SetName::SynIbhoi, SetName::SynVbhoi];
     /// Sets outside the paper, generated on demand by the experiments that use them.
     pub const DIAGNOSTIC: [SetName; 2] = [SetName::SynVbhoiSeen, SetName::SynTwin];
     pub fn name(self) -> &'static str {
@@ -129,20 +124,11 @@ pub fn set_size(set: SetName, profile: Profile) -> SetSize {
         (SetName::SynTwin, Quick) => (0, 16, 24),
         (SetName::SynTwin, Paper) => (0, 56, 120),
     };
-    SetSize {
-        train_clips: train,
-        test_clips: test,
-        frames,
-    }
+    SetSize { train_clips: train, test_clips: test, frames }
 }
 
 /// The four VBHOI clip types of the paper (Sec. III-D).
-pub const VBHOI_TYPES: [&str; 4] = [
-    "solid",
-    "solid_interferers",
-    "room_camera_motion",
-    "web_mixed",
-];
+pub const VBHOI_TYPES: [&str; 4] = ["solid", "solid_interferers", "room_camera_motion", "web_mixed"];
 
 /// Plan every clip of a set: cheap (no pixels), deterministic.
 pub fn plan(set: SetName, profile: Profile, seed: u64) -> Vec<ClipPlan> {
@@ -155,15 +141,7 @@ pub fn plan(set: SetName, profile: Profile, seed: u64) -> Vec<ClipPlan> {
         SetName::SynVm => {
             for (split, n) in [("train", size.train_clips), ("test", size.test_clips)] {
                 for i in 0..n {
-                    plans.push(human_only(
-                        &mut mk(split, i),
-                        format!("{split}_{i:04}"),
-                        split,
-                        size.frames,
-                        w,
-                        h,
-                        aspect,
-                    ));
+                    plans.push(human_only(&mut mk(split, i), format!("{split}_{i:04}"), split, size.frames, w, h, aspect));
                 }
             }
         }
@@ -171,15 +149,7 @@ pub fn plan(set: SetName, profile: Profile, seed: u64) -> Vec<ClipPlan> {
             let meta = of_split(Split::Meta);
             for i in 0..size.train_clips {
                 let fam = meta[i % meta.len()];
-                plans.push(meta_clip(
-                    &mut mk("meta", i),
-                    fam,
-                    i,
-                    size.frames,
-                    w,
-                    h,
-                    aspect,
-                ));
+                plans.push(meta_clip(&mut mk("meta", i), fam, i, size.frames, w, h, aspect));
             }
         }
         SetName::SynIbhoi => {
@@ -189,35 +159,15 @@ pub fn plan(set: SetName, profile: Profile, seed: u64) -> Vec<ClipPlan> {
             }
         }
         SetName::SynVbhoi | SetName::SynVbhoiSeen => {
-            let pool = of_split(if set == SetName::SynVbhoi {
-                Split::Unseen
-            } else {
-                Split::Meta
-            });
+            let pool = of_split(if set == SetName::SynVbhoi { Split::Unseen } else { Split::Meta });
             for i in 0..size.test_clips {
-                plans.push(vbhoi_clip(
-                    &mut mk("eval", i),
-                    &pool,
-                    i,
-                    size.frames,
-                    w,
-                    h,
-                    aspect,
-                ));
+                plans.push(vbhoi_clip(&mut mk("eval", i), &pool, i, size.frames, w, h, aspect));
             }
         }
         SetName::SynTwin => {
             let pool = of_split(Split::Unseen);
             for i in 0..size.test_clips {
-                plans.push(twin_clip(
-                    &mut mk("eval", i),
-                    &pool,
-                    i,
-                    size.frames,
-                    w,
-                    h,
-                    aspect,
-                ));
+                plans.push(twin_clip(&mut mk("eval", i), &pool, i, size.frames, w, h, aspect));
             }
         }
     }
@@ -227,20 +177,10 @@ pub fn plan(set: SetName, profile: Profile, seed: u64) -> Vec<ClipPlan> {
 /// The ordered (train clip, test clip) pairs of the Meta Dataset: 10 x 9 = 90
 /// tasks for 10 clips (paper Sec. IV-D).
 pub fn meta_tasks(n_clips: usize) -> Vec<(usize, usize)> {
-    (0..n_clips)
-        .flat_map(|a| (0..n_clips).filter(move |b| *b != a).map(move |b| (a, b)))
-        .collect()
+    (0..n_clips).flat_map(|a| (0..n_clips).filter(move |b| *b != a).map(move |b| (a, b))).collect()
 }
 
-fn meta(
-    name: String,
-    split: &str,
-    clip_type: &str,
-    bg: &Background,
-    frames: usize,
-    w: usize,
-    h: usize,
-) -> ClipMeta {
+fn meta(name: String, split: &str, clip_type: &str, bg: &Background, frames: usize, w: usize, h: usize) -> ClipMeta {
     ClipMeta {
         name,
         split: split.into(),
@@ -268,26 +208,10 @@ fn body_x(r: &mut Rand, aspect: f32) -> f32 {
 fn held(r: &mut Rand, fam: &'static Family, hand: usize, size: f32) -> SceneObject {
     let model = (fam.build)(r);
     let base = r.range(-0.3, 0.3);
-    SceneObject {
-        family: fam.name.into(),
-        model,
-        size,
-        hold: Hold::Hand {
-            hand,
-            twist: Wave::new(r, base, 0.15),
-        },
-    }
+    SceneObject { family: fam.name.into(), model, size, hold: Hold::Hand { hand, twist: Wave::new(r, base, 0.15) } }
 }
 
-fn human_only(
-    r: &mut Rand,
-    name: String,
-    split: &str,
-    frames: usize,
-    w: usize,
-    h: usize,
-    aspect: f32,
-) -> ClipPlan {
+fn human_only(r: &mut Rand, name: String, split: &str, frames: usize, w: usize, h: usize, aspect: f32) -> ClipPlan {
     let mut bg = match r.int(0, 10) {
         0..=1 => Background::green_screen(r),
         2..=3 => Background::solid(r),
@@ -309,25 +233,10 @@ fn human_only(
     let cx = body_x(r, aspect);
     let person = Person::random(r, cx, roles);
     let m = meta(name, split, "human_only", &bg, frames, w, h);
-    finish(ClipPlan {
-        meta: m,
-        fps: FPS,
-        t0: r.range(0.0, 10.0),
-        person,
-        objects: vec![],
-        background: bg,
-    })
+    finish(ClipPlan { meta: m, fps: FPS, t0: r.range(0.0, 10.0), person, objects: vec![], background: bg })
 }
 
-fn meta_clip(
-    r: &mut Rand,
-    fam: &'static Family,
-    i: usize,
-    frames: usize,
-    w: usize,
-    h: usize,
-    aspect: f32,
-) -> ClipPlan {
+fn meta_clip(r: &mut Rand, fam: &'static Family, i: usize, frames: usize, w: usize, h: usize, aspect: f32) -> ClipPlan {
     let bg = Background::green_screen(r);
     let hand = r.int(0, 2);
     let mut roles = [ArmRole::Idle, ArmRole::Idle];
@@ -336,33 +245,14 @@ fn meta_clip(
     let person = Person::random(r, cx, roles);
     let size = r.range(0.26, 0.38);
     let obj = held(r, fam, hand, size);
-    let m = meta(
-        format!("{i:02}_{}", fam.name),
-        "meta",
-        "green_screen",
-        &bg,
-        frames,
-        w,
-        h,
-    );
-    finish(ClipPlan {
-        meta: m,
-        fps: FPS,
-        t0: r.range(0.0, 10.0),
-        person,
-        objects: vec![obj],
-        background: bg,
-    })
+    let m = meta(format!("{i:02}_{}", fam.name), "meta", "green_screen", &bg, frames, w, h);
+    finish(ClipPlan { meta: m, fps: FPS, t0: r.range(0.0, 10.0), person, objects: vec![obj], background: bg })
 }
 
 fn hoi_person(r: &mut Rand, fam: &'static Family, aspect: f32) -> (Person, SceneObject) {
     let hand = r.int(0, 2);
     let mut roles = [ArmRole::Idle, ArmRole::Idle];
-    roles[hand] = if r.chance(0.5) {
-        ArmRole::Holding
-    } else {
-        ArmRole::HoldingFront
-    };
+    roles[hand] = if r.chance(0.5) { ArmRole::Holding } else { ArmRole::HoldingFront };
     let cx = body_x(r, aspect);
     let person = Person::random(r, cx, roles);
     let size = r.range(0.24, 0.4);
@@ -370,14 +260,7 @@ fn hoi_person(r: &mut Rand, fam: &'static Family, aspect: f32) -> (Person, Scene
     (person, obj)
 }
 
-fn ibhoi_still(
-    r: &mut Rand,
-    pool: &[&'static Family],
-    i: usize,
-    w: usize,
-    h: usize,
-    aspect: f32,
-) -> ClipPlan {
+fn ibhoi_still(r: &mut Rand, pool: &[&'static Family], i: usize, w: usize, h: usize, aspect: f32) -> ClipPlan {
     let fam = *r.pick(pool);
     let others = other_families(pool, fam);
     let pool = &others[..];
@@ -397,35 +280,17 @@ fn ibhoi_still(
     }
     let (person, obj) = hoi_person(r, fam, aspect);
     let m = meta(format!("img_{i:04}"), "eval", "image", &bg, 1, w, h);
-    finish(ClipPlan {
-        meta: m,
-        fps: FPS,
-        t0: r.range(0.0, 60.0),
-        person,
-        objects: vec![obj],
-        background: bg,
-    })
+    finish(ClipPlan { meta: m, fps: FPS, t0: r.range(0.0, 60.0), person, objects: vec![obj], background: bg })
 }
 
 /// The interferer pool of a clip: never its own object's family, since a
 /// loose twin of the object with the opposite truth is the diagnostic
 /// `syntwin` set's question, not the paper's.
 fn other_families(pool: &[&'static Family], fam: &'static Family) -> Vec<&'static Family> {
-    pool.iter()
-        .copied()
-        .filter(|f| f.name != fam.name)
-        .collect()
+    pool.iter().copied().filter(|f| f.name != fam.name).collect()
 }
 
-fn vbhoi_clip(
-    r: &mut Rand,
-    pool: &[&'static Family],
-    i: usize,
-    frames: usize,
-    w: usize,
-    h: usize,
-    aspect: f32,
-) -> ClipPlan {
+fn vbhoi_clip(r: &mut Rand, pool: &[&'static Family], i: usize, frames: usize, w: usize, h: usize, aspect: f32) -> ClipPlan {
     let kind = VBHOI_TYPES[i % 4];
     let fam = *r.pick(pool);
     let others = other_families(pool, fam);
@@ -444,11 +309,7 @@ fn vbhoi_clip(
             b
         }
         _ => {
-            let mut b = if r.chance(0.6) {
-                Background::room(r, aspect)
-            } else {
-                Background::solid(r)
-            };
+            let mut b = if r.chance(0.6) { Background::room(r, aspect) } else { Background::solid(r) };
             if r.chance(0.6) {
                 let n = r.int(1, 4);
                 b.add_interferers(r, pool, n, aspect);
@@ -467,75 +328,34 @@ fn vbhoi_clip(
         let person = Person::random(r, cx, [ArmRole::Idle, ArmRole::Idle]);
         let obj = free_object(r, fam, &person, frames);
         let m = meta(name, "eval", kind, &bg, frames, w, h);
-        let plan = ClipPlan {
-            meta: m,
-            fps: FPS,
-            t0: r.range(0.0, 10.0),
-            person,
-            objects: vec![obj],
-            background: bg,
-        };
+        let plan = ClipPlan { meta: m, fps: FPS, t0: r.range(0.0, 10.0), person, objects: vec![obj], background: bg };
         return finish(separate(plan, frames));
     }
     let (person, obj) = hoi_person(r, fam, aspect);
     let m = meta(name, "eval", kind, &bg, frames, w, h);
-    finish(ClipPlan {
-        meta: m,
-        fps: FPS,
-        t0: r.range(0.0, 10.0),
-        person,
-        objects: vec![obj],
-        background: bg,
-    })
+    finish(ClipPlan { meta: m, fps: FPS, t0: r.range(0.0, 10.0), person, objects: vec![obj], background: bg })
 }
 
-fn free_object(
-    r: &mut Rand,
-    fam: &'static Family,
-    _person: &Person,
-    _frames: usize,
-) -> SceneObject {
+fn free_object(r: &mut Rand, fam: &'static Family, _person: &Person, _frames: usize) -> SceneObject {
     let model = (fam.build)(r);
     let side = r.sign();
     SceneObject {
         family: fam.name.into(),
         model,
         size: r.range(0.14, 0.2),
-        hold: Hold::Free {
-            offset: v2(side * r.range(0.45, 0.55), r.range(0.45, 0.7)),
-            bob: Wave::new(r, 0.0, 0.02),
-        },
+        hold: Hold::Free { offset: v2(side * r.range(0.45, 0.55), r.range(0.45, 0.7)), bob: Wave::new(r, 0.0, 0.02) },
     }
 }
 
 /// A person holding an object, and the same object (same shape, material
 /// and size) lying loose in the background, clear of the person and of the
 /// held copy in every frame, so that its truth (background) is unambiguous.
-fn twin_clip(
-    r: &mut Rand,
-    pool: &[&'static Family],
-    i: usize,
-    frames: usize,
-    w: usize,
-    h: usize,
-    aspect: f32,
-) -> ClipPlan {
+fn twin_clip(r: &mut Rand, pool: &[&'static Family], i: usize, frames: usize, w: usize, h: usize, aspect: f32) -> ClipPlan {
     let fam = *r.pick(pool);
-    let bg = if r.chance(0.5) {
-        Background::room(r, aspect)
-    } else {
-        Background::solid(r)
-    };
+    let bg = if r.chance(0.5) { Background::room(r, aspect) } else { Background::solid(r) };
     let (person, obj) = hoi_person(r, fam, aspect);
     let m = meta(format!("twin_{i:04}"), "eval", "twin", &bg, frames, w, h);
-    let mut plan = ClipPlan {
-        meta: m,
-        fps: FPS,
-        t0: r.range(0.0, 10.0),
-        person,
-        objects: vec![obj],
-        background: bg,
-    };
+    let mut plan = ClipPlan { meta: m, fps: FPS, t0: r.range(0.0, 10.0), person, objects: vec![obj], background: bg };
     let cx = plan.person.center_x.at(plan.t0);
     // At least 2.5 px (scene units are frame heights) between the twin and
     // the person or the held copy, at every profile.
@@ -544,40 +364,21 @@ fn twin_clip(
     for attempt in 0..ATTEMPTS {
         // The side of the frame away from the person, then anywhere.
         let x = if attempt < 40 {
-            if cx > aspect / 2.0 {
-                r.range(0.08, (cx - 0.45).max(0.1))
-            } else {
-                r.range((cx + 0.45).min(aspect - 0.1), aspect - 0.08)
-            }
+            if cx > aspect / 2.0 { r.range(0.08, (cx - 0.45).max(0.1)) } else { r.range((cx + 0.45).min(aspect - 0.1), aspect - 0.08) }
         } else {
             r.range(0.08, aspect - 0.08)
         };
-        let place = super::geom::Placement::new(
-            v2(x, r.range(0.2, 0.8)),
-            r.range(-0.6, 0.6),
-            plan.objects[0].size,
-        );
-        let copy_bounds = plan.objects[0]
-            .model
-            .parts
-            .iter()
-            .fold(super::geom::Rect::empty(), |b, p| {
-                b.union(p.shape.bounds().placed(&place))
-            });
+        let place = super::geom::Placement::new(v2(x, r.range(0.2, 0.8)), r.range(-0.6, 0.6), plan.objects[0].size);
+        let copy_bounds = plan.objects[0].model.parts.iter().fold(super::geom::Rect::empty(), |b, p| b.union(p.shape.bounds().placed(&place)));
         let clear = (0..frames).all(|f| {
             let t = plan.time(f);
             let cam = plan.background.camera.offset(t);
-            let moved = super::geom::Rect {
-                lo: copy_bounds.lo - cam,
-                hi: copy_bounds.hi - cam,
-            };
-            !moved.intersects(&plan.person_bounds(t).grow(margin))
-                && !moved.intersects(&plan.objects[0].bounds(&plan.person, t).grow(margin))
+            let moved = super::geom::Rect { lo: copy_bounds.lo - cam, hi: copy_bounds.hi - cam };
+            !moved.intersects(&plan.person_bounds(t).grow(margin)) && !moved.intersects(&plan.objects[0].bounds(&plan.person, t).grow(margin))
         });
         // (The last attempt keeps its place; tests check the distance.)
         if clear || attempt == ATTEMPTS - 1 {
-            plan.background
-                .add_copy(&plan.objects[0].model, place, fam.name);
+            plan.background.add_copy(&plan.objects[0].model, place, fam.name);
             break;
         }
     }
@@ -593,9 +394,7 @@ fn separate(mut plan: ClipPlan, frames: usize) -> ClipPlan {
         let touching = (0..frames).any(|i| {
             let t = plan.time(i);
             let pb = plan.person_bounds(t).grow(margin);
-            plan.objects
-                .iter()
-                .any(|o| o.bounds(&plan.person, t).intersects(&pb))
+            plan.objects.iter().any(|o| o.bounds(&plan.person, t).intersects(&pb))
         });
         if !touching {
             break;
@@ -624,11 +423,7 @@ pub fn negative_plates(profile: Profile, seed: u64, n: usize) -> Vec<crate::fram
     (0..n)
         .map(|i| {
             let mut r = Rand::keyed(&format!("negatives/{i}"), seed);
-            let mut bg = if r.chance(0.5) {
-                Background::solid(&mut r)
-            } else {
-                Background::room(&mut r, aspect)
-            };
+            let mut bg = if r.chance(0.5) { Background::solid(&mut r) } else { Background::room(&mut r, aspect) };
             if bg.kind == super::background::BackgroundKind::Room && r.chance(0.5) {
                 bg.make_dynamic(&mut r);
             }
@@ -639,14 +434,7 @@ pub fn negative_plates(profile: Profile, seed: u64, n: usize) -> Vec<crate::fram
                 .map(|f| {
                     let (rgb, labels) = bg.render(w, h, t0 + f as f32 / FPS);
                     let gain = bg.light.at(t0 + f as f32 / FPS);
-                    let rgb = crate::frame::Rgb::new(
-                        w,
-                        h,
-                        rgb.data
-                            .iter()
-                            .map(|v| (v * gain).clamp(0.0, 1.0))
-                            .collect(),
-                    );
+                    let rgb = crate::frame::Rgb::new(w, h, rgb.data.iter().map(|v| (v * gain).clamp(0.0, 1.0)).collect());
                     crate::frame::Frame {
                         com: rgb.clone(),
                         pha: crate::frame::Plane::filled(w, h, 0.0),
@@ -657,15 +445,7 @@ pub fn negative_plates(profile: Profile, seed: u64, n: usize) -> Vec<crate::fram
                     }
                 })
                 .collect();
-            let m = meta(
-                format!("plate_{i:02}"),
-                "negatives",
-                "plate",
-                &bg,
-                frames.len(),
-                w,
-                h,
-            );
+            let m = meta(format!("plate_{i:02}"), "negatives", "plate", &bg, frames.len(), w, h);
             crate::frame::Clip { meta: m, frames }
         })
         .collect()

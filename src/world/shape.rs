@@ -6,50 +6,20 @@ use super::geom::{v2, Rect, V2};
 
 #[derive(Clone, Debug)]
 pub enum Sdf {
-    Circle {
-        c: V2,
-        r: f32,
-    },
+    Circle { c: V2, r: f32 },
     /// Axis-scaled circle, rotated; a 1-Lipschitz bound, exact on the axes.
-    Ellipse {
-        c: V2,
-        rx: f32,
-        ry: f32,
-        rot: f32,
-    },
+    Ellipse { c: V2, rx: f32, ry: f32, rot: f32 },
     /// Rounded rectangle with half sizes (hw, hh) and corner radius `round`.
-    Box {
-        c: V2,
-        hw: f32,
-        hh: f32,
-        rot: f32,
-        round: f32,
-    },
+    Box { c: V2, hw: f32, hh: f32, rot: f32, round: f32 },
     /// A thick segment.
-    Capsule {
-        a: V2,
-        b: V2,
-        r: f32,
-    },
+    Capsule { a: V2, b: V2, r: f32 },
     /// A segment whose radius goes from `ra` at `a` to `rb` at `b`
     /// (limbs, handles, blades). Bound: distance to the axis minus the
     /// interpolated radius.
-    Cone {
-        a: V2,
-        b: V2,
-        ra: f32,
-        rb: f32,
-    },
+    Cone { a: V2, b: V2, ra: f32, rb: f32 },
     /// A thick polyline; thin ones render as sub-pixel strands (hair, strings).
-    Polyline {
-        pts: Vec<V2>,
-        r: f32,
-    },
-    Triangle {
-        a: V2,
-        b: V2,
-        c: V2,
-    },
+    Polyline { pts: Vec<V2>, r: f32 },
+    Triangle { a: V2, b: V2, c: V2 },
     Union(Vec<Sdf>),
     /// `a` minus `b` (holes, cut-outs).
     Sub(Box<Sdf>, Box<Sdf>),
@@ -62,11 +32,7 @@ fn seg_dist(p: V2, a: V2, b: V2) -> (f32, f32) {
     let pa = p - a;
     let ba = b - a;
     let l2 = ba.dot(ba);
-    let h = if l2 > 0.0 {
-        (pa.dot(ba) / l2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let h = if l2 > 0.0 { (pa.dot(ba) / l2).clamp(0.0, 1.0) } else { 0.0 };
     ((pa - ba * h).len(), h)
 }
 
@@ -84,13 +50,7 @@ impl Sdf {
         Sdf::Circle { c, r }
     }
     pub fn rect(c: V2, hw: f32, hh: f32, round: f32) -> Sdf {
-        Sdf::Box {
-            c,
-            hw,
-            hh,
-            rot: 0.0,
-            round,
-        }
+        Sdf::Box { c, hw, hh, rot: 0.0, round }
     }
     pub fn capsule(a: V2, b: V2, r: f32) -> Sdf {
         Sdf::Capsule { a, b, r }
@@ -104,13 +64,7 @@ impl Sdf {
                 let k = v2(q.x / rx, q.y / ry).len();
                 (k - 1.0) * rx.min(*ry)
             }
-            Sdf::Box {
-                c,
-                hw,
-                hh,
-                rot,
-                round,
-            } => {
+            Sdf::Box { c, hw, hh, rot, round } => {
                 let q = (p - *c).rot(-rot).abs() - v2(hw - round, hh - round);
                 let outside = q.max(v2(0.0, 0.0)).len();
                 let inside = q.x.max(q.y).min(0.0);
@@ -131,10 +85,7 @@ impl Sdf {
                 d - r
             }
             Sdf::Triangle { a, b, c } => triangle_dist(p, *a, *b, *c),
-            Sdf::Union(parts) => parts
-                .iter()
-                .map(|s| s.dist(p))
-                .fold(f32::INFINITY, f32::min),
+            Sdf::Union(parts) => parts.iter().map(|s| s.dist(p)).fold(f32::INFINITY, f32::min),
             Sdf::Sub(a, b) => a.dist(p).max(-b.dist(p)),
             Sdf::Shell(s, t) => s.dist(p).abs() - t,
         }
@@ -148,22 +99,13 @@ impl Sdf {
             Sdf::Box { c, hw, hh, rot, .. } => {
                 let (sn, cs) = (libm::sinf(*rot).abs(), libm::cosf(*rot).abs());
                 let e = v2(cs * hw + sn * hh, sn * hw + cs * hh);
-                Rect {
-                    lo: *c - e,
-                    hi: *c + e,
-                }
+                Rect { lo: *c - e, hi: *c + e }
             }
             Sdf::Capsule { a, b, r } => Rect::around(*a, *r).union(Rect::around(*b, *r)),
             Sdf::Cone { a, b, ra, rb } => Rect::around(*a, *ra).union(Rect::around(*b, *rb)),
-            Sdf::Polyline { pts, r } => pts
-                .iter()
-                .fold(Rect::empty(), |acc, q| acc.union(Rect::around(*q, *r))),
-            Sdf::Triangle { a, b, c } => Rect::around(*a, 0.0)
-                .union(Rect::around(*b, 0.0))
-                .union(Rect::around(*c, 0.0)),
-            Sdf::Union(parts) => parts
-                .iter()
-                .fold(Rect::empty(), |acc, s| acc.union(s.bounds())),
+            Sdf::Polyline { pts, r } => pts.iter().fold(Rect::empty(), |acc, q| acc.union(Rect::around(*q, *r))),
+            Sdf::Triangle { a, b, c } => Rect::around(*a, 0.0).union(Rect::around(*b, 0.0)).union(Rect::around(*c, 0.0)),
+            Sdf::Union(parts) => parts.iter().fold(Rect::empty(), |acc, s| acc.union(s.bounds())),
             Sdf::Sub(a, _) => a.bounds(),
             Sdf::Shell(s, t) => s.bounds().grow(*t),
         }
@@ -180,20 +122,13 @@ impl Sdf {
 }
 
 fn triangle_dist(p: V2, a: V2, b: V2, c: V2) -> f32 {
-    let d = seg_dist(p, a, b)
-        .0
-        .min(seg_dist(p, b, c).0)
-        .min(seg_dist(p, c, a).0);
+    let d = seg_dist(p, a, b).0.min(seg_dist(p, b, c).0).min(seg_dist(p, c, a).0);
     let cross = |o: V2, e: V2, q: V2| (e.x - o.x) * (q.y - o.y) - (e.y - o.y) * (q.x - o.x);
     let s1 = cross(a, b, p);
     let s2 = cross(b, c, p);
     let s3 = cross(c, a, p);
     let inside = (s1 >= 0.0 && s2 >= 0.0 && s3 >= 0.0) || (s1 <= 0.0 && s2 <= 0.0 && s3 <= 0.0);
-    if inside {
-        -d
-    } else {
-        d
-    }
+    if inside { -d } else { d }
 }
 
 #[cfg(test)]
@@ -211,11 +146,7 @@ mod tests {
         let ring = Sdf::circle(v2(0.0, 0.0), 1.0).minus(Sdf::circle(v2(0.0, 0.0), 0.5));
         assert!(ring.dist(v2(0.0, 0.0)) > 0.0, "the hole is outside");
         assert!(ring.dist(v2(0.75, 0.0)) < 0.0);
-        let t = Sdf::Triangle {
-            a: v2(0.0, 0.0),
-            b: v2(1.0, 0.0),
-            c: v2(0.0, 1.0),
-        };
+        let t = Sdf::Triangle { a: v2(0.0, 0.0), b: v2(1.0, 0.0), c: v2(0.0, 1.0) };
         assert!(t.dist(v2(0.2, 0.2)) < 0.0);
         assert!((t.dist(v2(-1.0, 0.0)) - 1.0).abs() < 1e-6);
     }
@@ -223,25 +154,9 @@ mod tests {
     #[test]
     fn bounds_contain_the_shape() {
         let shapes = [
-            Sdf::Ellipse {
-                c: v2(0.1, 0.2),
-                rx: 0.3,
-                ry: 0.1,
-                rot: 0.5,
-            },
-            Sdf::Box {
-                c: v2(0.0, 0.0),
-                hw: 0.2,
-                hh: 0.4,
-                rot: 1.0,
-                round: 0.05,
-            },
-            Sdf::Cone {
-                a: v2(0.0, 0.0),
-                b: v2(0.5, 0.1),
-                ra: 0.1,
-                rb: 0.02,
-            },
+            Sdf::Ellipse { c: v2(0.1, 0.2), rx: 0.3, ry: 0.1, rot: 0.5 },
+            Sdf::Box { c: v2(0.0, 0.0), hw: 0.2, hh: 0.4, rot: 1.0, round: 0.05 },
+            Sdf::Cone { a: v2(0.0, 0.0), b: v2(0.5, 0.1), ra: 0.1, rb: 0.02 },
         ];
         for s in &shapes {
             let r = s.bounds();

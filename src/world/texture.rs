@@ -17,14 +17,8 @@ pub enum Pattern {
     Gradient,
 }
 
-pub const PATTERNS: [Pattern; 6] = [
-    Pattern::Solid,
-    Pattern::Stripes,
-    Pattern::Checker,
-    Pattern::Noise,
-    Pattern::Dots,
-    Pattern::Gradient,
-];
+pub const PATTERNS: [Pattern; 6] =
+    [Pattern::Solid, Pattern::Stripes, Pattern::Checker, Pattern::Noise, Pattern::Dots, Pattern::Gradient];
 
 #[derive(Clone, Debug)]
 pub struct Material {
@@ -40,14 +34,7 @@ pub struct Material {
 
 impl Material {
     pub fn solid(c: [f32; 3]) -> Self {
-        Material {
-            a: c,
-            b: c,
-            pattern: Pattern::Solid,
-            scale: 1.0,
-            angle: 0.0,
-            salt: 0,
-        }
+        Material { a: c, b: c, pattern: Pattern::Solid, scale: 1.0, angle: 0.0, salt: 0 }
     }
 
     /// (The angle's upper bound is 3.14, not pi: every generated dataset
@@ -55,14 +42,7 @@ impl Material {
     #[allow(clippy::approx_constant)]
     pub fn random(r: &mut Rand, a: [f32; 3], scale: f32) -> Self {
         let b = [r.f(), r.f(), r.f()];
-        Material {
-            a,
-            b,
-            pattern: *r.pick(&PATTERNS),
-            scale,
-            angle: r.range(0.0, 3.14),
-            salt: r.u64() as u32,
-        }
+        Material { a, b, pattern: *r.pick(&PATTERNS), scale, angle: r.range(0.0, 3.14), salt: r.u64() as u32 }
     }
 
     pub fn with(mut self, pattern: Pattern, b: [f32; 3], scale: f32) -> Self {
@@ -77,32 +57,17 @@ impl Material {
         let t = match self.pattern {
             Pattern::Solid => 0.0,
             Pattern::Stripes => {
-                if q.x.rem_euclid(2.0) < 1.0 {
-                    0.0
-                } else {
-                    0.75
-                }
+                if q.x.rem_euclid(2.0) < 1.0 { 0.0 } else { 0.75 }
             }
             Pattern::Checker => {
                 let k = (libm::floorf(q.x) + libm::floorf(q.y)) as i64;
-                if k.rem_euclid(2) == 0 {
-                    0.0
-                } else {
-                    0.8
-                }
+                if k.rem_euclid(2) == 0 { 0.0 } else { 0.8 }
             }
-            Pattern::Noise => {
-                0.35 * value_noise(q.x, q.y, self.salt)
-                    + 0.25 * value_noise(2.1 * q.x, 2.1 * q.y, self.salt ^ 0x9e37)
-            }
+            Pattern::Noise => 0.35 * value_noise(q.x, q.y, self.salt) + 0.25 * value_noise(2.1 * q.x, 2.1 * q.y, self.salt ^ 0x9e37),
             Pattern::Dots => {
                 let fx = q.x.rem_euclid(1.0) - 0.5;
                 let fy = q.y.rem_euclid(1.0) - 0.5;
-                if fx * fx + fy * fy < 0.09 {
-                    0.85
-                } else {
-                    0.0
-                }
+                if fx * fx + fy * fy < 0.09 { 0.85 } else { 0.0 }
             }
             Pattern::Gradient => (0.5 + 0.5 * libm::tanhf(p.y / self.scale)).clamp(0.0, 1.0),
         };
@@ -111,17 +76,11 @@ impl Material {
 }
 
 pub fn mix(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
-    [
-        a[0] + (b[0] - a[0]) * t,
-        a[1] + (b[1] - a[1]) * t,
-        a[2] + (b[2] - a[2]) * t,
-    ]
+    [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t]
 }
 
 fn lattice(ix: i32, iy: i32, salt: u32) -> f32 {
-    let mut h = (ix as u32).wrapping_mul(0x8da6_b343)
-        ^ (iy as u32).wrapping_mul(0xd816_3841)
-        ^ salt.wrapping_mul(0xcb1a_b31f);
+    let mut h = (ix as u32).wrapping_mul(0x8da6_b343) ^ (iy as u32).wrapping_mul(0xd816_3841) ^ salt.wrapping_mul(0xcb1a_b31f);
     h ^= h >> 13;
     h = h.wrapping_mul(0x5bd1_e995);
     h ^= h >> 15;

@@ -32,8 +32,7 @@ pub fn loss(pred: &Prediction, t: &Targets) -> Tensor {
     let nll: Tensor = &label * m.log() + (1.0 - &label) * m.neg().log1p();
     let bce = -nll.mean(Kind::Float);
     let flat = |x: &Tensor| x.flatten(0, 1);
-    let coarse_terms =
-        (coarse - &small).abs().mean(Kind::Float) + laplacian_loss(&flat(coarse), &flat(&small));
+    let coarse_terms = (coarse - &small).abs().mean(Kind::Float) + laplacian_loss(&flat(coarse), &flat(&small));
     let fine = matting_loss(&pred.pha, &pred.fgr, t.pha, t.fgr).total;
     bce * 0.5 + coarse_terms * 0.5 + fine
 }

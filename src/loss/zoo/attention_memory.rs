@@ -24,16 +24,12 @@ pub fn loss(pred: &Prediction, t: &Targets) -> Tensor {
         x.reshape([s[0] * s[1], s[2], s[3], s[4]])
     };
     let l1 = |a: &Tensor, b: &Tensor| (a - b).abs().mean(Kind::Float);
-    let l_im = l1(&pred.pha, t.pha)
-        + laplacian_loss(&flat(&pred.pha), &flat(t.pha))
-        + l1(&(&pred.pha * &pred.fgr), &(t.pha * t.fgr));
+    let l_im = l1(&pred.pha, t.pha) + laplacian_loss(&flat(&pred.pha), &flat(t.pha)) + l1(&(&pred.pha * &pred.fgr), &(t.pha * t.fgr));
     let lr = pred.aux("lr_pha").size();
     let (h, w) = (lr[3], lr[4]);
-    let l_agg = l1(pred.aux("lr_pha"), &shrink(t.pha, h, w, false))
-        + l1(pred.aux("lr_fgr"), &shrink(t.fgr, h, w, false));
+    let l_agg = l1(pred.aux("lr_pha"), &shrink(t.pha, h, w, false)) + l1(pred.aux("lr_fgr"), &shrink(t.fgr, h, w, false));
     let l_tem = if pred.pha.size()[1] > 1 {
-        (dt(&pred.pha) - dt(t.pha)).square().mean(Kind::Float)
-            + (dt(&pred.fgr) - dt(t.fgr)).square().mean(Kind::Float)
+        (dt(&pred.pha) - dt(t.pha)).square().mean(Kind::Float) + (dt(&pred.fgr) - dt(t.fgr)).square().mean(Kind::Float)
     } else {
         Tensor::zeros([], (Kind::Float, pred.pha.device()))
     };

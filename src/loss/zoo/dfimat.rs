@@ -43,8 +43,7 @@ pub fn terms(pred: &Prediction, t: &Targets) -> DfimatLoss {
     let mask_bce = -(&target * m.log() + not_t * not_m.log()).mean(kind);
     let per = |x: &Tensor| x.reshape([s[0] * s[1], -1]);
     let inter = (per(&m) * per(&target)).sum_dim_intlist(1, false, kind);
-    let union =
-        per(&m).sum_dim_intlist(1, false, kind) + per(&target).sum_dim_intlist(1, false, kind);
+    let union = per(&m).sum_dim_intlist(1, false, kind) + per(&target).sum_dim_intlist(1, false, kind);
     let dice: Tensor = (inter * 2.0 + 1.0) / (union + 1.0);
     let mask_dice: Tensor = 1.0 - dice.mean(kind);
 
@@ -60,15 +59,7 @@ pub fn terms(pred: &Prediction, t: &Targets) -> DfimatLoss {
     let fg = t.pha.gt(0.0).to_kind(kind);
     let fgr_l1 = ((&pred.fgr - t.fgr).abs() * fg).mean(kind);
     let total = &mask_bce + &mask_dice + &pha_l1 + &pha_hard + &pha_laplacian + &fgr_l1;
-    DfimatLoss {
-        mask_bce,
-        mask_dice,
-        pha_l1,
-        pha_hard,
-        pha_laplacian,
-        fgr_l1,
-        total,
-    }
+    DfimatLoss { mask_bce, mask_dice, pha_l1, pha_hard, pha_laplacian, fgr_l1, total }
 }
 
 pub fn loss(pred: &Prediction, t: &Targets) -> Tensor {
@@ -89,20 +80,8 @@ mod tests {
         let tf = Tensor::ones([1, 1, 3, 2, 2], opts);
         // A 1x1 coarse mask of 0.5 against the 2x2 truth's mean 0.5 (not > 0.5: 0).
         let mask = Tensor::full([1, 1, 1, 1, 1], 0.5, opts);
-        let pred = Prediction {
-            pha: pp,
-            fgr: tf.shallow_clone(),
-            state: vec![],
-            aux: vec![("mask".into(), mask)],
-        };
-        let l = terms(
-            &pred,
-            &Targets {
-                pha: &tp,
-                fgr: &tf,
-                labels: None,
-            },
-        );
+        let pred = Prediction { pha: pp, fgr: tf.shallow_clone(), state: vec![], aux: vec![("mask".into(), mask)] };
+        let l = terms(&pred, &Targets { pha: &tp, fgr: &tf, labels: None });
         let v = |t: &Tensor| t.double_value(&[]);
         assert!((v(&l.mask_bce) - 2f64.ln()).abs() < 1e-9);
         // Dice: 1 - (0 + 1) / (0.5 + 0 + 1)

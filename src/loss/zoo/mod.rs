@@ -37,10 +37,6 @@ pub fn model_loss(arch: Arch, pred: &Prediction, t: &Targets) -> Tensor {
 pub fn shrink(x: &Tensor, h: i64, w: i64, nearest: bool) -> Tensor {
     let s = x.size();
     let f = x.reshape([s[0] * s[1], s[2], s[3], s[4]]);
-    let y = if nearest {
-        f.upsample_nearest2d([h, w], None, None)
-    } else {
-        f.adaptive_avg_pool2d([h, w])
-    };
+    let y = if nearest { f.upsample_nearest2d([h, w], None, None) } else { f.adaptive_avg_pool2d([h, w]) };
     y.reshape([s[0], s[1], s[2], h, w])
 }

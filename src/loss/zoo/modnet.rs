@@ -28,19 +28,9 @@ pub fn transition_region(alpha: &Tensor, r: i64) -> Tensor {
 }
 
 fn blur3(x: &Tensor) -> Tensor {
-    let k = Tensor::from_slice(&[1.0f32, 2.0, 1.0, 2.0, 4.0, 2.0, 1.0, 2.0, 1.0])
-        .to_kind(x.kind())
-        .to_device(x.device())
-        / 16.0;
+    let k = Tensor::from_slice(&[1.0f32, 2.0, 1.0, 2.0, 4.0, 2.0, 1.0, 2.0, 1.0]).to_kind(x.kind()).to_device(x.device()) / 16.0;
     let c = x.size()[1];
-    x.pad([1, 1, 1, 1], "replicate", None).conv2d(
-        &k.view([1, 1, 3, 3]).repeat([c, 1, 1, 1]),
-        None::<Tensor>,
-        [1, 1],
-        [0, 0],
-        [1, 1],
-        c,
-    )
+    x.pad([1, 1, 1, 1], "replicate", None).conv2d(&k.view([1, 1, 3, 3]).repeat([c, 1, 1, 1]), None::<Tensor>, [1, 1], [0, 0], [1, 1], c)
 }
 
 pub fn loss(pred: &Prediction, t: &Targets) -> Tensor {
@@ -56,8 +46,7 @@ pub fn loss(pred: &Prediction, t: &Targets) -> Tensor {
     let hw = alpha.size();
     let r = (hw[2].min(hw[3]) / 36).max(1);
     let m = transition_region(&alpha, r);
-    let l_d = ((flat(pred.aux("detail")) - &alpha).abs() * &m).sum(Kind::Float)
-        / (m.sum(Kind::Float) + 1.0);
+    let l_d = ((flat(pred.aux("detail")) - &alpha).abs() * &m).sum(Kind::Float) / (m.sum(Kind::Float) + 1.0);
     let p = flat(&pred.pha);
     let l_a = (&p - &alpha).abs().mean(Kind::Float) + laplacian_loss(&p, &alpha);
     l_s * 10.0 + l_d * 10.0 + l_a
@@ -71,44 +60,25 @@ mod tests {
     #[test]
     fn transition_region_is_a_band_around_the_edge() {
         // A 10x10 image, foreground in columns >= 5.
-        let a = Tensor::arange(10, (Kind::Float, Device::Cpu))
-            .ge(5)
-            .to_kind(Kind::Float)
-            .view([1, 1, 1, 10])
-            .repeat([1, 1, 10, 1]);
+        let a = Tensor::arange(10, (Kind::Float, Device::Cpu)).ge(5).to_kind(Kind::Float).view([1, 1, 1, 10]).repeat([1, 1, 10, 1]);
         let m = transition_region(&a, 1);
         let row: Vec<f32> = Vec::try_from(m.get(0).get(0).get(4)).unwrap();
         assert_eq!(row, vec![0., 0., 0., 0., 1., 1., 0., 0., 0., 0.]);
         let m2 = transition_region(&a, 2);
-        assert_eq!(
-            m2.sum(Kind::Float).double_value(&[]),
-            40.0,
-            "4 columns x 10 rows"
-        );
+        assert_eq!(m2.sum(Kind::Float).double_value(&[]), 40.0, "4 columns x 10 rows");
     }
 
     #[test]
     fn detail_term_ignores_pixels_outside_the_band() {
         let opts = (Kind::Float, Device::Cpu);
-        let a = Tensor::arange(16, opts)
-            .ge(8)
-            .to_kind(Kind::Float)
-            .view([1, 1, 1, 1, 16])
-            .repeat([1, 1, 1, 16, 1]);
+        let a = Tensor::arange(16, opts).ge(8).to_kind(Kind::Float).view([1, 1, 1, 1, 16]).repeat([1, 1, 1, 16, 1]);
         let fgr = Tensor::zeros([1, 1, 3, 16, 16], opts);
-        let t = Targets {
-            pha: &a,
-            fgr: &fgr,
-            labels: None,
-        };
+        let t = Targets { pha: &a, fgr: &fgr, labels: None };
         let mk = |detail: Tensor| Prediction {
             pha: a.shallow_clone(),
             fgr: fgr.shallow_clone(),
             state: vec![],
-            aux: vec![
-                ("semantic".into(), Tensor::zeros([1, 1, 1, 1, 1], opts)),
-                ("detail".into(), detail),
-            ],
+            aux: vec![("semantic".into(), Tensor::zeros([1, 1, 1, 1, 1], opts)), ("detail".into(), detail)],
         };
         let base = loss(&mk(a.shallow_clone()), &t).double_value(&[]);
         // Wrong detail far from the edge (column 0): no change.

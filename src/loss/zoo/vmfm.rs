@@ -55,40 +55,25 @@ fn dy(x: &Tensor) -> Tensor {
 
 /// ||grad a - grad a*||_1 of Eq. 2 on [B, T, 1, H, W].
 pub fn gradient_l1(pha: &Tensor, true_pha: &Tensor) -> Tensor {
-    (dx(pha) - dx(true_pha)).abs().mean(Kind::Float)
-        + (dy(pha) - dy(true_pha)).abs().mean(Kind::Float)
+    (dx(pha) - dx(true_pha)).abs().mean(Kind::Float) + (dy(pha) - dy(true_pha)).abs().mean(Kind::Float)
 }
 
 /// L_a^m (Eq. 2) plus the masked foreground L1.
 fn network_loss(pha: &Tensor, fgr: &Tensor, t: &Targets) -> Tensor {
     let mask = t.pha.gt(0.0).to_kind(Kind::Float);
-    (pha - t.pha).abs().mean(Kind::Float)
-        + gradient_l1(pha, t.pha)
-        + ((fgr - t.fgr) * mask).abs().mean(Kind::Float)
+    (pha - t.pha).abs().mean(Kind::Float) + gradient_l1(pha, t.pha) + ((fgr - t.fgr) * mask).abs().mean(Kind::Float)
 }
 
 /// Q(|a^m - a*|) for both networks (Eq. 7), [B, T, 1, H, W] each.
-pub fn deviation_targets(
-    pha_seg: &Tensor,
-    pha_depth: &Tensor,
-    true_pha: &Tensor,
-) -> (Tensor, Tensor) {
+pub fn deviation_targets(pha_seg: &Tensor, pha_depth: &Tensor, true_pha: &Tensor) -> (Tensor, Tensor) {
     let s = true_pha.size();
     let dilate = |a: &Tensor| {
-        let e = (a.detach() - true_pha)
-            .abs()
-            .reshape([s[0] * s[1], 1, s[3], s[4]]);
+        let e = (a.detach() - true_pha).abs().reshape([s[0] * s[1], 1, s[3], s[4]]);
         e.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false)
     };
     let (es, ed) = (dilate(pha_seg), dilate(pha_depth));
-    let norm = es
-        .amax([1, 2, 3], true)
-        .maximum(&ed.amax([1, 2, 3], true))
-        .clamp_min(0.1);
-    (
-        (es / &norm).reshape(s.as_slice()),
-        (ed / norm).reshape(s.as_slice()),
-    )
+    let norm = es.amax([1, 2, 3], true).maximum(&ed.amax([1, 2, 3], true)).clamp_min(0.1);
+    ((es / &norm).reshape(s.as_slice()), (ed / norm).reshape(s.as_slice()))
 }
 
 /// (depth-like, segmentation, interaction) targets at full resolution from
@@ -96,10 +81,7 @@ pub fn deviation_targets(
 pub fn modality_targets(labels: &Tensor) -> (Tensor, Tensor, Tensor) {
     let ids = labels.round();
     let is = |c: usize| ids.eq(c as f64).to_kind(Kind::Float);
-    let depth = (0..5)
-        .map(|c| is(c) * LAYER_NEARNESS[c])
-        .reduce(|a, b| a + b)
-        .unwrap();
+    let depth = (0..5).map(|c| is(c) * LAYER_NEARNESS[c]).reduce(|a, b| a + b).unwrap();
     let seg = is(1) + is(2) + is(3);
     let s = labels.size();
     let r = (s[3].min(s[4]) / 16).max(1);
@@ -117,33 +99,18 @@ fn modality_loss(vm: &Tensor, labels: &Tensor) -> Tensor {
     let (h, w) = (vm.size()[3], vm.size()[4]);
     let (depth, seg, hoi) = modality_targets(labels);
     let small = |x: &Tensor| shrink(x, h, w, false);
-    let depth_l1 = (vm.narrow(2, 0, 1).sigmoid() - small(&depth))
-        .abs()
-        .mean(Kind::Float);
-    let bce = |c: i64, target: &Tensor| {
-        vm.narrow(2, c, 1).binary_cross_entropy_with_logits(
-            &small(target),
-            None::<Tensor>,
-            None::<Tensor>,
-            Reduction::Mean,
-        )
-    };
+    let depth_l1 = (vm.narrow(2, 0, 1).sigmoid() - small(&depth)).abs().mean(Kind::Float);
+    let bce = |c: i64, target: &Tensor| vm.narrow(2, c, 1).binary_cross_entropy_with_logits(&small(target), None::<Tensor>, None::<Tensor>, Reduction::Mean);
     depth_l1 + bce(1, &seg) + bce(2, &hoi)
 }
 
 pub fn loss(pred: &Prediction, t: &Targets) -> Tensor {
-    let mut total =
-        matting_loss(&pred.pha, &pred.fgr, t.pha, t.fgr).total + gradient_l1(&pred.pha, t.pha);
+    let mut total = matting_loss(&pred.pha, &pred.fgr, t.pha, t.fgr).total + gradient_l1(&pred.pha, t.pha);
     for m in ["seg", "depth", "fused"] {
-        total += network_loss(
-            pred.aux(&format!("pha_{m}")),
-            pred.aux(&format!("fgr_{m}")),
-            t,
-        );
+        total += network_loss(pred.aux(&format!("pha_{m}")), pred.aux(&format!("fgr_{m}")), t);
     }
     let (q_seg, q_depth) = deviation_targets(pred.aux("pha_seg"), pred.aux("pha_depth"), t.pha);
-    total += (pred.aux("dev_seg") - q_seg).abs().mean(Kind::Float)
-        + (pred.aux("dev_depth") - q_depth).abs().mean(Kind::Float);
+    total += (pred.aux("dev_seg") - q_seg).abs().mean(Kind::Float) + (pred.aux("dev_depth") - q_depth).abs().mean(Kind::Float);
     if let Some(labels) = t.labels {
         total += modality_loss(pred.aux("vm"), labels);
     }

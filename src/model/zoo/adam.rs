@@ -49,8 +49,8 @@ use tch::{Device, Kind, Tensor};
 
 use crate::model::encoder::Encoder;
 use crate::model::layers::{avg_down, cbr, conv, normalise, resize, unflat, BnMode, ConvSpec, Ctx};
-use crate::model::matter::weight_accessors;
 use crate::model::matter::{Arch, Matter, Prediction};
+use crate::model::matter::weight_accessors;
 use crate::model::matting_net::ModelConfig;
 use crate::model::params::{ParamBuilder, ParamSet};
 
@@ -91,14 +91,8 @@ impl AdamNet {
         pb.conv("xf.ff1", 2 * d, d, 1, true);
         pb.conv("xf.ff2", d, 2 * d, 1, true);
         for name in ["xf.ln1", "xf.ln2"] {
-            pb.params.push(
-                &format!("{name}.gamma"),
-                Tensor::ones([d], (Kind::Float, device)).set_requires_grad(true),
-            );
-            pb.params.push(
-                &format!("{name}.beta"),
-                Tensor::zeros([d], (Kind::Float, device)).set_requires_grad(true),
-            );
+            pb.params.push(&format!("{name}.gamma"), Tensor::ones([d], (Kind::Float, device)).set_requires_grad(true));
+            pb.params.push(&format!("{name}.beta"), Tensor::zeros([d], (Kind::Float, device)).set_requires_grad(true));
         }
         pb.conv_bn("dec.b8", dec[0], d + ch[2], 3);
         pb.conv_bn("dec.b4", dec[1], dec[0] + ch[1], 3);
@@ -137,9 +131,7 @@ pub fn global_attention(q: &Tensor, k: &Tensor, v: &Tensor) -> Tensor {
     let (n, c, hw) = (s[0], s[1], s[2] * s[3]);
     let stored = |x: &Tensor| x.transpose(1, 2).reshape([n, c, -1]);
     let logits = q.reshape([n, c, hw]).transpose(1, 2).matmul(&stored(k)) / (c as f64).sqrt();
-    stored(v)
-        .matmul(&logits.softmax(-1, Kind::Float).transpose(1, 2))
-        .reshape([n, c, s[2], s[3]])
+    stored(v).matmul(&logits.softmax(-1, Kind::Float).transpose(1, 2)).reshape([n, c, s[2], s[3]])
 }
 
 /// Eq. 9: each query pixel against the `window` x `window` neighbourhood of
@@ -153,30 +145,13 @@ pub fn local_attention(q: &Tensor, k: &Tensor, v: &Tensor, window: i64) -> Tenso
     let (n, f, c, h, w) = (s[0], s[1], s[2], s[3], s[4]);
     let (r, win) = (window / 2, window * window);
     let gather = |x: &Tensor| {
-        x.reshape([n * f, c, h, w])
-            .im2col([window, window], [1, 1], [r, r], [1, 1])
-            .reshape([n, f, c, win, h * w])
+        x.reshape([n * f, c, h, w]).im2col([window, window], [1, 1], [r, r], [1, 1]).reshape([n, f, c, win, h * w])
     };
-    let logits =
-        (q.reshape([n, 1, c, 1, h * w]) * gather(k)).sum_dim_intlist(2, false, Kind::Float)
-            / (c as f64).sqrt();
-    let inside = Tensor::ones([1, 1, h, w], (q.kind(), q.device())).im2col(
-        [window, window],
-        [1, 1],
-        [r, r],
-        [1, 1],
-    );
-    let logits = logits.masked_fill(
-        &inside.reshape([1, 1, win, h * w]).eq(0.0),
-        f64::NEG_INFINITY,
-    );
-    let attn = logits
-        .reshape([n, f * win, h * w])
-        .softmax(1, Kind::Float)
-        .reshape([n, f, 1, win, h * w]);
-    (attn * gather(v))
-        .sum_dim_intlist([1, 3].as_slice(), false, Kind::Float)
-        .reshape([n, c, h, w])
+    let logits = (q.reshape([n, 1, c, 1, h * w]) * gather(k)).sum_dim_intlist(2, false, Kind::Float) / (c as f64).sqrt();
+    let inside = Tensor::ones([1, 1, h, w], (q.kind(), q.device())).im2col([window, window], [1, 1], [r, r], [1, 1]);
+    let logits = logits.masked_fill(&inside.reshape([1, 1, win, h * w]).eq(0.0), f64::NEG_INFINITY);
+    let attn = logits.reshape([n, f * win, h * w]).softmax(1, Kind::Float).reshape([n, f, 1, win, h * w]);
+    (attn * gather(v)).sum_dim_intlist([1, 3].as_slice(), false, Kind::Float).reshape([n, c, h, w])
 }
 
 /// LayerNorm over channels at every pixel of [N, C, h, w].
@@ -184,9 +159,7 @@ fn channel_norm(ctx: &Ctx, name: &str, x: &Tensor) -> Tensor {
     let c = x.size()[1];
     let g = ctx.p.get(&format!("{name}.gamma"));
     let b = ctx.p.get(&format!("{name}.beta"));
-    x.permute([0, 2, 3, 1])
-        .layer_norm([c], Some(g), Some(b), 1e-5, false)
-        .permute([0, 3, 1, 2])
+    x.permute([0, 2, 3, 1]).layer_norm([c], Some(g), Some(b), 1e-5, false).permute([0, 3, 1, 2])
 }
 
 /// Upscaling block: resize to the skip, concatenate, 3x3 conv + BN + ReLU.
@@ -208,23 +181,11 @@ impl Memory {
     fn from_state(state: Option<&[Tensor]>) -> Memory {
         match state {
             Some(s) => Memory {
-                long: Some([
-                    s[0].shallow_clone(),
-                    s[1].shallow_clone(),
-                    s[2].shallow_clone(),
-                ]),
-                short: Some([
-                    s[3].shallow_clone(),
-                    s[4].shallow_clone(),
-                    s[5].shallow_clone(),
-                ]),
+                long: Some([s[0].shallow_clone(), s[1].shallow_clone(), s[2].shallow_clone()]),
+                short: Some([s[3].shallow_clone(), s[4].shallow_clone(), s[5].shallow_clone()]),
                 count: s[6].int64_value(&[]),
             },
-            None => Memory {
-                long: None,
-                short: None,
-                count: 0,
-            },
+            None => Memory { long: None, short: None, count: 0 },
         }
     }
 
@@ -238,11 +199,7 @@ impl Memory {
                     let t = Tensor::cat(&[o, frame[i].unsqueeze(1)], 1);
                     i += 1;
                     let m = t.size()[1];
-                    if m > cap {
-                        t.narrow(1, m - cap, cap)
-                    } else {
-                        t
-                    }
+                    if m > cap { t.narrow(1, m - cap, cap) } else { t }
                 })
             }
         };
@@ -252,15 +209,7 @@ impl Memory {
     fn into_state(self, device: Device) -> Vec<Tensor> {
         let [lk, lv, lm] = self.long.expect("a call sees at least one frame");
         let [sk, sv, sm] = self.short.expect("a call sees at least one frame");
-        vec![
-            lk,
-            lv,
-            lm,
-            sk,
-            sv,
-            sm,
-            Tensor::from(self.count).to_device(device),
-        ]
+        vec![lk, lv, lm, sk, sv, sm, Tensor::from(self.count).to_device(device)]
     }
 }
 
@@ -270,18 +219,8 @@ impl Matter for AdamNet {
     }
     weight_accessors!();
 
-    fn run(
-        &self,
-        params: &ParamSet,
-        src: &Tensor,
-        state: Option<&[Tensor]>,
-        train: bool,
-    ) -> Prediction {
-        let ctx = Ctx {
-            p: params,
-            buffers: &self.buffers,
-            bn: BnMode::train(train),
-        };
+    fn run(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, train: bool) -> Prediction {
+        let ctx = Ctx { p: params, buffers: &self.buffers, bn: BnMode::train(train) };
         let s = src.size();
         let (b, t, hh, ww, d) = (s[0], s[1], s[3], s[4], self.dim);
         let x = src.narrow(2, 0, 3).reshape([b * t, 3, hh, ww]);
@@ -299,32 +238,15 @@ impl Matter for AdamNet {
         for i in 0..t {
             let (qi, ki, vi) = (q.select(1, i), k.select(1, i), v.select(1, i));
             let (lk, lv, sk, sv) = match (&mem.long, &mem.short) {
-                (Some([lk, lv, lm]), Some([sk, sv, sm])) => (
-                    lk.shallow_clone(),
-                    embed(&ctx, lv, lm),
-                    sk.shallow_clone(),
-                    embed(&ctx, sv, sm),
-                ),
+                (Some([lk, lv, lm]), Some([sk, sv, sm])) => {
+                    (lk.shallow_clone(), embed(&ctx, lv, lm), sk.shallow_clone(), embed(&ctx, sv, sm))
+                }
                 // First frame of a video: attend to itself, no mask known yet.
-                _ => (
-                    ki.unsqueeze(1),
-                    vi.unsqueeze(1),
-                    ki.unsqueeze(1),
-                    vi.unsqueeze(1),
-                ),
+                _ => (ki.unsqueeze(1), vi.unsqueeze(1), ki.unsqueeze(1), vi.unsqueeze(1)),
             };
             let att = global_attention(&qi, &lk, &lv) + local_attention(&qi, &sk, &sv, self.window);
-            let z1 = channel_norm(
-                &ctx,
-                "xf.ln1",
-                &(z.select(1, i) + conv(&ctx, "xf.out", &att, &one)),
-            );
-            let mlp = conv(
-                &ctx,
-                "xf.ff2",
-                &conv(&ctx, "xf.ff1", &z1, &one).gelu("none"),
-                &one,
-            );
+            let z1 = channel_norm(&ctx, "xf.ln1", &(z.select(1, i) + conv(&ctx, "xf.out", &att, &one)));
+            let mlp = conv(&ctx, "xf.ff2", &conv(&ctx, "xf.ff1", &z1, &one).gelu("none"), &one);
             let z2 = channel_norm(&ctx, "xf.ln2", &(&z1 + mlp));
             // Decoder up to the first output block (mask + coarse alpha at 1/4).
             let x8 = up(&ctx, "dec.b8", &z2, &[&f8.select(1, i)]);
@@ -348,28 +270,13 @@ impl Matter for AdamNet {
         let c4 = Tensor::stack(&coarse, 1);
         let (h2, w2) = (f[0].size()[2], f[0].size()[3]);
         let s2 = resize(&avg_down(&x), h2, w2);
-        let x2 = up(
-            &ctx,
-            "dec.b2",
-            &x4,
-            &[&f[0], &resize(&c4.flatten(0, 1), h2, w2), &s2],
-        );
+        let x2 = up(&ctx, "dec.b2", &x4, &[&f[0], &resize(&c4.flatten(0, 1), h2, w2), &s2]);
         let x1 = up(&ctx, "dec.b1", &x2, &[&x]);
         let out = conv(&ctx, "dec.head", &cbr(&ctx, "dec.b0", &x1), &one);
-        let fgr = (out.narrow(1, 0, 3) + &x)
-            .clamp(0.0, 1.0)
-            .reshape([b, t, 3, hh, ww]);
+        let fgr = (out.narrow(1, 0, 3) + &x).clamp(0.0, 1.0).reshape([b, t, 3, hh, ww]);
         let pha = out.narrow(1, 3, 1).sigmoid().reshape([b, t, 1, hh, ww]);
-        let aux = vec![
-            ("coarse_mask".to_string(), Tensor::stack(&masks, 1)),
-            ("coarse_pha".to_string(), c4),
-        ];
-        Prediction {
-            pha,
-            fgr,
-            state: mem.into_state(src.device()),
-            aux,
-        }
+        let aux = vec![("coarse_mask".to_string(), Tensor::stack(&masks, 1)), ("coarse_pha".to_string(), c4)];
+        Prediction { pha, fgr, state: mem.into_state(src.device()), aux }
     }
 }
 
@@ -426,22 +333,12 @@ mod tests {
         let yy = Tensor::arange(h, cpu()).view([h, 1]);
         let xx = Tensor::arange(w, cpu()).view([1, w]);
         // A disc that moves right by three pixels between the two frames.
-        let disc = |cx: f64| {
-            ((&xx - cx).square() + (&yy - 16.0).square())
-                .le(100.0)
-                .to_kind(Kind::Float)
-        };
+        let disc = |cx: f64| ((&xx - cx).square() + (&yy - 16.0).square()).le(100.0).to_kind(Kind::Float);
         let pha = Tensor::stack(&[disc(20.0), disc(23.0)], 0).view([1, 2, 1, h, w]);
-        let fg = Tensor::from_slice(&[0.9f32, 0.3, 0.2])
-            .view([1, 1, 3, 1, 1])
-            .expand([1, 2, 3, h, w], false);
+        let fg = Tensor::from_slice(&[0.9f32, 0.3, 0.2]).view([1, 1, 3, 1, 1]).expand([1, 2, 3, h, w], false);
         let bg = Tensor::from_slice(&[0.1f32, 0.4, 0.8]).view([1, 1, 3, 1, 1]);
         let src = &pha * &fg + (1.0 - &pha) * bg;
-        let targets = Targets {
-            pha: &pha,
-            fgr: &fg,
-            labels: None,
-        };
+        let targets = Targets { pha: &pha, fgr: &fg, labels: None };
         let mut opt = Adam::new(&net.params, 5e-3);
         let params: Vec<&Tensor> = net.params.tensors().iter().collect();
         let mut losses = vec![];
@@ -481,17 +378,9 @@ mod tests {
         }
         let mx = logits.iter().cloned().fold(f64::MIN, f64::max);
         let z: f64 = logits.iter().map(|l| (l - mx).exp()).sum();
-        let want = logits
-            .iter()
-            .zip(&vals)
-            .map(|(l, vv)| vv * ((l - mx).exp() / z))
-            .reduce(|a, b| a + b)
-            .unwrap();
+        let want = logits.iter().zip(&vals).map(|(l, vv)| vv * ((l - mx).exp() / z)).reduce(|a, b| a + b).unwrap();
         let got = out.get(0).narrow(1, py, 1).narrow(2, px, 1).view([c]);
-        assert!(
-            max_diff(&got, &want) < 1e-5,
-            "tube attention differs from the direct sum"
-        );
+        assert!(max_diff(&got, &want) < 1e-5, "tube attention differs from the direct sum");
         // Far outside the window (row 1, column 2: 8 rows away) changes nothing.
         let bump = |y: i64, x: i64| {
             let e = Tensor::zeros([1, 2, c, h, w], cpu());
@@ -501,17 +390,9 @@ mod tests {
         let far = local_attention(&q, &(&k + bump(1, 2)), &(&v + bump(1, 2)), omega);
         let pix = |t: &Tensor| t.get(0).narrow(1, py, 1).narrow(2, px, 1).copy();
         assert!(max_diff(&pix(&far), &pix(&out)) <= 1e-6);
-        assert!(
-            max_diff(&far, &out) > 1e-3,
-            "the bump changes pixels near it"
-        );
+        assert!(max_diff(&far, &out) > 1e-3, "the bump changes pixels near it");
         // Just inside the window (3 rows and 3 columns away) changes it.
-        let near = local_attention(
-            &q,
-            &(&k + bump(py - 3, px + 3)),
-            &(&v + bump(py - 3, px + 3)),
-            omega,
-        );
+        let near = local_attention(&q, &(&k + bump(py - 3, px + 3)), &(&v + bump(py - 3, px + 3)), omega);
         assert!(max_diff(&pix(&near), &pix(&out)) > 1e-3);
     }
 
@@ -534,17 +415,11 @@ mod tests {
             for j in 0..3 {
                 assert!(s[j].equal(&after[0][j]), "long memory moved at frame {i}");
             }
-            assert!(
-                !s[3].equal(&after[i - 1][3]),
-                "short tube frozen at frame {i}"
-            );
+            assert!(!s[3].equal(&after[i - 1][3]), "short tube frozen at frame {i}");
         }
         assert_eq!(after[5][0].size()[1], 2, "frame l enters the memory");
         assert!(after[5][0].narrow(1, 0, 1).equal(&after[0][0]));
-        assert!(
-            after[5][0].narrow(1, 1, 1).equal(&after[5][3]),
-            "the new entry is frame 5's key"
-        );
+        assert!(after[5][0].narrow(1, 1, 1).equal(&after[5][3]), "the new entry is frame 5's key");
         assert!(after[6][0].equal(&after[5][0]));
         let whole = net.run(&net.params, &src, None, false);
         for j in 0..6 {
@@ -556,17 +431,11 @@ mod tests {
     #[test]
     fn previous_mask_embeds_the_value() {
         let net = AdamNet::new(&ModelConfig::quick(), Device::Cpu, 6);
-        let ctx = Ctx {
-            p: &net.params,
-            buffers: &net.buffers,
-            bn: BnMode::Running,
-        };
+        let ctx = Ctx { p: &net.params, buffers: &net.buffers, bn: BnMode::Running };
         tch::manual_seed(8);
         let d = net.cfg.aspp;
         let v = Tensor::randn([1, 1, d, 3, 4], cpu());
-        let m = Tensor::rand([1, 1, 1, 3, 4], cpu())
-            .gt(0.5)
-            .to_kind(Kind::Float);
+        let m = Tensor::rand([1, 1, 1, 3, 4], cpu()).gt(0.5).to_kind(Kind::Float);
         let (a, b) = (embed(&ctx, &v, &m), embed(&ctx, &v, &(1.0 - &m)));
         let ef_eb = (net.params.get("xf.emb_f") - net.params.get("xf.emb_b")).view([1, 1, d, 1, 1]);
         assert!(max_diff(&(&a - &b), &((2.0 * &m - 1.0) * ef_eb)) < 1e-6);

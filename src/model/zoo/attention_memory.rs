@@ -20,15 +20,13 @@
 use tch::{Device, Kind, Tensor};
 
 use super::super::encoder::Encoder;
-use super::super::layers::{
-    avg_down, cbr, conv, flat, normalise, resize, unflat, BnMode, ConvSpec, Ctx,
-};
+use super::super::layers::{avg_down, cbr, conv, flat, normalise, resize, unflat, BnMode, ConvSpec, Ctx};
 use super::super::lraspp::Lraspp;
 use super::super::matter::{Arch, Matter, Prediction};
+use crate::model::matter::weight_accessors;
 use super::super::matting_net::ModelConfig;
 use super::super::params::{ParamBuilder, ParamSet};
 use super::backbone;
-use crate::model::matter::weight_accessors;
 
 pub struct AttentionMemory {
     pub cfg: ModelConfig,
@@ -48,9 +46,7 @@ pub fn read_memory(q: &Tensor, mk: &Tensor, mv: &Tensor) -> Tensor {
     let vals = mv.permute([0, 2, 1, 3, 4]).reshape([n, cv, m * h * w]); // [N, cv, Mhw]
     let query = q.reshape([n, ck, h * w]).transpose(1, 2); // [N, hw, ck]
     let att = (query.matmul(&keys) / (ck as f64).sqrt()).softmax(-1, Kind::Float); // [N, hw, Mhw]
-    att.matmul(&vals.transpose(1, 2))
-        .transpose(1, 2)
-        .reshape([n, cv, h, w])
+    att.matmul(&vals.transpose(1, 2)).transpose(1, 2).reshape([n, cv, h, w])
 }
 
 impl AttentionMemory {
@@ -65,38 +61,21 @@ impl AttentionMemory {
         pb.conv("mem.key", (c / 8).max(2), c, 1, true);
         pb.conv("mem.value", c / 2, c, 1, true);
         pb.conv("mem.lr_head", 4, c, 1, true);
-        for (i, (name, c_in)) in [
-            ("up3", c + ch[2] + 3),
-            ("up2", d[0] + ch[1] + 3),
-            ("up1", d[1] + ch[0] + 3),
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        for (i, (name, c_in)) in [("up3", c + ch[2] + 3), ("up2", d[0] + ch[1] + 3), ("up1", d[1] + ch[0] + 3)].into_iter().enumerate() {
             pb.conv_bn(&format!("dec.{name}"), d[i], c_in, 3);
             pb.conv_bn(&format!("dec.{name}.res"), d[i], d[i], 3);
         }
         pb.conv_bn("dec.out1", d[3], d[2] + 3, 3);
         pb.conv_bn("dec.out2", d[3], d[3], 3);
         pb.conv("dec.head", 4, d[3], 1, true);
-        AttentionMemory {
-            cfg: cfg.clone(),
-            params: pb.params,
-            buffers: pb.buffers,
-            encoder,
-            aspp,
-        }
+        AttentionMemory { cfg: cfg.clone(), params: pb.params, buffers: pb.buffers, encoder, aspp }
     }
 
     /// Up-sampling block: bilinear up to the skip's size, concatenate the
     /// skip and the pooled image, conv, then a residual conv.
     fn up(ctx: &Ctx, name: &str, x: &Tensor, skip: &Tensor, img: &Tensor) -> Tensor {
         let (h, w) = (skip.size()[2], skip.size()[3]);
-        let y = cbr(
-            ctx,
-            name,
-            &Tensor::cat(&[&resize(x, h, w), skip, &resize(img, h, w)], 1),
-        );
+        let y = cbr(ctx, name, &Tensor::cat(&[&resize(x, h, w), skip, &resize(img, h, w)], 1));
         &y + cbr(ctx, &format!("{name}.res"), &y)
     }
 }
@@ -107,18 +86,8 @@ impl Matter for AttentionMemory {
     }
     weight_accessors!();
 
-    fn run(
-        &self,
-        params: &ParamSet,
-        src: &Tensor,
-        state: Option<&[Tensor]>,
-        train: bool,
-    ) -> Prediction {
-        let ctx = Ctx {
-            p: params,
-            buffers: &self.buffers,
-            bn: BnMode::train(train),
-        };
+    fn run(&self, params: &ParamSet, src: &Tensor, state: Option<&[Tensor]>, train: bool) -> Prediction {
+        let ctx = Ctx { p: params, buffers: &self.buffers, bn: BnMode::train(train) };
         let s = src.size();
         let (b, t, h, w) = (s[0], s[1], s[3], s[4]);
         let x = flat(src);
@@ -129,18 +98,14 @@ impl Matter for AttentionMemory {
         let vals = unflat(&conv(&ctx, "mem.value", &a, &one).relu(), b, t);
         // Frame by frame through the memory of (first, previous).
         let (mut first, mut prev) = match state {
-            Some(st) => (
-                Some((st[0].shallow_clone(), st[1].shallow_clone())),
-                Some((st[2].shallow_clone(), st[3].shallow_clone())),
-            ),
+            Some(st) => (Some((st[0].shallow_clone(), st[1].shallow_clone())), Some((st[2].shallow_clone(), st[3].shallow_clone()))),
             None => (None, None),
         };
         let mut read = Vec::with_capacity(t as usize);
         for i in 0..t {
             let (k, v) = (keys.select(1, i), vals.select(1, i));
             let (fk, fv) = first.as_ref().map_or((&k, &v), |(a, b)| (a, b));
-            let (pk, pv) = prev.as_ref().map_or((&k, &v), |(a, b)| (a, b));
-            let mk = Tensor::stack(&[fk, pk], 1);
+            let (pk, pv) = prev.as_ref().map_or((&k, &v), |(a, b)| (a, b));            let mk = Tensor::stack(&[fk, pk], 1);
             let mv = Tensor::stack(&[fv, pv], 1);
             let retrieved = read_memory(&k, &mk, &mv);
             read.push(Tensor::cat(&[&retrieved, &v], 1));
@@ -167,10 +132,7 @@ impl Matter for AttentionMemory {
             pha: unflat(&parts[1].sigmoid(), b, t),
             fgr: unflat(&fgr, b, t),
             state: vec![fk, fv, pk, pv],
-            aux: vec![
-                ("lr_pha".into(), unflat(&lrp[1].sigmoid(), b, t)),
-                ("lr_fgr".into(), unflat(&lrp[0].sigmoid(), b, t)),
-            ],
+            aux: vec![("lr_pha".into(), unflat(&lrp[1].sigmoid(), b, t)), ("lr_fgr".into(), unflat(&lrp[0].sigmoid(), b, t))],
         }
     }
 }
@@ -194,43 +156,22 @@ mod tests {
         assert_eq!(out.fgr.size(), vec![2, 3, 3, 36, 64]);
         assert_eq!(out.aux("lr_pha").size(), vec![2, 3, 1, 3, 4]);
         assert_eq!(out.state.len(), 4);
-        let (lo, hi) = (
-            out.pha.min().double_value(&[]),
-            out.pha.max().double_value(&[]),
-        );
+        let (lo, hi) = (out.pha.min().double_value(&[]), out.pha.max().double_value(&[]));
         assert!((0.0..=1.0).contains(&lo) && (0.0..=1.0).contains(&hi));
         // Carrying the state across calls equals one call over all frames.
         let a = n.run(&n.params, &src.narrow(1, 0, 2), None, false);
         let b = n.run(&n.params, &src.narrow(1, 2, 1), Some(&a.state), false);
-        let d = (b.pha - out.pha.narrow(1, 2, 1))
-            .abs()
-            .max()
-            .double_value(&[]);
+        let d = (b.pha - out.pha.narrow(1, 2, 1)).abs().max().double_value(&[]);
         assert!(d < 1e-5, "split call differs by {d}");
         let twin = net();
-        assert!(
-            twin.run(&twin.params, &src, None, false)
-                .pha
-                .equal(&out.pha),
-            "same seed, same output"
-        );
+        assert!(twin.run(&twin.params, &src, None, false).pha.equal(&out.pha), "same seed, same output");
     }
 
     /// The key of one frame ([1, 3, H, W]) as the model computes it.
     fn key_of(n: &AttentionMemory, frame: &Tensor) -> Tensor {
-        let ctx = Ctx {
-            p: &n.params,
-            buffers: &n.buffers,
-            bn: BnMode::Running,
-        };
+        let ctx = Ctx { p: &n.params, buffers: &n.buffers, bn: BnMode::Running };
         let f = n.encoder.forward(&ctx, &normalise(frame));
-        conv(
-            &ctx,
-            "mem.key",
-            &n.aspp.forward(&ctx, &f[3]),
-            &ConvSpec::same(1, 1),
-        )
-        .relu()
+        conv(&ctx, "mem.key", &n.aspp.forward(&ctx, &f[3]), &ConvSpec::same(1, 1)).relu()
     }
 
     #[test]
@@ -246,23 +187,11 @@ mod tests {
         let out = n.run(&n.params, &changed, None, false);
         // Compared on the 1/16 read-out (the retrieved feature's head), where
         // an untrained decoder does not dampen the difference.
-        let diff = |i: i64| {
-            (out.aux("lr_fgr").select(1, i) - base.aux("lr_fgr").select(1, i))
-                .abs()
-                .max()
-                .double_value(&[])
-        };
-        eprintln!(
-            "read-out change per frame: {:?}",
-            (0..5).map(diff).collect::<Vec<_>>()
-        );
+        let diff = |i: i64| (out.aux("lr_fgr").select(1, i) - base.aux("lr_fgr").select(1, i)).abs().max().double_value(&[]);
+        eprintln!("read-out change per frame: {:?}", (0..5).map(diff).collect::<Vec<_>>());
         // Unaffected frames run the very same arithmetic: exactly equal.
         assert!(diff(0) == 0.0 && diff(1) == 0.0, "past frames changed");
-        assert!(
-            diff(3) > 1e-7,
-            "frame 3 did not read its previous frame ({})",
-            diff(3)
-        );
+        assert!(diff(3) > 1e-7, "frame 3 did not read its previous frame ({})", diff(3));
         assert!(diff(4) == 0.0, "frame 4 depends on frame 2 by {}", diff(4));
         // The state after the call: the first frame's key and the last's.
         let k0 = key_of(&n, &src.select(1, 0));
@@ -287,17 +216,7 @@ mod tests {
     fn loss_falls_on_a_tiny_task() {
         let n = net();
         let b = disc_batch(1, 2, 32, 48);
-        let (first, last) = overfit(&n, &b, 40, 3e-3, |p| {
-            model_loss(
-                Arch::AttentionMemory,
-                p,
-                &Targets {
-                    pha: &b.pha,
-                    fgr: &b.fgr,
-                    labels: None,
-                },
-            )
-        });
+        let (first, last) = overfit(&n, &b, 40, 3e-3, |p| model_loss(Arch::AttentionMemory, p, &Targets { pha: &b.pha, fgr: &b.fgr, labels: None }));
         assert!(last < 0.6 * first, "loss {first} -> {last}");
     }
 }

@@ -50,10 +50,10 @@ use tch::{Device, Kind, Tensor};
 use super::super::encoder::Encoder;
 use super::super::layers::{bn, cbr, conv, flat, normalise, resize, unflat, BnMode, ConvSpec, Ctx};
 use super::super::matter::{Arch, Matter, Prediction};
+use crate::model::matter::weight_accessors;
 use super::super::matting_net::ModelConfig;
 use super::super::params::{ParamBuilder, ParamSet};
 use super::backbone;
-use crate::model::matter::weight_accessors;
 use crate::world::rng::Rand;
 
 /// Prompt channels after RGB: 0 positive clicks, 1 negative clicks (each
@@ -117,12 +117,7 @@ impl Dfimat {
         pb.conv_bn("mrn.fuse2", d2, d4 + ch[0] + d2, 3);
         pb.conv_bn("mrn.fuse1", d1, d2 + 4 + 2, 3);
         pb.conv("mrn.head", 4, d1, 1, true);
-        Dfimat {
-            cfg: cfg.clone(),
-            params: pb.params,
-            buffers: pb.buffers,
-            encoder,
-        }
+        Dfimat { cfg: cfg.clone(), params: pb.params, buffers: pb.buffers, encoder }
     }
 
     /// One batch of frames: x is [N, 3 + PROMPTS, H, W]; returns alpha,
@@ -159,8 +154,7 @@ impl Dfimat {
         let scale = (g8.size()[1] as f64).sqrt();
         let sim = |clicks: &Tensor| {
             let m = area(clicks, h8, w8);
-            let token = (&key * &m).sum_dim_intlist(&[2i64, 3][..], true, key.kind())
-                / (m.sum_dim_intlist(&[2i64, 3][..], true, m.kind()) + 1e-6);
+            let token = (&key * &m).sum_dim_intlist(&[2i64, 3][..], true, key.kind()) / (m.sum_dim_intlist(&[2i64, 3][..], true, m.kind()) + 1e-6);
             (&key * token).sum_dim_intlist(1, true, key.kind()) / scale
         };
         let g8 = Tensor::cat(&[g8.shallow_clone(), sim(&pos), sim(&neg)], 1);
@@ -172,21 +166,9 @@ impl Dfimat {
         let coarse = resize(&mask.detach(), h, w);
         let cp = coarse.sigmoid();
         let (h2, w2) = (f[0].size()[2], f[0].size()[3]);
-        let local = cbr(
-            ctx,
-            "mrn.local",
-            &area(&Tensor::cat(&[&rgb, &cp], 1), h2, w2),
-        );
-        let x2 = cbr(
-            ctx,
-            "mrn.fuse2",
-            &Tensor::cat(&[&resize(&g4, h2, w2), &f[0], &local], 1),
-        );
-        let x1 = cbr(
-            ctx,
-            "mrn.fuse1",
-            &Tensor::cat(&[&resize(&x2, h, w), &rgb, &cp, &pos, &neg], 1),
-        );
+        let local = cbr(ctx, "mrn.local", &area(&Tensor::cat(&[&rgb, &cp], 1), h2, w2));
+        let x2 = cbr(ctx, "mrn.fuse2", &Tensor::cat(&[&resize(&g4, h2, w2), &f[0], &local], 1));
+        let x1 = cbr(ctx, "mrn.fuse1", &Tensor::cat(&[&resize(&x2, h, w), &rgb, &cp, &pos, &neg], 1));
         let out = conv(ctx, "mrn.head", &x1, &one);
         let pha = (coarse + out.narrow(1, 3, 1)).sigmoid();
         let fgr = (out.narrow(1, 0, 3) + &rgb).clamp(0.0, 1.0);
@@ -199,24 +181,10 @@ impl Matter for Dfimat {
         Arch::Dfimat
     }
     weight_accessors!();
-    fn run(
-        &self,
-        params: &ParamSet,
-        src: &Tensor,
-        _state: Option<&[Tensor]>,
-        train: bool,
-    ) -> Prediction {
+    fn run(&self, params: &ParamSet, src: &Tensor, _state: Option<&[Tensor]>, train: bool) -> Prediction {
         let s = src.size();
-        assert_eq!(
-            s[2],
-            3 + PROMPTS,
-            "dfimat reads RGB and {PROMPTS} prompt maps"
-        );
-        let ctx = Ctx {
-            p: params,
-            buffers: &self.buffers,
-            bn: BnMode::train(train),
-        };
+        assert_eq!(s[2], 3 + PROMPTS, "dfimat reads RGB and {PROMPTS} prompt maps");
+        let ctx = Ctx { p: params, buffers: &self.buffers, bn: BnMode::train(train) };
         let (pha, fgr, mask) = self.frames(&ctx, &flat(src));
         let (b, t) = (s[0], s[1]);
         Prediction {
@@ -240,41 +208,22 @@ fn click_sigma(h: usize, w: usize) -> f32 {
 }
 
 fn cpu_values(t: &Tensor) -> Vec<f32> {
-    Vec::<f32>::try_from(
-        t.detach()
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .contiguous()
-            .reshape([-1]),
-    )
-    .expect("float tensor")
+    Vec::<f32>::try_from(t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous().reshape([-1])).expect("float tensor")
 }
 
 /// Chamfer distance (steps 1 and sqrt 2) from each pixel of `inside` to the
 /// nearest pixel outside it, the image border counting as outside; 0 outside.
 fn depth_inside(inside: &[bool], w: usize, h: usize) -> Vec<f32> {
     const D: f32 = std::f32::consts::SQRT_2;
-    let mut d: Vec<f32> = inside
-        .iter()
-        .map(|&m| if m { f32::MAX / 4.0 } else { 0.0 })
-        .collect();
+    let mut d: Vec<f32> = inside.iter().map(|&m| if m { f32::MAX / 4.0 } else { 0.0 }).collect();
     let at = |d: &[f32], x: isize, y: isize| {
-        if x < 0 || y < 0 || x >= w as isize || y >= h as isize {
-            0.0
-        } else {
-            d[y as usize * w + x as usize]
-        }
+        if x < 0 || y < 0 || x >= w as isize || y >= h as isize { 0.0 } else { d[y as usize * w + x as usize] }
     };
     for y in 0..h as isize {
         for x in 0..w as isize {
             let i = y as usize * w + x as usize;
             if inside[i] {
-                let v = [
-                    at(&d, x - 1, y) + 1.0,
-                    at(&d, x, y - 1) + 1.0,
-                    at(&d, x - 1, y - 1) + D,
-                    at(&d, x + 1, y - 1) + D,
-                ];
+                let v = [at(&d, x - 1, y) + 1.0, at(&d, x, y - 1) + 1.0, at(&d, x - 1, y - 1) + D, at(&d, x + 1, y - 1) + D];
                 d[i] = v.into_iter().fold(d[i], f32::min);
             }
         }
@@ -283,12 +232,7 @@ fn depth_inside(inside: &[bool], w: usize, h: usize) -> Vec<f32> {
         for x in (0..w as isize).rev() {
             let i = y as usize * w + x as usize;
             if inside[i] {
-                let v = [
-                    at(&d, x + 1, y) + 1.0,
-                    at(&d, x, y + 1) + 1.0,
-                    at(&d, x + 1, y + 1) + D,
-                    at(&d, x - 1, y + 1) + D,
-                ];
+                let v = [at(&d, x + 1, y) + 1.0, at(&d, x, y + 1) + 1.0, at(&d, x + 1, y + 1) + D, at(&d, x - 1, y + 1) + D];
                 d[i] = v.into_iter().fold(d[i], f32::min);
             }
         }
@@ -312,12 +256,7 @@ fn largest_region(m: &[bool], w: usize, h: usize) -> Vec<bool> {
         while let Some(i) = stack.pop() {
             n += 1;
             let (x, y) = (i % w, i / w);
-            let nb = [
-                (x > 0).then(|| i - 1),
-                (x + 1 < w).then(|| i + 1),
-                (y > 0).then(|| i - w),
-                (y + 1 < h).then(|| i + w),
-            ];
+            let nb = [(x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)];
             for j in nb.into_iter().flatten() {
                 if m[j] && label[j] == 0 {
                     label[j] = next;
@@ -359,10 +298,7 @@ pub fn first_prompts(truth: &Tensor, clicks: usize, box_prompt: bool, r: &mut Ra
     let mut out = vec![0f32; n * PROMPTS as usize * h * w];
     let keep_away = (3.0 * click_sigma(h, w)).max(2.0);
     for k in 0..n {
-        let fg: Vec<bool> = vals[k * h * w..(k + 1) * h * w]
-            .iter()
-            .map(|&v| v > 0.5)
-            .collect();
+        let fg: Vec<bool> = vals[k * h * w..(k + 1) * h * w].iter().map(|&v| v > 0.5).collect();
         let base = k * PROMPTS as usize * h * w;
         let mut depth = depth_inside(&fg, w, h);
         for _ in 0..clicks {
@@ -383,13 +319,7 @@ pub fn first_prompts(truth: &Tensor, clicks: usize, box_prompt: bool, r: &mut Ra
         }
         let xs = (0..h * w).filter(|&i| fg[i]).map(|i| i % w);
         let ys = (0..h * w).filter(|&i| fg[i]).map(|i| i / w);
-        if let (true, Some(x0), Some(x1), Some(y0), Some(y1)) = (
-            box_prompt,
-            xs.clone().min(),
-            xs.max(),
-            ys.clone().min(),
-            ys.max(),
-        ) {
+        if let (true, Some(x0), Some(x1), Some(y0), Some(y1)) = (box_prompt, xs.clone().min(), xs.max(), ys.clone().min(), ys.max()) {
             let (bw, bh) = ((x1 - x0 + 1) as f32, (y1 - y0 + 1) as f32);
             let mut grow = |len: f32| (r.range(0.0, 0.1) * len).round() as usize;
             let (x0, x1) = (x0.saturating_sub(grow(bw)), (x1 + grow(bw)).min(w - 1));
@@ -400,9 +330,7 @@ pub fn first_prompts(truth: &Tensor, clicks: usize, box_prompt: bool, r: &mut Ra
             }
         }
     }
-    Tensor::from_slice(&out)
-        .reshape([n as i64, PROMPTS, h as i64, w as i64])
-        .to_device(truth.device())
+    Tensor::from_slice(&out).reshape([n as i64, PROMPTS, h as i64, w as i64]).to_device(truth.device())
 }
 
 /// The next round's prompts: one click at the deepest point of the largest
@@ -418,19 +346,11 @@ pub fn add_correction(prompts: &Tensor, pred: &Tensor, truth: &Tensor) -> Tensor
     let mut out = cpu_values(prompts);
     for k in 0..n {
         let frame = k * h * w..(k + 1) * h * w;
-        let wrong: Vec<bool> = p[frame.clone()]
-            .iter()
-            .zip(&t[frame.clone()])
-            .map(|(a, b)| (*a > 0.5) != (*b > 0.5))
-            .collect();
+        let wrong: Vec<bool> = p[frame.clone()].iter().zip(&t[frame.clone()]).map(|(a, b)| (*a > 0.5) != (*b > 0.5)).collect();
         let region = largest_region(&wrong, w, h);
         let depth = depth_inside(&region, w, h);
         let base = k * PROMPTS as usize * h * w;
-        let (best, top) =
-            depth.iter().enumerate().fold(
-                (0, 0.0f32),
-                |acc, (i, &d)| if d > acc.1 { (i, d) } else { acc },
-            );
+        let (best, top) = depth.iter().enumerate().fold((0, 0.0f32), |acc, (i, &d)| if d > acc.1 { (i, d) } else { acc });
         if top > 0.0 {
             let channel = if t[k * h * w + best] > 0.5 { 0 } else { 1 };
             let c = base + channel * h * w;
@@ -441,9 +361,7 @@ pub fn add_correction(prompts: &Tensor, pred: &Tensor, truth: &Tensor) -> Tensor
             *o = v.clamp(0.0, 1.0);
         }
     }
-    Tensor::from_slice(&out)
-        .reshape([n as i64, PROMPTS, h as i64, w as i64])
-        .to_device(prompts.device())
+    Tensor::from_slice(&out).reshape([n as i64, PROMPTS, h as i64, w as i64]).to_device(prompts.device())
 }
 
 /// The protocol hoimat scores the model with (Table II, Fig. 6) and
@@ -456,15 +374,7 @@ pub const CLICKS: usize = 2;
 /// `clicks` positive clicks and a box, each later round one correction
 /// click from the last prediction. `com` [N, 3, H, W], `truth`
 /// [N, 1, H, W]; returns the last round's alpha [N, 1, H, W].
-pub fn interactive_alpha(
-    net: &dyn Matter,
-    params: &ParamSet,
-    com: &Tensor,
-    truth: &Tensor,
-    rounds: usize,
-    clicks: usize,
-    r: &mut Rand,
-) -> Tensor {
+pub fn interactive_alpha(net: &dyn Matter, params: &ParamSet, com: &Tensor, truth: &Tensor, rounds: usize, clicks: usize, r: &mut Rand) -> Tensor {
     tch::no_grad(|| {
         let run = |prompts: &Tensor| {
             let src = Tensor::cat(&[com, &prompts.to_device(com.device())], 1).unsqueeze(1);
@@ -487,25 +397,15 @@ fn degraded(truth: &Tensor, r: &mut Rand) -> Tensor {
     let (h, w) = (s[2], s[3]);
     let k = r.int(1, (h.min(w) / 16).max(1) as usize + 1) as i64;
     let grown = truth.max_pool2d([2 * k + 1, 2 * k + 1], [1, 1], [k, k], [1, 1], false);
-    let mut d = if r.chance(0.5) {
-        grown
-    } else {
-        -(-truth).max_pool2d([2 * k + 1, 2 * k + 1], [1, 1], [k, k], [1, 1], false)
-    };
+    let mut d = if r.chance(0.5) { grown } else { -(-truth).max_pool2d([2 * k + 1, 2 * k + 1], [1, 1], [k, k], [1, 1], false) };
     if r.chance(0.5) {
         let (cx, cy) = (r.range(0.0, w as f32) as f64, r.range(0.0, h as f32) as f64);
         let rad = r.range(0.05, 0.2) as f64 * h.min(w) as f64;
         let opts = (Kind::Float, truth.device());
         let yy = Tensor::arange(h, opts).view([1, 1, h, 1]);
         let xx = Tensor::arange(w, opts).view([1, 1, 1, w]);
-        let blob = ((yy - cy).square() + (xx - cx).square())
-            .le(rad * rad)
-            .to_kind(Kind::Float);
-        d = if r.chance(0.5) {
-            d.maximum(&blob)
-        } else {
-            d * (1.0 - blob)
-        };
+        let blob = ((yy - cy).square() + (xx - cx).square()).le(rad * rad).to_kind(Kind::Float);
+        d = if r.chance(0.5) { d.maximum(&blob) } else { d * (1.0 - blob) };
     }
     d
 }
@@ -517,23 +417,15 @@ fn degraded(truth: &Tensor, r: &mut Rand) -> Tensor {
 /// returns [B, T, 3 + PROMPTS, H, W].
 pub fn training_input(src: &Tensor, truth: &Tensor, r: &mut Rand) -> Tensor {
     let s = src.size();
-    let t = flat(&truth.detach())
-        .to_device(Device::Cpu)
-        .to_kind(Kind::Float);
+    let t = flat(&truth.detach()).to_device(Device::Cpu).to_kind(Kind::Float);
     let frames: Vec<Tensor> = (0..s[0] * s[1])
         .map(|i| {
             let ti = t.narrow(0, i, 1);
             let p = first_prompts(&ti, r.int(1, 4), r.chance(0.5), r);
-            if r.chance(0.5) {
-                add_correction(&p, &degraded(&ti, r), &ti)
-            } else {
-                p
-            }
+            if r.chance(0.5) { add_correction(&p, &degraded(&ti, r), &ti) } else { p }
         })
         .collect();
-    let p = unflat(&Tensor::cat(&frames, 0), s[0], s[1])
-        .to_device(src.device())
-        .to_kind(src.kind());
+    let p = unflat(&Tensor::cat(&frames, 0), s[0], s[1]).to_device(src.device()).to_kind(src.kind());
     Tensor::cat(&[src, &p], 2)
 }
 
@@ -546,10 +438,7 @@ mod tests {
     fn disc(h: i64, w: i64, cx: f64, cy: f64, rad: f64) -> Tensor {
         let yy = Tensor::arange(h, (Kind::Float, Device::Cpu)).view([h, 1]);
         let xx = Tensor::arange(w, (Kind::Float, Device::Cpu)).view([1, w]);
-        ((yy - cy).square() + (xx - cx).square())
-            .le(rad * rad)
-            .to_kind(Kind::Float)
-            .view([1, 1, h, w])
+        ((yy - cy).square() + (xx - cx).square()).le(rad * rad).to_kind(Kind::Float).view([1, 1, h, w])
     }
 
     /// A smooth synthetic frame: a coloured disc (the target) and a second
@@ -557,9 +446,7 @@ mod tests {
     fn scene(h: i64, w: i64) -> (Tensor, Tensor) {
         let a = disc(h, w, w as f64 * 0.35, h as f64 * 0.5, h as f64 * 0.3);
         let other = disc(h, w, w as f64 * 0.8, h as f64 * 0.45, h as f64 * 0.2);
-        let bg = Tensor::linspace(0.1, 0.5, w, (Kind::Float, Device::Cpu))
-            .view([1, 1, 1, w])
-            .expand([1, 3, h, w], true);
+        let bg = Tensor::linspace(0.1, 0.5, w, (Kind::Float, Device::Cpu)).view([1, 1, 1, w]).expand([1, 3, h, w], true);
         let fg = Tensor::from_slice(&[0.9f32, 0.3, 0.2]).view([1, 3, 1, 1]);
         let fg2 = Tensor::from_slice(&[0.2f32, 0.4, 0.9]).view([1, 3, 1, 1]);
         let com = &a * &fg + (1.0 - &a) * (&other * &fg2 + (1.0 - &other) * &bg);
@@ -577,14 +464,7 @@ mod tests {
         for _ in 0..steps {
             let x = training_input(&src, &pha, &mut r);
             let pred = net.run(net.params(), &x, None, true);
-            let l = loss(
-                &pred,
-                &Targets {
-                    pha: &pha,
-                    fgr: &fgr,
-                    labels: None,
-                },
-            );
+            let l = loss(&pred, &Targets { pha: &pha, fgr: &fgr, labels: None });
             let g = Tensor::run_backward(&[&l], net.params().tensors(), false, false);
             opt.update(net.params(), &g);
             losses.push(l.double_value(&[]));
@@ -598,45 +478,27 @@ mod tests {
         assert_eq!(net.prompt_channels(), 4);
         tch::manual_seed(1);
         let rgb = Tensor::rand([2, 3, 3, 36, 64], (Kind::Float, Device::Cpu));
-        let truth = disc(36, 64, 30.0, 18.0, 10.0)
-            .view([1, 1, 1, 36, 64])
-            .expand([2, 3, 1, 36, 64], true);
+        let truth = disc(36, 64, 30.0, 18.0, 10.0).view([1, 1, 1, 36, 64]).expand([2, 3, 1, 36, 64], true);
         let src = training_input(&rgb, &truth, &mut Rand::keyed("shapes", 0));
         assert_eq!(src.size(), vec![2, 3, 7, 36, 64]);
         let out = net.run(net.params(), &src, None, false);
         assert_eq!(out.pha.size(), vec![2, 3, 1, 36, 64]);
         assert_eq!(out.fgr.size(), vec![2, 3, 3, 36, 64]);
-        assert_eq!(
-            out.aux("mask").size(),
-            vec![2, 3, 1, 9, 16],
-            "coarse mask at 1/4"
-        );
+        assert_eq!(out.aux("mask").size(), vec![2, 3, 1, 9, 16], "coarse mask at 1/4");
         for t in [&out.pha, &out.fgr, out.aux("mask")] {
             assert!(t.min().double_value(&[]) >= 0.0 && t.max().double_value(&[]) <= 1.0);
         }
         assert!(out.state.is_empty(), "per-frame model");
         let again = net.run(net.params(), &src, Some(&out.state), false);
-        assert_eq!(
-            f64::try_from((again.pha - &out.pha).abs().max()).unwrap(),
-            0.0
-        );
+        assert_eq!(f64::try_from((again.pha - &out.pha).abs().max()).unwrap(), 0.0);
         // Training mode (batch statistics) runs at an odd size too.
         let tr = net.run(net.params(), &src, None, true);
         assert_eq!(tr.pha.size(), vec![2, 3, 1, 36, 64]);
         // The paper profile's widths and depth fit together too.
         let big = Dfimat::new(&ModelConfig::paper(), Device::Cpu, 0);
-        let out = big.run(
-            big.params(),
-            &src.narrow(0, 0, 1).narrow(1, 0, 1),
-            None,
-            false,
-        );
+        let out = big.run(big.params(), &src.narrow(0, 0, 1).narrow(1, 0, 1), None, false);
         assert_eq!(out.pha.size(), vec![1, 1, 1, 36, 64]);
-        eprintln!(
-            "dfimat parameters: quick {}, paper {}",
-            net.params().numel(),
-            big.params().numel()
-        );
+        eprintln!("dfimat parameters: quick {}, paper {}", net.params().numel(), big.params().numel());
     }
 
     #[test]
@@ -660,40 +522,25 @@ mod tests {
         let (h, w) = (64usize, 128usize);
         let truth = disc(h as i64, w as i64, 40.0, 32.0, 18.0);
         let com = (&truth * 0.8 + 0.1).expand([1, 3, h as i64, w as i64], true)
-            + Tensor::linspace(0.0, 0.1, w as i64, (Kind::Float, Device::Cpu))
-                .view([1, 1, 1, w as i64]);
+            + Tensor::linspace(0.0, 0.1, w as i64, (Kind::Float, Device::Cpu)).view([1, 1, 1, w as i64]);
         let prompts = first_prompts(&truth, 1, true, &mut Rand::keyed("near", 0));
         let yy = Tensor::arange(h as i64, (Kind::Float, Device::Cpu)).view([h as i64, 1]);
         let xx = Tensor::arange(w as i64, (Kind::Float, Device::Cpu)).view([1, w as i64]);
         let (mut near_sum, mut far_sum) = (0.0, 0.0);
         for seed in [5u64, 6, 7] {
             let net = Dfimat::new(&ModelConfig::quick(), Device::Cpu, seed);
-            let run = |p: &Tensor| {
-                tch::no_grad(|| {
-                    net.run(
-                        net.params(),
-                        &Tensor::cat(&[&com, p], 1).unsqueeze(1),
-                        None,
-                        false,
-                    )
-                    .pha
-                })
-            };
+            let run = |p: &Tensor| tch::no_grad(|| net.run(net.params(), &Tensor::cat(&[&com, p], 1).unsqueeze(1), None, false).pha);
             let before = run(&prompts);
             // A negative click in the background, a positive one in a far
             // corner, a negative one on the target.
             for (cx, cy, ch) in [(110usize, 10usize, 1usize), (110, 50, 0), (40, 32, 1)] {
                 let mut v = cpu_values(&prompts);
                 stamp_click(&mut v[ch * h * w..(ch + 1) * h * w], w, h, cx, cy);
-                let delta = (run(&Tensor::from_slice(&v).view([1, PROMPTS, h as i64, w as i64]))
-                    - &before)
-                    .abs()
-                    .view([h as i64, w as i64]);
+                let delta = (run(&Tensor::from_slice(&v).view([1, PROMPTS, h as i64, w as i64])) - &before).abs().view([h as i64, w as i64]);
                 let d = ((&yy - cy as f64).square() + (&xx - cx as f64).square()).sqrt();
                 let mean_where = |m: Tensor| {
                     let m = m.to_kind(Kind::Float);
-                    (&delta * &m).sum(Kind::Float).double_value(&[])
-                        / m.sum(Kind::Float).double_value(&[])
+                    (&delta * &m).sum(Kind::Float).double_value(&[]) / m.sum(Kind::Float).double_value(&[])
                 };
                 let (near, far) = (mean_where(d.lt(6.0)), mean_where(d.ge(48.0)));
                 eprintln!("seed {seed}, click ({cx},{cy}) on map {ch}: mean |d alpha| near {near:.2e}, far {far:.2e}");
@@ -705,10 +552,7 @@ mod tests {
                 far_sum += far;
             }
         }
-        assert!(
-            near_sum > 3.0 * far_sum,
-            "near {near_sum}, far {far_sum} (sums over 9 clicks)"
-        );
+        assert!(near_sum > 3.0 * far_sum, "near {near_sum}, far {far_sum} (sums over 9 clicks)");
     }
 
     fn plane(h: usize, w: usize, rects: &[(usize, usize, usize, usize, f32)]) -> Tensor {
@@ -725,11 +569,7 @@ mod tests {
         let s = p.size();
         let v = cpu_values(&p.narrow(1, channel, 1));
         let w = s[3] as usize;
-        v.iter()
-            .enumerate()
-            .filter(|(_, &x)| x >= 0.9999)
-            .map(|(i, _)| (i % w, i / w))
-            .collect()
+        v.iter().enumerate().filter(|(_, &x)| x >= 0.9999).map(|(i, _)| (i % w, i / w)).collect()
     }
 
     #[test]
@@ -737,44 +577,18 @@ mod tests {
         let (h, w) = (30, 40);
         let truth = plane(h, w, &[(5, 5, 30, 25, 1.0)]);
         // A 10x10 hole (missed foreground) and a 3x3 false blob outside.
-        let pred = plane(
-            h,
-            w,
-            &[
-                (5, 5, 30, 25, 0.9),
-                (8, 8, 18, 18, 0.1),
-                (34, 2, 37, 5, 0.8),
-            ],
-        );
+        let pred = plane(h, w, &[(5, 5, 30, 25, 0.9), (8, 8, 18, 18, 0.1), (34, 2, 37, 5, 0.8)]);
         let p0 = first_prompts(&truth, 1, false, &mut Rand::keyed("c", 0));
         let p1 = add_correction(&p0, &pred, &truth);
-        let new: Vec<_> = peaks(&p1, 0)
-            .into_iter()
-            .filter(|c| !peaks(&p0, 0).contains(c))
-            .collect();
+        let new: Vec<_> = peaks(&p1, 0).into_iter().filter(|c| !peaks(&p0, 0).contains(c)).collect();
         assert_eq!(new.len(), 1, "one new positive click");
         let (x, y) = new[0];
-        assert!(
-            (12..=13).contains(&x) && (12..=13).contains(&y),
-            "at the hole's centre, got {x},{y}"
-        );
+        assert!((12..=13).contains(&x) && (12..=13).contains(&y), "at the hole's centre, got {x},{y}");
         assert!(peaks(&p1, 1).is_empty(), "no negative click");
-        assert_eq!(
-            f64::try_from((p1.narrow(1, 3, 1) - &pred).abs().max()).unwrap(),
-            0.0,
-            "previous alpha kept"
-        );
+        assert_eq!(f64::try_from((p1.narrow(1, 3, 1) - &pred).abs().max()).unwrap(), 0.0, "previous alpha kept");
         // A large false-positive band left of the target: a negative click
         // there, though a small hole exists too.
-        let pred = plane(
-            h,
-            w,
-            &[
-                (5, 5, 30, 25, 1.0),
-                (0, 0, 5, 30, 0.7),
-                (20, 10, 22, 12, 0.0),
-            ],
-        );
+        let pred = plane(h, w, &[(5, 5, 30, 25, 1.0), (0, 0, 5, 30, 0.7), (20, 10, 22, 12, 0.0)]);
         let p2 = add_correction(&p0, &pred, &truth);
         let neg = peaks(&p2, 1);
         assert_eq!(neg.len(), 1);
@@ -782,60 +596,32 @@ mod tests {
         assert_eq!(peaks(&p2, 0), peaks(&p0, 0), "no new positive click");
         // No error, no click.
         let p3 = add_correction(&p0, &truth, &truth);
-        assert_eq!(
-            f64::try_from((p3.narrow(1, 0, 3) - p0.narrow(1, 0, 3)).abs().max()).unwrap(),
-            0.0
-        );
+        assert_eq!(f64::try_from((p3.narrow(1, 0, 3) - p0.narrow(1, 0, 3)).abs().max()).unwrap(), 0.0);
     }
 
     #[test]
     fn first_clicks_lie_inside_and_the_box_holds_the_target() {
         for seed in 0..8u64 {
             let (h, w) = (40i64, 60i64);
-            let blob = (disc(h, w, 20.0 + seed as f64, 20.0, 9.0)
-                + plane(40, 60, &[(25, 12, 50, 22, 1.0)]))
-            .clamp(0.0, 1.0);
+            let blob = (disc(h, w, 20.0 + seed as f64, 20.0, 9.0) + plane(40, 60, &[(25, 12, 50, 22, 1.0)])).clamp(0.0, 1.0);
             let mut r = Rand::keyed("first", seed);
             let p = first_prompts(&blob, 3, true, &mut r);
             let fg = cpu_values(&blob);
             let clicks = peaks(&p, 0);
             assert_eq!(clicks.len(), 3, "seed {seed}");
             for (x, y) in clicks {
-                assert!(
-                    fg[y * w as usize + x] > 0.5,
-                    "click {x},{y} outside the foreground"
-                );
+                assert!(fg[y * w as usize + x] > 0.5, "click {x},{y} outside the foreground");
             }
             assert!(peaks(&p, 1).is_empty());
             let bx = p.narrow(1, 2, 1);
             let outside: Tensor = 1.0 - &bx;
-            assert_eq!(
-                (&blob * outside).sum(Kind::Float).double_value(&[]),
-                0.0,
-                "box misses foreground"
-            );
+            assert_eq!((&blob * outside).sum(Kind::Float).double_value(&[]), 0.0, "box misses foreground");
             // The jitter grows each side by at most 10 % of the tight box.
             let area = bx.sum(Kind::Float).double_value(&[]);
-            let ys = blob
-                .sum_dim_intlist(3, false, Kind::Float)
-                .gt(0.0)
-                .sum(Kind::Float)
-                .double_value(&[]);
-            let xs = blob
-                .sum_dim_intlist(2, false, Kind::Float)
-                .gt(0.0)
-                .sum(Kind::Float)
-                .double_value(&[]);
-            assert!(
-                area >= xs * ys && area <= 1.45 * xs * ys,
-                "box area {area} vs tight {}",
-                xs * ys
-            );
-            assert_eq!(
-                p.narrow(1, 3, 1).abs().sum(Kind::Float).double_value(&[]),
-                0.0,
-                "no previous alpha"
-            );
+            let ys = blob.sum_dim_intlist(3, false, Kind::Float).gt(0.0).sum(Kind::Float).double_value(&[]);
+            let xs = blob.sum_dim_intlist(2, false, Kind::Float).gt(0.0).sum(Kind::Float).double_value(&[]);
+            assert!(area >= xs * ys && area <= 1.45 * xs * ys, "box area {area} vs tight {}", xs * ys);
+            assert_eq!(p.narrow(1, 3, 1).abs().sum(Kind::Float).double_value(&[]), 0.0, "no previous alpha");
         }
     }
 
@@ -845,26 +631,14 @@ mod tests {
         let (com, truth) = scene(32, 48);
         overfit(&net, &com, &truth, 60, 4);
         let err = |rounds: usize| {
-            let a = interactive_alpha(
-                &net,
-                net.params(),
-                &com,
-                &truth,
-                rounds,
-                1,
-                &mut Rand::keyed("rounds", 0),
-            );
+            let a = interactive_alpha(&net, net.params(), &com, &truth, rounds, 1, &mut Rand::keyed("rounds", 0));
             (a - &truth).abs().mean(Kind::Float).double_value(&[])
         };
         let e: Vec<f64> = (1..=4).map(err).collect();
         eprintln!("MAD by rounds: {e:?}");
         assert!(e[0] < 0.2, "the trained model mats its frame: {e:?}");
         for i in 1..e.len() {
-            assert!(
-                e[i] <= e[i - 1] + 2e-3,
-                "round {} raised the error: {e:?}",
-                i + 1
-            );
+            assert!(e[i] <= e[i - 1] + 2e-3, "round {} raised the error: {e:?}", i + 1);
         }
     }
 
@@ -881,16 +655,8 @@ mod tests {
         assert!(f64::try_from((&pa.pha - &pc.pha).abs().max()).unwrap() > 0.0);
         // The simulated prompts are seeded too.
         let t = disc(36, 64, 30.0, 18.0, 10.0).view([1, 1, 1, 36, 64]);
-        let x = training_input(
-            &src.narrow(1, 0, 1).narrow(2, 0, 3),
-            &t,
-            &mut Rand::keyed("p", 9),
-        );
-        let y = training_input(
-            &src.narrow(1, 0, 1).narrow(2, 0, 3),
-            &t,
-            &mut Rand::keyed("p", 9),
-        );
+        let x = training_input(&src.narrow(1, 0, 1).narrow(2, 0, 3), &t, &mut Rand::keyed("p", 9));
+        let y = training_input(&src.narrow(1, 0, 1).narrow(2, 0, 3), &t, &mut Rand::keyed("p", 9));
         assert_eq!(f64::try_from((x - y).abs().max()).unwrap(), 0.0);
     }
 }

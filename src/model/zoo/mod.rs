@@ -23,9 +23,7 @@ pub fn build(arch: Arch, cfg: &ModelConfig, device: Device, seed: u64) -> Box<dy
     match arch {
         Arch::Rvm => Box::new(MattingNet::new(cfg, device, seed)),
         Arch::Modnet => Box::new(modnet::Modnet::new(cfg, device, seed)),
-        Arch::AttentionMemory => {
-            Box::new(attention_memory::AttentionMemory::new(cfg, device, seed))
-        }
+        Arch::AttentionMemory => Box::new(attention_memory::AttentionMemory::new(cfg, device, seed)),
         Arch::Adam => Box::new(adam::AdamNet::new(cfg, device, seed)),
         Arch::Vmfm => Box::new(vmfm::Vmfm::new(cfg, device, seed)),
         Arch::Dfimat => Box::new(dfimat::Dfimat::new(cfg, device, seed)),
@@ -57,39 +55,22 @@ pub mod testing {
         let xs = Tensor::arange(w, opts).view([1, w]);
         let (mut src, mut pha) = (vec![], vec![]);
         for i in 0..t {
-            let (cx, cy, r) = (
-                w as f64 * 0.4 + 2.0 * i as f64,
-                h as f64 * 0.5,
-                h as f64 * 0.3,
-            );
+            let (cx, cy, r) = (w as f64 * 0.4 + 2.0 * i as f64, h as f64 * 0.5, h as f64 * 0.3);
             let d = ((&xs - cx).square() + (&ys - cy).square()).sqrt();
             let a = (-(d - r)).clamp(0.0, 1.0).view([1, h, w]);
-            let bg = ((&xs * 0.7).sin() * (&ys * 0.3).cos() * 0.1 + 0.25)
-                .view([1, h, w])
-                .repeat([3, 1, 1]);
-            let fg = Tensor::from_slice(&[0.9f32, 0.6, 0.3])
-                .view([3, 1, 1])
-                .expand([3, h, w], false);
+            let bg = ((&xs * 0.7).sin() * (&ys * 0.3).cos() * 0.1 + 0.25).view([1, h, w]).repeat([3, 1, 1]);
+            let fg = Tensor::from_slice(&[0.9f32, 0.6, 0.3]).view([3, 1, 1]).expand([3, h, w], false);
             src.push(&a * &fg + (1.0 - &a) * bg);
             pha.push(a);
         }
         let src = Tensor::stack(&src, 0).unsqueeze(0).repeat([b, 1, 1, 1, 1]);
         let pha = Tensor::stack(&pha, 0).unsqueeze(0).repeat([b, 1, 1, 1, 1]);
-        let fgr = Tensor::from_slice(&[0.9f32, 0.6, 0.3])
-            .view([1, 1, 3, 1, 1])
-            .expand([b, t, 3, h, w], false)
-            .contiguous();
+        let fgr = Tensor::from_slice(&[0.9f32, 0.6, 0.3]).view([1, 1, 3, 1, 1]).expand([b, t, 3, h, w], false).contiguous();
         Batch::new(src, pha, fgr)
     }
 
     /// `steps` Adam steps on one batch; the first and the last loss.
-    pub fn overfit(
-        net: &dyn Matter,
-        b: &Batch,
-        steps: usize,
-        lr: f64,
-        loss: impl Fn(&Prediction) -> Tensor,
-    ) -> (f64, f64) {
+    pub fn overfit(net: &dyn Matter, b: &Batch, steps: usize, lr: f64, loss: impl Fn(&Prediction) -> Tensor) -> (f64, f64) {
         let params = net.params();
         let mut opt = Adam::new(params, lr);
         let (mut first, mut last) = (f64::NAN, f64::NAN);
@@ -101,17 +82,8 @@ pub mod testing {
                 first = v;
             }
             last = v;
-            let g = Tensor::run_backward(
-                &[&l],
-                &params.tensors().iter().collect::<Vec<_>>(),
-                false,
-                false,
-            );
-            let g: Vec<Tensor> = g
-                .into_iter()
-                .zip(params.tensors())
-                .map(|(g, p)| if g.defined() { g } else { p.zeros_like() })
-                .collect();
+            let g = Tensor::run_backward(&[&l], &params.tensors().iter().collect::<Vec<_>>(), false, false);
+            let g: Vec<Tensor> = g.into_iter().zip(params.tensors()).map(|(g, p)| if g.defined() { g } else { p.zeros_like() }).collect();
             opt.update(params, &g);
         }
         (first, last)

@@ -18,14 +18,12 @@
 use tch::{Device, Tensor};
 
 use super::super::encoder::Encoder;
-use super::super::layers::{
-    cbr, conv, flat, hardsigmoid, normalise, resize, unflat, BnMode, ConvSpec, Ctx,
-};
+use super::super::layers::{cbr, conv, flat, hardsigmoid, normalise, resize, unflat, BnMode, ConvSpec, Ctx};
 use super::super::matter::{Arch, Matter, Prediction};
+use crate::model::matter::weight_accessors;
 use super::super::matting_net::ModelConfig;
 use super::super::params::{ParamBuilder, ParamSet};
 use super::backbone;
-use crate::model::matter::weight_accessors;
 
 pub struct Modnet {
     pub cfg: ModelConfig,
@@ -56,12 +54,7 @@ impl Modnet {
         pb.conv_bn("fus.half", det, sem + det, 3);
         pb.conv_bn("fus.full", cfg.decoder[3], det + 3, 3);
         pb.conv("fus.head", 1, cfg.decoder[3], 1, true);
-        Modnet {
-            cfg: cfg.clone(),
-            params: pb.params,
-            buffers: pb.buffers,
-            encoder,
-        }
+        Modnet { cfg: cfg.clone(), params: pb.params, buffers: pb.buffers, encoder }
     }
 }
 
@@ -71,18 +64,8 @@ impl Matter for Modnet {
     }
     weight_accessors!();
 
-    fn run(
-        &self,
-        params: &ParamSet,
-        src: &Tensor,
-        _state: Option<&[Tensor]>,
-        train: bool,
-    ) -> Prediction {
-        let ctx = Ctx {
-            p: params,
-            buffers: &self.buffers,
-            bn: BnMode::train(train),
-        };
+    fn run(&self, params: &ParamSet, src: &Tensor, _state: Option<&[Tensor]>, train: bool) -> Prediction {
+        let ctx = Ctx { p: params, buffers: &self.buffers, bn: BnMode::train(train) };
         let s = src.size();
         let (b, t, h, w) = (s[0], s[1], s[3], s[4]);
         let x = flat(src);
@@ -91,12 +74,7 @@ impl Matter for Modnet {
         // Semantic branch at 1/16.
         let g = conv(&ctx, "sem.se1", &f[3].adaptive_avg_pool2d([1, 1]), &one).relu();
         let g = hardsigmoid(&conv(&ctx, "sem.se2", &g, &one));
-        let sem = super::super::layers::bn(
-            &ctx,
-            "sem.proj.bn",
-            &conv(&ctx, "sem.proj", &(&f[3] * g), &one),
-        )
-        .relu();
+        let sem = super::super::layers::bn(&ctx, "sem.proj.bn", &conv(&ctx, "sem.proj", &(&f[3] * g), &one)).relu();
         let sem_map = conv(&ctx, "sem.head", &sem, &one).sigmoid();
         // Detail branch at 1/2, then full resolution.
         let (h2, w2) = (f[0].size()[2], f[0].size()[3]);
@@ -114,10 +92,7 @@ impl Matter for Modnet {
             pha: unflat(&pha, b, t),
             fgr: src.narrow(2, 0, 3).shallow_clone(),
             state: vec![],
-            aux: vec![
-                ("semantic".into(), unflat(&sem_map, b, t)),
-                ("detail".into(), unflat(&detail, b, t)),
-            ],
+            aux: vec![("semantic".into(), unflat(&sem_map, b, t)), ("detail".into(), unflat(&detail, b, t))],
         }
     }
 }
@@ -140,10 +115,7 @@ mod tests {
         assert!(out.state.is_empty());
         // A single-frame model: frame 2 alone gives what it gave in sequence.
         let alone = net.run(&net.params, &src.narrow(1, 2, 1), None, false);
-        let diff = (alone.pha - out.pha.narrow(1, 2, 1))
-            .abs()
-            .max()
-            .double_value(&[]);
+        let diff = (alone.pha - out.pha.narrow(1, 2, 1)).abs().max().double_value(&[]);
         assert!(diff < 1e-6, "frame 2 depends on other frames by {diff}");
         let twin = Modnet::new(&ModelConfig::quick(), Device::Cpu, 0);
         let again = twin.run(&twin.params, &src, None, false);
@@ -155,15 +127,7 @@ mod tests {
         let net = Modnet::new(&ModelConfig::quick(), Device::Cpu, 3);
         let b = disc_batch(1, 2, 32, 48);
         let (first, last) = overfit(&net, &b, 40, 3e-3, |p| {
-            model_loss(
-                Arch::Modnet,
-                p,
-                &Targets {
-                    pha: &b.pha,
-                    fgr: &b.fgr,
-                    labels: None,
-                },
-            )
+            model_loss(Arch::Modnet, p, &Targets { pha: &b.pha, fgr: &b.fgr, labels: None })
         });
         assert!(last < 0.6 * first, "loss {first} -> {last}");
     }

@@ -57,8 +57,8 @@ use super::backbone;
 use crate::model::encoder::Encoder;
 use crate::model::layers::{avg_down, bn, conv, normalise, resize, unflat, BnMode, ConvSpec, Ctx};
 use crate::model::lraspp::Lraspp;
-use crate::model::matter::weight_accessors;
 use crate::model::matter::{Arch, Matter, Prediction};
+use crate::model::matter::weight_accessors;
 use crate::model::matting_net::ModelConfig;
 use crate::model::params::{ParamBuilder, ParamSet};
 
@@ -107,12 +107,7 @@ pub struct Parts {
 
 /// 3x3 conv (at `stride`) + BatchNorm + ReLU.
 fn cbr(ctx: &Ctx, name: &str, x: &Tensor, stride: i64) -> Tensor {
-    bn(
-        ctx,
-        &format!("{name}.bn"),
-        &conv(ctx, name, x, &ConvSpec::same(3, stride)),
-    )
-    .relu()
+    bn(ctx, &format!("{name}.bn"), &conv(ctx, name, x, &ConvSpec::same(3, stride))).relu()
 }
 
 /// `x` resized to the spatial size of `like` (a no-op when it already fits).
@@ -140,16 +135,7 @@ pub fn blend(w: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
 /// grid of ceil(H/16) x ceil(W/16). Edge cells average their in-image part.
 pub fn select_patches(err: &Tensor, k: i64) -> Tensor {
     let n = err.size()[0];
-    let scores = err
-        .avg_pool2d(
-            [PATCH, PATCH],
-            [PATCH, PATCH],
-            [0, 0],
-            true,
-            true,
-            None::<i64>,
-        )
-        .reshape([n, -1]);
+    let scores = err.avg_pool2d([PATCH, PATCH], [PATCH, PATCH], [0, 0], true, true, None::<i64>).reshape([n, -1]);
     let k = k.min(scores.size()[1]);
     scores.topk(k, 1, true, true).1
 }
@@ -198,59 +184,23 @@ impl Vmfm {
         pb.conv_bn("rn.c3", d1, 2 * d1, 3);
         pb.conv("rn.head", 4, d1, 1, true);
         let k = if cfg.width >= 1.0 { 32 } else { 8 };
-        Vmfm {
-            cfg: cfg.clone(),
-            params: pb.params,
-            buffers: pb.buffers,
-            k,
-            encoder,
-            aspp,
-        }
+        Vmfm { cfg: cfg.clone(), params: pb.params, buffers: pb.buffers, k, encoder, aspp }
     }
 
     /// One foreground-prediction network `p` on the shared image features
     /// and its modality pair; returns (alpha, foreground).
-    fn fp(
-        &self,
-        ctx: &Ctx,
-        p: &str,
-        x: &Tensor,
-        f: &[Tensor; 4],
-        a3: &Tensor,
-        modality: &Tensor,
-    ) -> (Tensor, Tensor) {
+    fn fp(&self, ctx: &Ctx, p: &str, x: &Tensor, f: &[Tensor; 4], a3: &Tensor, modality: &Tensor) -> (Tensor, Tensor) {
         let n = |s: &str| format!("{p}.{s}");
         let m1 = cbr(ctx, &n("me1"), modality, 2);
         let m2 = cbr(ctx, &n("me2"), &m1, 2);
         let m3 = cbr(ctx, &n("me3"), &m2, 2);
-        let y = cbr(
-            ctx,
-            &n("fuse0"),
-            &Tensor::cat(&[a3, &f[2], &fit(&m3, &f[2])], 1),
-            1,
-        );
+        let y = cbr(ctx, &n("fuse0"), &Tensor::cat(&[a3, &f[2], &fit(&m3, &f[2])], 1), 1);
         let y = cbr(ctx, &n("fuse1"), &y, 1);
         let y = cbr(ctx, &n("fuse2"), &y, 1);
         let s1 = avg_down(x);
         let s2 = avg_down(&s1);
-        let y = cbr(
-            ctx,
-            &n("up2"),
-            &Tensor::cat(
-                &[&fit(&y, &f[1]), &f[1], &fit(&m2, &f[1]), &fit(&s2, &f[1])],
-                1,
-            ),
-            1,
-        );
-        let y = cbr(
-            ctx,
-            &n("up1"),
-            &Tensor::cat(
-                &[&fit(&y, &f[0]), &f[0], &fit(&m1, &f[0]), &fit(&s1, &f[0])],
-                1,
-            ),
-            1,
-        );
+        let y = cbr(ctx, &n("up2"), &Tensor::cat(&[&fit(&y, &f[1]), &f[1], &fit(&m2, &f[1]), &fit(&s2, &f[1])], 1), 1);
+        let y = cbr(ctx, &n("up1"), &Tensor::cat(&[&fit(&y, &f[0]), &f[0], &fit(&m1, &f[0]), &fit(&s1, &f[0])], 1), 1);
         let y = cbr(ctx, &n("out1"), &Tensor::cat(&[&fit(&y, x), x], 1), 1);
         let y = cbr(ctx, &n("out2"), &y, 1);
         let o = conv(ctx, &n("head"), &y, &ConvSpec::same(1, 1));
@@ -270,11 +220,7 @@ impl Vmfm {
         let (is, e1s, e2s) = enc("cl.s", a_s);
         let (id, e1d, e2d) = enc("cl.d", a_d);
         // Both through the shared decoder in one batch.
-        let (i, e1, e2) = (
-            Tensor::cat(&[is, id], 0),
-            Tensor::cat(&[e1s, e1d], 0),
-            Tensor::cat(&[e2s, e2d], 0),
-        );
+        let (i, e1, e2) = (Tensor::cat(&[is, id], 0), Tensor::cat(&[e1s, e1d], 0), Tensor::cat(&[e2s, e2d], 0));
         let y = cbr(ctx, "cl.dec.mid", &e2, 1);
         let y = cbr(ctx, "cl.dec.u1", &Tensor::cat(&[&fit(&y, &e1), &e1], 1), 1);
         let y = cbr(ctx, "cl.dec.u0", &Tensor::cat(&[&fit(&y, &i), &i], 1), 1);
@@ -286,57 +232,27 @@ impl Vmfm {
     /// RN on the top-K patches of `err`; returns (alpha, foreground, chosen
     /// cells, refined-pixel mask). Outside the patches alpha and foreground
     /// are copies of the inputs.
-    fn refine(
-        &self,
-        ctx: &Ctx,
-        x: &Tensor,
-        pha: &Tensor,
-        fgr: &Tensor,
-        err: &Tensor,
-    ) -> (Tensor, Tensor, Tensor, Tensor) {
+    fn refine(&self, ctx: &Ctx, x: &Tensor, pha: &Tensor, fgr: &Tensor, err: &Tensor) -> (Tensor, Tensor, Tensor, Tensor) {
         let s = x.size();
         let (n, h, w) = (s[0], s[2], s[3]);
         let patches = select_patches(&err.detach(), self.k.max(0));
         let k = patches.size()[1];
         if k == 0 {
-            return (
-                pha.shallow_clone(),
-                fgr.shallow_clone(),
-                patches,
-                pha.zeros_like(),
-            );
+            return (pha.shallow_clone(), fgr.shallow_clone(), patches, pha.zeros_like());
         }
         let (gh, gw) = ((h + PATCH - 1) / PATCH, (w + PATCH - 1) / PATCH);
         let io = (Kind::Int64, x.device());
         let cells = patches.reshape([-1]);
-        let frame = Tensor::arange(n, io)
-            .repeat_interleave_self_int(k, 0, None::<i64>)
-            .view([-1, 1, 1]);
-        let (row, col) = (
-            cells.floor_divide_scalar(gw) * PATCH,
-            cells.remainder(gw) * PATCH,
-        );
+        let frame = Tensor::arange(n, io).repeat_interleave_self_int(k, 0, None::<i64>).view([-1, 1, 1]);
+        let (row, col) = (cells.floor_divide_scalar(gw) * PATCH, cells.remainder(gw) * PATCH);
         let ys = |size: i64| row.view([-1, 1, 1]) + Tensor::arange(size, io).view([1, -1, 1]);
         let xs = |size: i64| col.view([-1, 1, 1]) + Tensor::arange(size, io).view([1, 1, -1]);
         // Crops with margin from a replicate-padded (RGB, alpha, fgr, error) map.
         let input = Tensor::cat(&[x, pha, fgr, &err.detach()], 1);
-        let padded = input.replication_pad2d([
-            MARGIN,
-            gw * PATCH - w + MARGIN,
-            MARGIN,
-            gh * PATCH - h + MARGIN,
-        ]);
+        let padded = input.replication_pad2d([MARGIN, gw * PATCH - w + MARGIN, MARGIN, gh * PATCH - h + MARGIN]);
         let side = PATCH + 2 * MARGIN;
-        let crops = padded
-            .permute([0, 2, 3, 1])
-            .index(&[Some(&frame), Some(&ys(side)), Some(&xs(side))])
-            .permute([0, 3, 1, 2]);
-        let valid = ConvSpec {
-            stride: 1,
-            padding: 0,
-            dilation: 1,
-            groups: 1,
-        };
+        let crops = padded.permute([0, 2, 3, 1]).index(&[Some(&frame), Some(&ys(side)), Some(&xs(side))]).permute([0, 3, 1, 2]);
+        let valid = ConvSpec { stride: 1, padding: 0, dilation: 1, groups: 1 };
         let mut y = crops.shallow_clone();
         for l in ["rn.c0", "rn.c1", "rn.c2", "rn.c3"] {
             y = bn(ctx, &format!("{l}.bn"), &conv(ctx, l, &y, &valid)).relu();
@@ -349,30 +265,19 @@ impl Vmfm {
         let paste = |base: &Tensor, v: &Tensor| {
             base.constant_pad_nd([0, gw * PATCH - w, 0, gh * PATCH - h])
                 .permute([0, 2, 3, 1])
-                .index_put(
-                    &[Some(&frame), Some(&ys(PATCH)), Some(&xs(PATCH))],
-                    &v.permute([0, 2, 3, 1]),
-                    false,
-                )
+                .index_put(&[Some(&frame), Some(&ys(PATCH)), Some(&xs(PATCH))], &v.permute([0, 2, 3, 1]), false)
                 .permute([0, 3, 1, 2])
                 .narrow(2, 0, h)
                 .narrow(3, 0, w)
         };
-        let out = paste(
-            &Tensor::cat(&[pha, fgr], 1),
-            &Tensor::cat(&[&new_pha, &new_fgr], 1),
-        );
+        let out = paste(&Tensor::cat(&[pha, fgr], 1), &Tensor::cat(&[&new_pha, &new_fgr], 1));
         let mask = paste(&pha.zeros_like(), &new_pha.ones_like().detach());
         (out.narrow(1, 0, 1), out.narrow(1, 1, 3), patches, mask)
     }
 
     /// The whole pipeline on `src` [B, T, 3, H, W], frames independent.
     pub fn forward_parts(&self, params: &ParamSet, src: &Tensor, train: bool) -> Parts {
-        let ctx = Ctx {
-            p: params,
-            buffers: &self.buffers,
-            bn: BnMode::train(train),
-        };
+        let ctx = Ctx { p: params, buffers: &self.buffers, bn: BnMode::train(train) };
         let s = src.size();
         let (h, w) = (s[3], s[4]);
         let x = src.narrow(2, 0, 3).reshape([s[0] * s[1], 3, h, w]);
@@ -380,23 +285,13 @@ impl Vmfm {
         let a3 = fit(&self.aspp.forward(&ctx, &f[3]), &f[2]);
         // Virtual modalities (D-Net, S-Net, I-Net stand-ins).
         let v = cbr(&ctx, "vm.up3", &Tensor::cat(&[&a3, &f[2]], 1), 1);
-        let v = cbr(
-            &ctx,
-            "vm.up2",
-            &Tensor::cat(&[&fit(&v, &f[1]), &f[1]], 1),
-            1,
-        );
+        let v = cbr(&ctx, "vm.up2", &Tensor::cat(&[&fit(&v, &f[1]), &f[1]], 1), 1);
         let vm = conv(&ctx, "vm.head", &v, &ConvSpec::same(1, 1));
         let maps = resize(&vm, h, w).sigmoid();
-        let (depth, seg, hoi) = (
-            maps.narrow(1, 0, 1),
-            maps.narrow(1, 1, 1),
-            maps.narrow(1, 2, 1),
-        );
+        let (depth, seg, hoi) = (maps.narrow(1, 0, 1), maps.narrow(1, 1, 1), maps.narrow(1, 2, 1));
         // Dual foreground prediction (Sec. 3.1).
         let (pha_seg, fgr_seg) = self.fp(&ctx, "sfp", &x, &f, &a3, &Tensor::cat(&[&seg, &hoi], 1));
-        let (pha_depth, fgr_depth) =
-            self.fp(&ctx, "dfp", &x, &f, &a3, &Tensor::cat(&[&depth, &hoi], 1));
+        let (pha_depth, fgr_depth) = self.fp(&ctx, "dfp", &x, &f, &a3, &Tensor::cat(&[&depth, &hoi], 1));
         // Complementary learning (Sec. 3.2) and fusion.
         let (dev_seg, dev_depth) = self.cl(&ctx, &x, &pha_seg, &pha_depth);
         let weight = fusion_weight(&dev_seg, &dev_depth);
@@ -405,23 +300,7 @@ impl Vmfm {
         let err = blend(&weight, &dev_seg, &dev_depth);
         // Refinement (Sec. 3.3).
         let (pha, fgr, patches, refined) = self.refine(&ctx, &x, &pha_fused, &fgr_fused, &err);
-        Parts {
-            vm,
-            pha_seg,
-            fgr_seg,
-            pha_depth,
-            fgr_depth,
-            dev_seg,
-            dev_depth,
-            weight,
-            pha_fused,
-            fgr_fused,
-            err,
-            patches,
-            refined,
-            pha,
-            fgr,
-        }
+        Parts { vm, pha_seg, fgr_seg, pha_depth, fgr_depth, dev_seg, dev_depth, weight, pha_fused, fgr_fused, err, patches, refined, pha, fgr }
     }
 }
 
@@ -433,13 +312,7 @@ impl Matter for Vmfm {
     /// Aux: `vm` (modality logits at 1/4: depth-like, segmentation,
     /// interaction), each network's `pha_*`/`fgr_*` and `dev_*`, the fused
     /// `pha_fused`/`fgr_fused`, and the `refined` pixel mask.
-    fn run(
-        &self,
-        params: &ParamSet,
-        src: &Tensor,
-        _state: Option<&[Tensor]>,
-        train: bool,
-    ) -> Prediction {
+    fn run(&self, params: &ParamSet, src: &Tensor, _state: Option<&[Tensor]>, train: bool) -> Prediction {
         let s = src.size();
         let p = self.forward_parts(params, src, train);
         let u = |x: &Tensor| unflat(x, s[0], s[1]);
@@ -459,10 +332,7 @@ impl Matter for Vmfm {
             pha: u(&p.pha),
             fgr: u(&p.fgr),
             state: vec![],
-            aux: aux
-                .into_iter()
-                .map(|(n, t)| (n.to_string(), u(t)))
-                .collect(),
+            aux: aux.into_iter().map(|(n, t)| (n.to_string(), u(t))).collect(),
         }
     }
 }
@@ -506,33 +376,15 @@ mod tests {
         assert_eq!(out.pha.size(), vec![2, 3, 1, 36, 64]);
         assert_eq!(out.fgr.size(), vec![2, 3, 3, 36, 64]);
         assert!(out.state.is_empty(), "per-frame model");
-        for t in [
-            &out.pha,
-            &out.fgr,
-            out.aux("dev_seg"),
-            out.aux("dev_depth"),
-            out.aux("pha_fused"),
-        ] {
+        for t in [&out.pha, &out.fgr, out.aux("dev_seg"), out.aux("dev_depth"), out.aux("pha_fused")] {
             assert!(t.min().double_value(&[]) >= 0.0 && t.max().double_value(&[]) <= 1.0);
         }
-        assert_eq!(
-            out.aux("vm").size(),
-            vec![2, 3, 3, 9, 16],
-            "modalities at 1/4"
-        );
+        assert_eq!(out.aux("vm").size(), vec![2, 3, 3, 9, 16], "modalities at 1/4");
         assert_eq!(out.aux("dev_depth").size(), vec![2, 3, 1, 36, 64]);
         // Grid 3x4 (the last row 4 pixels high); 8 cells refined per frame.
-        let per_frame = Vec::<f64>::try_from(
-            out.aux("refined")
-                .sum_dim_intlist([2, 3, 4].as_slice(), false, Kind::Double)
-                .reshape([-1]),
-        )
-        .unwrap();
+        let per_frame = Vec::<f64>::try_from(out.aux("refined").sum_dim_intlist([2, 3, 4].as_slice(), false, Kind::Double).reshape([-1])).unwrap();
         for n in per_frame {
-            assert!(
-                n > 0.0 && n <= 8.0 * 256.0 && (n - 8.0 * 256.0) % 192.0 == 0.0,
-                "refined {n} pixels"
-            );
+            assert!(n > 0.0 && n <= 8.0 * 256.0 && (n - 8.0 * 256.0) % 192.0 == 0.0, "refined {n} pixels");
         }
         // The empty state carries nothing, and frames are independent.
         let again = net.run(net.params(), &src, Some(&out.state), false);
@@ -542,12 +394,7 @@ mod tests {
         // The paper widths build and run too, with more patches.
         let paper = Vmfm::new(&ModelConfig::paper(), CPU, 0);
         assert_eq!(paper.k, 32);
-        let p = paper.run(
-            &paper.params,
-            &src.narrow(0, 0, 1).narrow(1, 0, 1),
-            None,
-            false,
-        );
+        let p = paper.run(&paper.params, &src.narrow(0, 0, 1).narrow(1, 0, 1), None, false);
         assert_eq!(p.pha.size(), vec![1, 1, 1, 36, 64]);
     }
 
@@ -566,20 +413,10 @@ mod tests {
             frames.push(lab);
         }
         let labels: Tensor = Tensor::stack(&frames, 0).view([1, 2, 1, h, w]);
-        let fg = labels
-            .gt(0.5)
-            .logical_and(&labels.lt(3.5))
-            .to_kind(Kind::Float);
-        let pha: Tensor = fg
-            .view([2, 1, h, w])
-            .avg_pool2d([3, 3], [1, 1], [1, 1], false, false, None::<i64>)
-            .view([1, 2, 1, h, w]);
-        let fgr: Tensor = Tensor::from_slice(&[0.9f32, 0.5, 0.2])
-            .view([1, 1, 3, 1, 1])
-            .expand([1, 2, 3, h, w], false)
-            * (labels.eq(2.0) * 0.5 + 0.5);
-        let bg: Tensor =
-            Tensor::from_slice(&[0.2f32, 0.3, 0.6]).view([1, 1, 3, 1, 1]) + labels.eq(4.0) * 0.3;
+        let fg = labels.gt(0.5).logical_and(&labels.lt(3.5)).to_kind(Kind::Float);
+        let pha: Tensor = fg.view([2, 1, h, w]).avg_pool2d([3, 3], [1, 1], [1, 1], false, false, None::<i64>).view([1, 2, 1, h, w]);
+        let fgr: Tensor = Tensor::from_slice(&[0.9f32, 0.5, 0.2]).view([1, 1, 3, 1, 1]).expand([1, 2, 3, h, w], false) * (labels.eq(2.0) * 0.5 + 0.5);
+        let bg: Tensor = Tensor::from_slice(&[0.2f32, 0.3, 0.6]).view([1, 1, 3, 1, 1]) + labels.eq(4.0) * 0.3;
         let src: Tensor = (&pha * &fgr + (1f64 - &pha) * bg).clamp(0.0, 1.0);
         (src, pha, fgr, labels)
     }
@@ -588,11 +425,7 @@ mod tests {
     fn loss_falls_when_overfitting_one_batch() {
         let net = Vmfm::new(&ModelConfig::quick(), CPU, 1);
         let (src, pha, fgr, labels) = toy_batch();
-        let t = Targets {
-            pha: &pha,
-            fgr: &fgr,
-            labels: Some(&labels),
-        };
+        let t = Targets { pha: &pha, fgr: &fgr, labels: Some(&labels) };
         let mut opt = Adam::new(&net.params, 3e-3);
         let mut losses = vec![];
         for _ in 0..50 {
@@ -603,27 +436,12 @@ mod tests {
             opt.update(&net.params, &g);
         }
         let (first, last) = (losses[0], *losses.last().unwrap());
-        assert!(
-            last.is_finite() && last < 0.5 * first,
-            "loss {first} -> {last}"
-        );
+        assert!(last.is_finite() && last < 0.5 * first, "loss {first} -> {last}");
         // Without labels the modality terms drop out.
         let pred = net.run(&net.params, &src, None, true);
-        let unlabelled = model_loss(
-            Arch::Vmfm,
-            &pred,
-            &Targets {
-                pha: &pha,
-                fgr: &fgr,
-                labels: None,
-            },
-        )
-        .double_value(&[]);
+        let unlabelled = model_loss(Arch::Vmfm, &pred, &Targets { pha: &pha, fgr: &fgr, labels: None }).double_value(&[]);
         let labelled = model_loss(Arch::Vmfm, &pred, &t).double_value(&[]);
-        assert!(
-            labelled > unlabelled && unlabelled > 0.0,
-            "{labelled} vs {unlabelled}"
-        );
+        assert!(labelled > unlabelled && unlabelled > 0.0, "{labelled} vs {unlabelled}");
     }
 
     #[test]
@@ -635,31 +453,13 @@ mod tests {
         let _ = lab.narrow(3, 28, 4).narrow(4, 28, 4).fill_(3.0); // free object
         let (depth, seg, hoi) = modality_targets(&lab);
         let at = |t: &Tensor, y: i64, x: i64| t.double_value(&[0, 0, 0, y, x]);
-        let d = [
-            at(&depth, 20, 20),
-            at(&depth, 2, 2),
-            at(&depth, 13, 14),
-            at(&depth, 29, 29),
-            at(&depth, 29, 1),
-        ];
+        let d = [at(&depth, 20, 20), at(&depth, 2, 2), at(&depth, 13, 14), at(&depth, 29, 29), at(&depth, 29, 1)];
         for (got, want) in d.into_iter().zip([0.0, 0.6, 1.0, 0.6, 0.2]) {
             assert!((got - want).abs() < 1e-6, "{d:?}");
         }
-        assert_eq!(
-            [
-                at(&seg, 20, 20),
-                at(&seg, 2, 2),
-                at(&seg, 13, 14),
-                at(&seg, 29, 29),
-                at(&seg, 29, 1)
-            ],
-            [0.0, 1.0, 1.0, 1.0, 0.0]
-        );
+        assert_eq!([at(&seg, 20, 20), at(&seg, 2, 2), at(&seg, 13, 14), at(&seg, 29, 29), at(&seg, 29, 1)], [0.0, 1.0, 1.0, 1.0, 0.0]);
         // r = 2: the held box dilated by 2 then blurred by 5x5.
-        assert!(
-            (at(&hoi, 13, 15) - 1.0).abs() < 1e-6,
-            "interior of the dilated box"
-        );
+        assert!((at(&hoi, 13, 15) - 1.0).abs() < 1e-6, "interior of the dilated box");
         assert_eq!(at(&hoi, 2, 2), 0.0, "far from the held object");
         let edge = at(&hoi, 17, 15); // one row beyond the box: inside the dilation, near its edge
         assert!(edge > 0.3 && edge < 1.0, "{edge}");
@@ -673,16 +473,10 @@ mod tests {
         let err = Tensor::zeros([2, 1, h, w], (Kind::Float, CPU));
         let fill = |n: i64, cell: i64, v: f64| {
             let (y, x) = ((cell / 4) * 16, (cell % 4) * 16);
-            let _ = err
-                .get(n)
-                .narrow(1, y, 16.min(h - y))
-                .narrow(2, x, 16.min(w - x))
-                .fill_(v);
+            let _ = err.get(n).narrow(1, y, 16.min(h - y)).narrow(2, x, 16.min(w - x)).fill_(v);
         };
         // Frame 0: distinct cell means; the 8x2 corner cell is the largest.
-        let values0 = [
-            0.10, 0.50, 0.05, 0.30, 0.20, 0.70, 0.15, 0.60, 0.25, 0.40, 0.35, 0.90,
-        ];
+        let values0 = [0.10, 0.50, 0.05, 0.30, 0.20, 0.70, 0.15, 0.60, 0.25, 0.40, 0.35, 0.90];
         for (c, v) in values0.iter().enumerate() {
             fill(0, c as i64, *v);
         }
@@ -697,10 +491,7 @@ mod tests {
         assert_eq!(Vec::<i64>::try_from(got.get(1)).unwrap(), vec![6, 10, 2]);
         // K beyond the grid takes every cell, in order.
         let all = select_patches(&err, 20);
-        assert_eq!(
-            Vec::<i64>::try_from(all.get(0)).unwrap(),
-            vec![11, 5, 7, 1, 9, 10, 3, 8, 4, 6, 0, 2]
-        );
+        assert_eq!(Vec::<i64>::try_from(all.get(0)).unwrap(), vec![11, 5, 7, 1, 9, 10, 3, 8, 4, 6, 0, 2]);
     }
 
     #[test]
@@ -710,26 +501,13 @@ mod tests {
         let src = Tensor::rand([1, 2, 3, 40, 50], (Kind::Float, CPU));
         let p = net.forward_parts(&net.params, &src, false);
         assert_eq!(p.patches.size(), vec![2, 5]);
-        assert!(
-            p.patches.equal(&select_patches(&p.err, 5)),
-            "chosen from the fused error map"
-        );
+        assert!(p.patches.equal(&select_patches(&p.err, 5)), "chosen from the fused error map");
         let mask = cell_mask(&p.patches, 40, 50);
         assert!(p.refined.equal(&mask));
         let outside = 1.0 - &mask;
-        assert_eq!(
-            max_abs(&(&p.pha * &outside), &(&p.pha_fused * &outside)),
-            0.0,
-            "alpha outside the patches is the fused alpha"
-        );
-        assert_eq!(
-            max_abs(&(&p.fgr * &outside), &(&p.fgr_fused * &outside)),
-            0.0
-        );
-        assert!(
-            max_abs(&(&p.pha * &mask), &(&p.pha_fused * &mask)) > 1e-3,
-            "the patches are refined"
-        );
+        assert_eq!(max_abs(&(&p.pha * &outside), &(&p.pha_fused * &outside)), 0.0, "alpha outside the patches is the fused alpha");
+        assert_eq!(max_abs(&(&p.fgr * &outside), &(&p.fgr_fused * &outside)), 0.0);
+        assert!(max_abs(&(&p.pha * &mask), &(&p.pha_fused * &mask)) > 1e-3, "the patches are refined");
         net.k = 0;
         let q = net.forward_parts(&net.params, &src, false);
         assert!(q.pha.equal(&q.pha_fused), "no patches, no change");
@@ -741,10 +519,7 @@ mod tests {
         let a = Tensor::rand([2, 1, 20, 30], opts);
         let b = Tensor::rand([2, 1, 20, 30], opts);
         // Left half: network A's deviation is 0.1, B's 0.8 (trust A); right: the reverse.
-        let left = Tensor::arange(30, opts)
-            .lt(15.0)
-            .to_kind(Kind::Float)
-            .view([1, 1, 1, 30]);
+        let left = Tensor::arange(30, opts).lt(15.0).to_kind(Kind::Float).view([1, 1, 1, 30]);
         let dev_a = &left * 0.1 + (1.0 - &left) * 0.8;
         let dev_b = &left * 0.8 + (1.0 - &left) * 0.1;
         let wgt = fusion_weight(&dev_a, &dev_b);
@@ -757,11 +532,7 @@ mod tests {
         // The model fuses by its own CL maps.
         let net = Vmfm::new(&ModelConfig::quick(), CPU, 3);
         let p = net.forward_parts(&net.params, &Tensor::rand([1, 1, 3, 36, 64], opts), false);
-        let want = blend(
-            &fusion_weight(&p.dev_seg, &p.dev_depth),
-            &p.pha_seg,
-            &p.pha_depth,
-        );
+        let want = blend(&fusion_weight(&p.dev_seg, &p.dev_depth), &p.pha_seg, &p.pha_depth);
         assert!(max_abs(&p.pha_fused, &want) < 1e-6);
     }
 

@@ -1,0 +1,149 @@
+"""Jupyter's promises, checked from outside over the wire (jupyter_client and
+raw ZeroMQ frames), against the installed hoimat kernel.
+
+Usage: robustness_check.py ROUNDS  (JUPYTER_PATH must hold the kernelspec).
+Each round sends a forged signature and garbage frames on shell and on
+control, then interrupts while idle, and checks that the kernel is alive and
+the session's variable is still there: the failures this guards against were
+racy, so the round repeats. Then silent and store_history, stop_on_error,
+control busy/idle, is_complete and inspect. Exits non-zero on the first
+failed check.
+"""
+import sys
+import time
+
+from jupyter_client.manager import start_new_kernel
+
+rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+km, kc = start_new_kernel(kernel_name="hoimat", startup_timeout=300)
+
+
+def stop_kernel():
+    if km.is_alive():
+        km.shutdown_kernel(now=True)
+
+
+import atexit  # noqa: E402
+
+atexit.register(stop_kernel)  # a failed check must not leave the kernel running
+
+
+def iopub_for(msg_id, timeout=600):
+    """Every iopub message of one request, up to its idle status."""
+    outs, deadline = [], time.time() + timeout
+    while True:
+        m = kc.get_iopub_msg(timeout=max(1, deadline - time.time()))
+        if m["parent_header"].get("msg_id") != msg_id:
+            continue
+        outs.append(m)
+        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+            return outs
+
+
+replies = {}  # shell replies read while waiting for another request's
+
+
+def reply_for(msg_id, timeout=600):
+    deadline = time.time() + timeout
+    while msg_id not in replies:
+        r = kc.get_shell_msg(timeout=max(1, deadline - time.time()))
+        replies[r["parent_header"].get("msg_id")] = r
+    return replies.pop(msg_id)
+
+
+def run(code, **kw):
+    msg_id = kc.execute(code, **kw)
+    return iopub_for(msg_id), reply_for(msg_id)["content"]
+
+
+def stdout(outs):
+    return "".join(m["content"]["text"] for m in outs if m["msg_type"] == "stream")
+
+
+def forged_and_garbage():
+    """A message with a forged signature and garbage frames on shell and control."""
+    session = kc.session
+    for channel in (kc.shell_channel, kc.control_channel):
+        msg = session.msg("kernel_info_request", {})
+        frames = session.serialize(msg)  # [DELIM, signature, header, parent, metadata, content]
+        frames[1] = b"0" * len(frames[1])
+        channel.socket.send_multipart(frames)
+        channel.socket.send_multipart([b"garbage", b"\x00\xff\x10"])
+        channel.socket.send_multipart([b"<IDS|MSG>", b"", b"{not json", b"{}", b"{}", b"{}"])
+
+
+outs, reply = run("let keep = 41;")
+assert reply["status"] == "ok", reply
+for r in range(rounds):
+    forged_and_garbage()
+    time.sleep(0.5)
+    km.interrupt_kernel()  # interrupt_mode "message": an interrupt_request on control, while idle
+    time.sleep(1.0)
+    assert km.is_alive(), f"round {r}: the kernel died after bad messages"
+    outs, reply = run("println!(\"{}\", keep + 1);")
+    assert reply["status"] == "ok", (r, reply)
+    assert stdout(outs).strip() == "42", (r, stdout(outs))
+    assert kc.hb_channel.is_beating(), f"round {r}: no heartbeat"
+print(f"bad messages and idle interrupts: {rounds} rounds, kernel alive, variable kept")
+
+# silent publishes nothing and takes no count; store_history=False takes none either.
+_, first = run("let a = 1;")
+n = first["execution_count"]
+outs, reply = run('println!("quiet");', silent=True)
+assert reply["status"] == "ok", reply
+kinds = [m["msg_type"] for m in outs]
+assert kinds == ["status", "status"], kinds  # busy, idle: no execute_input, no stream
+_, reply = run("let b = 2;", store_history=False)
+assert reply["execution_count"] == n, (reply["execution_count"], n)
+outs, reply = run("let c = 3;")
+assert reply["execution_count"] == n + 1, (reply["execution_count"], n)
+assert any(m["msg_type"] == "execute_input" and m["content"]["execution_count"] == n + 1 for m in outs), outs
+print("silent: nothing published; execution count from store_history")
+
+# stop_on_error: the cells queued behind a failing one are aborted, not run.
+ids = [kc.execute('panic!("stop here");', stop_on_error=True), kc.execute('println!("must not run 1");'), kc.execute('println!("must not run 2");')]
+statuses = [reply_for(i)["content"]["status"] for i in ids]
+assert statuses == ["error", "aborted", "aborted"], statuses
+time.sleep(0.5)  # what arrives after the abort window runs
+outs, reply = run('println!("runs again");')
+assert reply["status"] == "ok" and "runs again" in stdout(outs), reply
+print(f"stop_on_error: {statuses}")
+
+# Control requests report busy and idle on iopub.
+msg = kc.session.msg("kernel_info_request", {})
+kc.control_channel.send(msg)
+states = [m["content"]["execution_state"] for m in iopub_for(msg["header"]["msg_id"], 30) if m["msg_type"] == "status"]
+assert states == ["busy", "idle"], states
+print("control: busy, idle")
+
+# is_complete from a syntax check.
+for code, want in (("fn f() {", "incomplete"), ("let s = \"{\";", "complete"), ("let x = 1; }", "invalid")):
+    msg_id = kc.is_complete(code)
+    got = reply_for(msg_id, 30)["content"]
+    assert got["status"] == want, (code, got)
+    if want == "incomplete":
+        assert got["indent"] == "    ", got
+print("is_complete: incomplete / complete / invalid")
+
+# inspect: hover documentation for the name at the cursor.
+code = "let s = String::from"
+msg_id = kc.inspect(code, cursor_pos=len(code))
+got = reply_for(msg_id, 300)["content"]
+assert got["status"] == "ok" and got["found"], got
+assert "String" in got["data"]["text/plain"], got["data"]
+assert "text/html" in got["data"], got["data"]
+print(f"inspect: {len(got['data']['text/plain'])} characters of documentation for String::from")
+
+# completions carry their kinds.
+code = "let t = String::fr"
+msg_id = kc.complete(code, cursor_pos=len(code))
+got = reply_for(msg_id, 300)["content"]
+assert any(m.startswith("from(") for m in got["matches"]), got["matches"][:20]  # with its argument snippet
+types = got["metadata"]["_jupyter_types_experimental"]
+assert any(t["text"].startswith("from(") and t["type"] == "function" for t in types), types[:10]
+print("complete: matches with their kinds")
+
+kc.stop_channels()
+km.shutdown_kernel(now=False)
+assert not km.is_alive(), "kernel still alive after shutdown"
+print("shutdown: kernel exited")
