@@ -79,7 +79,7 @@ pub struct MattingNet {
 impl MattingNet {
     /// A freshly initialised network; the same seed gives the same weights.
     pub fn new(cfg: &ModelConfig, device: Device, seed: u64) -> MattingNet {
-        tch::manual_seed(seed as i64);
+        let _init = super::params::seed_init(seed);
         let mut pb = ParamBuilder::new(device);
         let encoder = Encoder::new(&mut pb, cfg.width);
         let aspp = Lraspp::new(&mut pb, encoder.channels[3], cfg.aspp);

@@ -144,6 +144,19 @@ impl Default for ParamSet {
     }
 }
 
+/// Seed libtorch's global generator for building one model, holding a
+/// process-wide lock until the returned guard drops (at the end of the
+/// constructor). Initialisers draw from that one global generator, so two
+/// models built at once in one process (threads of a test binary, a
+/// notebook) would otherwise interleave their draws and get weights that
+/// depend on timing.
+pub fn seed_init(seed: u64) -> std::sync::MutexGuard<'static, ()> {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    tch::manual_seed(seed as i64);
+    guard
+}
+
 /// Creates parameters with a seeded initialiser while a model is built.
 pub struct ParamBuilder {
     pub params: ParamSet,

@@ -74,7 +74,7 @@ pub struct AdamNet {
 impl AdamNet {
     /// A freshly initialised network; the same seed gives the same weights.
     pub fn new(cfg: &ModelConfig, device: Device, seed: u64) -> AdamNet {
-        tch::manual_seed(seed as i64);
+        let _init = crate::model::params::seed_init(seed);
         let mut pb = ParamBuilder::new(device);
         let encoder = super::backbone(&mut pb, cfg);
         let ch = encoder.channels;

@@ -51,7 +51,7 @@ pub fn read_memory(q: &Tensor, mk: &Tensor, mv: &Tensor) -> Tensor {
 
 impl AttentionMemory {
     pub fn new(cfg: &ModelConfig, device: Device, seed: u64) -> AttentionMemory {
-        tch::manual_seed(seed as i64);
+        let _init = crate::model::params::seed_init(seed);
         let mut pb = ParamBuilder::new(device);
         let encoder = backbone(&mut pb, cfg);
         let aspp = Lraspp::new(&mut pb, encoder.channels[3], cfg.aspp);

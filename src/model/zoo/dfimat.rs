@@ -91,7 +91,7 @@ fn fit(x: &Tensor, like: &Tensor) -> Tensor {
 
 impl Dfimat {
     pub fn new(cfg: &ModelConfig, device: Device, seed: u64) -> Dfimat {
-        tch::manual_seed(seed as i64);
+        let _init = crate::model::params::seed_init(seed);
         let mut pb = ParamBuilder::new(device);
         let encoder = backbone(&mut pb, cfg);
         let ch = encoder.channels;

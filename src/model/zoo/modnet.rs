@@ -34,7 +34,7 @@ pub struct Modnet {
 
 impl Modnet {
     pub fn new(cfg: &ModelConfig, device: Device, seed: u64) -> Modnet {
-        tch::manual_seed(seed as i64);
+        let _init = crate::model::params::seed_init(seed);
         let mut pb = ParamBuilder::new(device);
         let encoder = backbone(&mut pb, cfg);
         let ch = encoder.channels;

@@ -143,7 +143,7 @@ pub fn select_patches(err: &Tensor, k: i64) -> Tensor {
 impl Vmfm {
     /// A freshly initialised model; the same seed gives the same weights.
     pub fn new(cfg: &ModelConfig, device: Device, seed: u64) -> Vmfm {
-        tch::manual_seed(seed as i64);
+        let _init = crate::model::params::seed_init(seed);
         let mut pb = ParamBuilder::new(device);
         let encoder = backbone(&mut pb, cfg);
         let ch = encoder.channels;
