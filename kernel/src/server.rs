@@ -134,6 +134,13 @@ async fn dropped(channel: &str, e: &jupyter_zmq_client::RuntimeError, failures: 
     tokio::time::sleep(Duration::from_millis((*failures).min(100))).await;
 }
 
+/// Send a shell reply; a client gone mid-cell is its own loss, not the kernel's end.
+async fn send_reply(shell_tx: &mut jupyter_zmq_client::RouterSendConnection, reply: JupyterMessage) {
+    if let Err(e) = shell_tx.send(reply).await {
+        eprintln!("hoimat-kernel: could not send a shell reply: {e}");
+    }
+}
+
 fn media(data: &Map<String, Value>) -> Media {
     serde_json::from_value(Value::Object(data.clone())).unwrap_or_default()
 }
@@ -367,10 +374,7 @@ pub async fn serve(conn: ConnectionInfo) -> Result<()> {
         let mut sent_at = None;
         if let Some(r) = reply {
             sent_at = Some(r.header.date);
-            // A client gone mid-cell is its own loss, not the kernel's end.
-            if let Err(e) = shell_tx.send(r).await {
-                eprintln!("hoimat-kernel: could not send a shell reply: {e}");
-            }
+            send_reply(&mut shell_tx, r).await;
         }
         publish(Status::idle().as_child_of(&m));
         if let (true, Some(sent_at)) = (abort, sent_at) {
@@ -403,11 +407,12 @@ async fn abort_queued(
     error_sent: chrono::DateTime<chrono::Utc>,
 ) {
     let until = tokio::time::Instant::now() + Duration::from_millis(20);
+    let mut failures = 0;
     loop {
         let m = match tokio::time::timeout_at(until, shell_rx.read()).await {
             Err(_) => return,
             Ok(Err(e)) => {
-                eprintln!("hoimat-kernel: dropped an unreadable message on shell: {e}");
+                dropped("shell", &e, &mut failures).await;
                 continue;
             }
             Ok(Ok(m)) => m,
@@ -418,9 +423,7 @@ async fn abort_queued(
         }
         let _ = pub_tx.send(Status::busy().as_child_of(&m));
         let reply = ExecuteReply { status: ReplyStatus::Aborted, execution_count: count, payload: vec![], user_expressions: None, error: None };
-        if let Err(e) = shell_tx.send(reply.as_child_of(&m)).await {
-            eprintln!("hoimat-kernel: could not send a shell reply: {e}");
-        }
+        send_reply(shell_tx, reply.as_child_of(&m)).await;
         let _ = pub_tx.send(Status::idle().as_child_of(&m));
     }
 }

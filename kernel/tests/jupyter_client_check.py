@@ -7,8 +7,8 @@ import sys
 import time
 
 import nbformat
-from jupyter_client.manager import start_new_kernel
 from nbclient import NotebookClient
+from wire_client import Wire
 
 src, out = sys.argv[1], sys.argv[2]
 
@@ -30,33 +30,12 @@ assert "image/png" in mimes or "image/svg+xml" in mimes, mimes
 print(f"nbclient: {src} executed in {time.time() - t:.0f} s; output types {sorted(mimes)}")
 
 # 2. jupyter_client: a panicking cell, the cell after it, interrupt, shutdown.
-km, kc = start_new_kernel(kernel_name="hoimat", startup_timeout=120)
-
-
-def stop_kernel():
-    if km.is_alive():
-        km.shutdown_kernel(now=True)
-
-
-import atexit  # noqa: E402
-
-atexit.register(stop_kernel)  # a failed check must not leave the kernel running
+wire = Wire(startup_timeout=120)
+km, kc = wire.km, wire.kc
 
 
 def collect(msg_id, timeout):
-    outs = []
-    deadline = time.time() + timeout
-    while True:
-        m = kc.get_iopub_msg(timeout=max(1, deadline - time.time()))
-        if m["parent_header"].get("msg_id") != msg_id:
-            continue
-        outs.append(m)
-        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
-            break
-    while True:
-        reply = kc.get_shell_msg(timeout=30)
-        if reply["parent_header"].get("msg_id") == msg_id:
-            return outs, reply["content"]
+    return wire.collect(msg_id, timeout, reply_timeout=30)
 
 
 def run(code, timeout=900):

@@ -270,12 +270,26 @@ fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
-/// Run a Python check with its output in a file (a kernel it leaves behind
-/// would hold pipes open and hang the test); its status and output.
-fn python_check(dir: &Path, cmd: &mut Command) -> (bool, String) {
+/// Install the kernelspec into `<dir>/prefix`, then run the Python check
+/// `tests/<script>` with `args` against it (results under `<dir>/results`),
+/// its output in a file: a kernel a failed check leaves behind would hold
+/// pipes open and hang the test. Its status and output.
+fn python_check(dir: &Path, script: &str, args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let prefix = dir.join("prefix");
+    let out = Command::new(EXE).args(["install", "--prefix"]).arg(&prefix).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(prefix.join("share/jupyter/kernels/hoimat/kernel.json").is_file());
     let log = dir.join("python.log");
     let f = std::fs::File::create(&log).unwrap();
-    let status = cmd.stdout(f.try_clone().unwrap()).stderr(f).status().unwrap();
+    let status = Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(script))
+        .args(args)
+        .env("JUPYTER_PATH", prefix.join("share/jupyter"))
+        .env("HOIMAT_RESULTS", dir.join("results"))
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .status()
+        .unwrap();
     (status.success(), std::fs::read_to_string(&log).unwrap_or_default())
 }
 
@@ -284,13 +298,9 @@ fn jupyter_client_and_nbclient_drive_the_installed_kernel() {
     let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     warm();
     let dir = scratch("py");
-    let prefix = dir.join("prefix");
-    let out = Command::new(EXE).args(["install", "--prefix"]).arg(&prefix).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(prefix.join("share/jupyter/kernels/hoimat/kernel.json").is_file());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jupyter_client_check.py");
     let notebook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../notebooks/fig6.ipynb");
-    let (ok, text) = python_check(&dir, Command::new(python()).arg(&script).arg(&notebook).arg(dir.join("executed.ipynb")).env("JUPYTER_PATH", prefix.join("share/jupyter")).env("HOIMAT_RESULTS", dir.join("results")));
+    let executed = dir.join("executed.ipynb");
+    let (ok, text) = python_check(&dir, "jupyter_client_check.py", &[notebook.as_os_str(), executed.as_os_str()]);
     eprintln!("{text}");
     assert!(ok, "python check failed:\n{text}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -305,11 +315,7 @@ fn the_kernel_keeps_jupyters_promises_over_the_wire() {
     let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     warm();
     let dir = scratch("robust");
-    let prefix = dir.join("prefix");
-    let out = Command::new(EXE).args(["install", "--prefix"]).arg(&prefix).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/robustness_check.py");
-    let (ok, text) = python_check(&dir, Command::new(python()).arg(&script).arg("5").env("JUPYTER_PATH", prefix.join("share/jupyter")).env("HOIMAT_RESULTS", dir.join("results")));
+    let (ok, text) = python_check(&dir, "robustness_check.py", &["5".as_ref()]);
     eprintln!("{}", text.lines().filter(|l| !l.contains("dropped an unreadable")).collect::<Vec<_>>().join("\n"));
     assert!(ok, "robustness check failed:\n{text}");
     let _ = std::fs::remove_dir_all(&dir);

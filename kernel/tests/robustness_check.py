@@ -12,48 +12,12 @@ failed check.
 import sys
 import time
 
-from jupyter_client.manager import start_new_kernel
+from wire_client import Wire
 
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-km, kc = start_new_kernel(kernel_name="hoimat", startup_timeout=300)
-
-
-def stop_kernel():
-    if km.is_alive():
-        km.shutdown_kernel(now=True)
-
-
-import atexit  # noqa: E402
-
-atexit.register(stop_kernel)  # a failed check must not leave the kernel running
-
-
-def iopub_for(msg_id, timeout=600):
-    """Every iopub message of one request, up to its idle status."""
-    outs, deadline = [], time.time() + timeout
-    while True:
-        m = kc.get_iopub_msg(timeout=max(1, deadline - time.time()))
-        if m["parent_header"].get("msg_id") != msg_id:
-            continue
-        outs.append(m)
-        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
-            return outs
-
-
-replies = {}  # shell replies read while waiting for another request's
-
-
-def reply_for(msg_id, timeout=600):
-    deadline = time.time() + timeout
-    while msg_id not in replies:
-        r = kc.get_shell_msg(timeout=max(1, deadline - time.time()))
-        replies[r["parent_header"].get("msg_id")] = r
-    return replies.pop(msg_id)
-
-
-def run(code, **kw):
-    msg_id = kc.execute(code, **kw)
-    return iopub_for(msg_id), reply_for(msg_id)["content"]
+wire = Wire(startup_timeout=300)
+km, kc = wire.km, wire.kc
+iopub_for, reply_for, run = wire.iopub_for, wire.reply_for, wire.run
 
 
 def stdout(outs):

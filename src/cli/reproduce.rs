@@ -115,13 +115,10 @@ fn path(p: &std::path::Path) -> String {
 
 pub fn reproduce(a: ReproduceArgs) -> Result<()> {
     let l = &a.lab;
+    let device = hoimat::torch_env::device(l.cpu);
+    let jobs = if a.jobs == 0 { executor::auto_jobs(device) } else { a.jobs };
     if a.plan || a.plan_json.is_some() {
         let plan = l.lab().plan(&pipeline::experiment_ids(&l.only))?;
-        let jobs = if a.jobs == 0 {
-            executor::auto_jobs(hoimat::torch_env::device(l.cpu))
-        } else {
-            a.jobs
-        };
         print!("{}", plan.render(jobs));
         if let Some(out) = &a.plan_json {
             hoimat::atomic::write(out, serde_json::to_string_pretty(&plan)?.as_bytes())?;
@@ -129,12 +126,6 @@ pub fn reproduce(a: ReproduceArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let device = hoimat::torch_env::device(l.cpu);
-    let jobs = if a.jobs == 0 {
-        executor::auto_jobs(device)
-    } else {
-        a.jobs
-    };
     let exe = std::env::current_exe().context("cannot find the hoimat binary to start workers")?;
     let o = ReproduceOptions {
         profile: l.profile,
