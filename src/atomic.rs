@@ -2,8 +2,11 @@
 //! of it: write a temporary beside it (unique to this process and call, so
 //! concurrent writers never share one), sync it to disk, then rename over
 //! the target (one filesystem, so the rename is atomic). A killed run leaves
-//! at most a stale `.<name>.<n>.tmp-<pid>`, which
+//! at most a stale `.<name>.<n>.tmp-<host>-<pid>`, which
 //! `store::table::sweep_stale_temporaries` removes once the process is gone.
+//! The host is in the name because on a cluster many machines write one
+//! shared results folder, and a process id means something only on its own
+//! machine.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -13,11 +16,35 @@ use anyhow::{Context, Result};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A fresh temporary name for writing `path`: `.<name>.<n>.tmp-<pid>`.
+/// This machine's name as it appears in temporary names (`-` and `.` kept,
+/// anything unusual replaced, so the name stays one path component).
+pub fn host() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let mut buf = [0u8; 256];
+        // SAFETY: the buffer outlives the call and its length is passed.
+        let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        let name: String = String::from_utf8_lossy(&buf[..end])
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+            .collect();
+        if ok && !name.is_empty() { name } else { "localhost".into() }
+    })
+}
+
+/// A fresh temporary name for writing `path`: `.<name>.<n>.tmp-<host>-<pid>`.
 pub fn temporary(path: &Path) -> PathBuf {
     let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".{name}.{n}.tmp-{}", std::process::id()))
+    path.with_file_name(format!(".{name}.{n}.tmp-{}-{}", host(), std::process::id()))
+}
+
+/// The writer of a temporary made by [`temporary`]: its host and process id.
+pub fn writer_of(temporary: &str) -> Option<(&str, u32)> {
+    let (_, who) = temporary.rsplit_once(".tmp-")?;
+    let (host, pid) = who.rsplit_once('-')?;
+    Some((host, pid.parse().ok()?))
 }
 
 /// Write `bytes` to `path` atomically, creating its folder if needed.
@@ -56,7 +83,10 @@ mod tests {
         let (a, b) = (temporary(Path::new("d/REPORT.md")), temporary(Path::new("d/REPORT.md")));
         assert_ne!(a, b, "every call gets its own temporary");
         let pid = std::process::id();
-        assert!(a.to_string_lossy().starts_with("d/.REPORT.md.") && a.to_string_lossy().ends_with(&format!(".tmp-{pid}")), "{a:?}");
+        assert!(a.to_string_lossy().starts_with("d/.REPORT.md.") && a.to_string_lossy().ends_with(&format!(".tmp-{}-{pid}", host())), "{a:?}");
+        assert_eq!(writer_of(&a.to_string_lossy()), Some((host(), pid)));
+        assert_eq!(writer_of(".t2.parquet.7.tmp-node-a-17.cluster-4242"), Some(("node-a-17.cluster", 4242)));
+        assert_eq!(writer_of(".t2.parquet"), None);
         let dir = std::env::temp_dir().join(format!("hoimat-atomic-{pid}"));
         let p = dir.join("sub/f.txt");
         write(&p, b"one").unwrap();

@@ -7,34 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use hoimat::experiments::pipeline::{reproduce, ReproduceOptions};
+mod common;
+
+use common::pipeline::{numbers, opts, scratch, walk};
+use hoimat::experiments::pipeline::reproduce;
 use hoimat::experiments::Lab;
 use hoimat::prelude::*;
 use hoimat::store::summarize;
 use tch::Device;
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hoimat-exp-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn opts(dir: &Path, only: &[&str]) -> ReproduceOptions {
-    ReproduceOptions {
-        profile: Profile::Smoke,
-        only: only.iter().map(|s| s.to_string()).collect(),
-        definitions: None,
-        force: false,
-        results: dir.join("results"),
-        data: dir.join("data"),
-        data_seed: 0,
-        device: Device::Cpu,
-        factory_import: None,
-        jobs: 1,
-        worker: None,
-    }
-}
 
 #[test]
 fn smoke_pipeline_end_to_end_then_fully_cached() {
@@ -145,17 +126,6 @@ fn a_killed_reproduction_leaves_readable_tables_and_resumes() {
     assert!(stray.is_empty(), "{stray:?}");
 }
 
-/// Every stored number of an experiment by (method, dataset, clip, metric,
-/// step, repeat, seed), timings left out (they differ run to run).
-fn numbers(results: &Path, id: &str) -> std::collections::BTreeMap<String, u64> {
-    let lab = Lab::new(results, Profile::Smoke, Device::Cpu);
-    let rows = lab.store().load(id).unwrap();
-    rows.iter()
-        .filter(|r| !r.row.metric.ends_with("_s"))
-        .map(|r| (format!("{}|{}|{}|{}|{:?}|{:?}|{}", r.row.method, r.row.dataset, r.row.clip, r.row.metric, r.row.step, r.row.repeat, r.prov.seed), r.row.value.unwrap_or(f64::NAN).to_bits()))
-        .collect()
-}
-
 /// Worker processes (`--jobs 2`, `hoimat run-task` per model and run), two
 /// of those reproductions started at once on one results folder, and one
 /// process doing everything: the same stored numbers, bit for bit.
@@ -197,17 +167,3 @@ fn workers_and_concurrent_reproductions_store_what_one_process_stores() {
     }
 }
 
-fn walk(d: &Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    if let Ok(rd) = std::fs::read_dir(d) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}

@@ -17,7 +17,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use anyhow::Result;
 use jupyter_protocol::{
     CodeMirrorMode, CommInfoReply, CompleteReply, ConnectionInfo, DisplayData, ErrorOutput, ExecuteInput, ExecuteReply, ExecuteResult, ExecutionCount, HistoryReply, InspectReply, InterruptReply,
-    IoPubWelcome, IsCompleteReply, IsCompleteReplyStatus, JupyterMessage, JupyterMessageContent, KernelInfoReply, LanguageInfo, Media, MediaType, ReplyError, ReplyStatus, ShutdownReply, Status, StreamContent,
+    IoPubWelcome, IsCompleteReply, IsCompleteReplyStatus, JupyterMessage, JupyterMessageContent, KernelInfoReply, LanguageInfo, Media, MediaType, ReplyError, ReplyStatus, ShutdownReply, Status, StreamContent, UnknownMessage,
 };
 use jupyter_zmq_client::{
     create_kernel_control_connection, create_kernel_heartbeat_connection, create_kernel_iopub_xpub_connection, create_kernel_shell_connection, create_kernel_stdin_connection, SubscriptionEvent,
@@ -281,7 +281,7 @@ pub async fn serve(conn: ConnectionInfo) -> Result<()> {
                 };
                 publish(ExecuteInput { code: req.code.clone(), execution_count: count }.as_child_of(&m));
                 if !state.ready.load(Ordering::SeqCst) {
-                    publish(StreamContent::stderr("hoimat: the library is still compiling for this kernel (the first start on a machine takes several minutes; later starts take seconds)...\n").as_child_of(&m));
+                    publish(StreamContent::stderr("hoimat: loading the library into this kernel (seconds once built; the first start on a machine compiles it, several minutes)...\n").as_child_of(&m));
                 }
                 let (tx, mut rx) = unbounded_channel();
                 jobs_tx.send(Job::Execute(req.code.clone(), tx))?;
@@ -378,7 +378,7 @@ pub async fn serve(conn: ConnectionInfo) -> Result<()> {
         }
         publish(Status::idle().as_child_of(&m));
         if let (true, Some(sent_at)) = (abort, sent_at) {
-            abort_queued(&mut shell_rx, &mut shell_tx, &pub_tx, &mut pending, count, sent_at).await;
+            abort_queued(&mut shell_rx, &mut shell_tx, &pub_tx, &mut pending, sent_at).await;
         }
         if *stop_rx.borrow() {
             break;
@@ -403,7 +403,6 @@ async fn abort_queued(
     shell_tx: &mut jupyter_zmq_client::RouterSendConnection,
     pub_tx: &UnboundedSender<JupyterMessage>,
     pending: &mut VecDeque<JupyterMessage>,
-    count: ExecutionCount,
     error_sent: chrono::DateTime<chrono::Utc>,
 ) {
     let until = tokio::time::Instant::now() + Duration::from_millis(20);
@@ -422,7 +421,9 @@ async fn abort_queued(
             continue;
         }
         let _ = pub_tx.send(Status::busy().as_child_of(&m));
-        let reply = ExecuteReply { status: ReplyStatus::Aborted, execution_count: count, payload: vec![], user_expressions: None, error: None };
+        // No execution count, as ipykernel: the cell did not run, and
+        // JupyterLab shows a count it is given (found by the browser test).
+        let reply = UnknownMessage { msg_type: "execute_reply".into(), content: serde_json::json!({ "status": "aborted" }) };
         send_reply(shell_tx, reply.as_child_of(&m)).await;
         let _ = pub_tx.send(Status::idle().as_child_of(&m));
     }

@@ -161,7 +161,7 @@ impl Session {
     fn execute_cell(&mut self, code: &str, sink: &mut dyn FnMut(Event)) -> CellResult {
         self.interrupter.set(Some(self.ctx.process_handle()));
         let (mut failed, mut panicked) = (false, false);
-        let mut stderr_tail: Vec<String> = vec![];
+        let mut err = StderrLines::default();
         let stdout = self.stdout.clone();
         let stderr = self.stderr.clone();
         let ctx = &mut self.ctx;
@@ -173,10 +173,17 @@ impl Session {
             // been handled here.
             loop {
                 crossbeam_channel::select! {
-                    recv(stdout) -> l => if let Ok(l) = l { on_stdout(l, sink, &mut failed, &mut panicked) },
-                    recv(stderr) -> l => if let Ok(l) = l { stderr_tail.push(l.clone()); sink(Event::Stderr(l + "\n")) },
+                    recv(stdout) -> l => if let Ok(l) = l {
+                        let was = failed;
+                        on_stdout(l, sink, &mut failed, &mut panicked);
+                        if failed && !was {
+                            err.failed();
+                        }
+                    },
+                    recv(stderr) -> l => if let Ok(l) = l { err.line(l, failed) },
                     default(Duration::from_millis(20)) => {}
                 }
+                err.flush(HOLD, sink);
                 if run.is_finished() && stdout.is_empty() {
                     break;
                 }
@@ -188,21 +195,23 @@ impl Session {
         if failed || panicked {
             let until = Instant::now() + Duration::from_millis(300);
             while let Ok(l) = self.stderr.recv_deadline(until) {
-                stderr_tail.push(l.clone());
-                sink(Event::Stderr(l + "\n"));
+                err.line(l, failed);
             }
         }
         while let Ok(l) = self.stderr.try_recv() {
-            stderr_tail.push(l.clone());
-            sink(Event::Stderr(l + "\n"));
+            err.line(l, failed);
         }
+        err.flush(Duration::ZERO, sink);
+        let StderrLines { tail: stderr_tail, error: error_text, .. } = err;
         match result {
             Ok(_) if panicked => {
                 let msg = panic_message(&stderr_tail);
                 Err(CellError { ename: "panic".into(), evalue: msg.clone(), traceback: vec![format!("the cell panicked: {msg}")] })
             }
             Ok(_) if failed => {
-                let text = stderr_tail.iter().filter(|l| !l.trim().is_empty()).cloned().collect::<Vec<_>>();
+                // The error's own text; if none came after the marker, what the cell printed last.
+                let source = if error_text.iter().any(|l| !l.trim().is_empty()) { &error_text } else { &stderr_tail };
+                let text = source.iter().filter(|l| !l.trim().is_empty()).cloned().collect::<Vec<_>>();
                 let evalue = text.last().cloned().unwrap_or_else(|| "the cell returned an error".into());
                 Err(CellError { ename: "Error".into(), evalue, traceback: text })
             }
@@ -232,6 +241,48 @@ impl Session {
 /// The byte offset of character `chars` (the end when past it).
 fn byte_offset(code: &str, chars: usize) -> usize {
     code.char_indices().nth(chars).map_or(code.len(), |(b, _)| b)
+}
+
+/// How long a stderr line waits before it is streamed (see [`StderrLines`]).
+const HOLD: Duration = Duration::from_millis(150);
+
+/// A cell's stderr. A `?` error's text is printed by evcxr on stderr just
+/// before its marker on stdout, and the two pipes are not ordered, so
+/// lines wait [`HOLD`] before they are streamed: when the marker comes, the
+/// lines still waiting (and any after it) are the error's text and go into
+/// the error output only. The frontend shows the error once, as IPython
+/// shows a traceback (found in JupyterLab: it was also shown as stderr).
+#[derive(Default)]
+struct StderrLines {
+    held: std::collections::VecDeque<(Instant, String)>,
+    /// What was streamed.
+    tail: Vec<String>,
+    /// The error's text.
+    error: Vec<String>,
+}
+
+impl StderrLines {
+    fn line(&mut self, line: String, failed: bool) {
+        if failed {
+            self.error.push(line);
+        } else {
+            self.held.push_back((Instant::now(), line));
+        }
+    }
+
+    /// The error marker arrived: what waits is the error's text.
+    fn failed(&mut self) {
+        self.error.extend(self.held.drain(..).map(|(_, l)| l));
+    }
+
+    /// Stream the lines that have waited `hold`.
+    fn flush(&mut self, hold: Duration, sink: &mut dyn FnMut(Event)) {
+        while self.held.front().is_some_and(|(t, _)| t.elapsed() >= hold) {
+            let (_, line) = self.held.pop_front().expect("a held line");
+            self.tail.push(line.clone());
+            sink(Event::Stderr(line + "\n"));
+        }
+    }
 }
 
 fn on_stdout(line: String, sink: &mut dyn FnMut(Event), failed: &mut bool, panicked: &mut bool) {

@@ -201,7 +201,10 @@ async fn the_kernel_over_the_wire_protocol() {
     // `?` on an error is an error too (evcxr alone reports it as success).
     let o = c.execute("let lab = Lab::open(\"nope\")?;").await;
     assert_eq!(o.status, Some(ReplyStatus::Error), "{o:?}");
-    assert!(o.stderr.contains("nope"), "{o:?}");
+    let (_, evalue) = o.error.clone().expect("an error output");
+    assert!(evalue.contains("nope"), "{evalue}");
+    // Shown once, as the error (found in JupyterLab: it was also on stderr).
+    assert!(!o.stderr.contains("nope"), "{o:?}");
 
     // A compile error comes back readable.
     let o = c.execute("let x: u32 = \"text\";").await;
@@ -303,6 +306,32 @@ fn jupyter_client_and_nbclient_drive_the_installed_kernel() {
     let (ok, text) = python_check(&dir, "jupyter_client_check.py", &[notebook.as_os_str(), executed.as_os_str()]);
     eprintln!("{text}");
     assert!(ok, "python check failed:\n{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// JupyterLab from .venv in headless Chromium (Debian's chromium and
+/// chromedriver, driven by Selenium): `table2.ipynb`, parameterized to
+/// smoke by papermill, opened on the hoimat kernel, Run All Cells from the
+/// menu; the HTML table and an image must show and no cell fail. The
+/// screenshot stays in `target/tmp/browser/` (see `browser_check.py`).
+#[test]
+fn jupyterlab_in_a_real_browser_runs_table2() {
+    let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    warm();
+    let dir = scratch("browser");
+    let notebook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../notebooks/table2.ipynb");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let (ok, text) = python_check(&dir, "browser_check.py", &[notebook.as_os_str(), out.as_os_str()]);
+    eprintln!("{text}");
+    assert!(ok, "browser check failed:\n{text}");
+    let shot = out.join("table2_jupyterlab.png");
+    // A PNG (signature, then IHDR's width and height) of the whole window.
+    let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("{}: {e}", shot.display()));
+    assert!(png.len() > 24 && png.starts_with(b"\x89PNG\r\n\x1a\n"), "{} is not a PNG", shot.display());
+    let (w, h) = (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
+    assert!(w >= 1200 && h >= 900, "{w}x{h}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -66,8 +66,12 @@ print("silent: nothing published; execution count from store_history")
 
 # stop_on_error: the cells queued behind a failing one are aborted, not run.
 ids = [kc.execute('panic!("stop here");', stop_on_error=True), kc.execute('println!("must not run 1");'), kc.execute('println!("must not run 2");')]
-statuses = [reply_for(i)["content"]["status"] for i in ids]
+replies = [reply_for(i)["content"] for i in ids]
+statuses = [r["status"] for r in replies]
 assert statuses == ["error", "aborted", "aborted"], statuses
+# As ipykernel: an aborted cell did not run, so it gets no execution count
+# (JupyterLab would show the count it is given).
+assert all("execution_count" not in r for r in replies[1:]), replies
 time.sleep(0.5)  # what arrives after the abort window runs
 outs, reply = run('println!("runs again");')
 assert reply["status"] == "ok" and "runs again" in stdout(outs), reply

@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use hoimat::experiments::executor::{self, WorkerArgs};
 use hoimat::experiments::pipeline::{self, ReproduceOptions};
+use hoimat::experiments::slurm::SlurmOptions;
 use hoimat::experiments::Lab;
 use hoimat::profile::Profile;
 
@@ -55,6 +56,31 @@ pub struct ReproduceArgs {
     /// Write the plan as JSON to this file and stop.
     #[arg(long)]
     pub plan_json: Option<PathBuf>,
+    /// Where models and runs compute: worker processes here, or job arrays
+    /// on a Slurm cluster (results folder on storage every node shares).
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: Executor,
+    /// Slurm partition for every job.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// At most this many array tasks of a level at once (`sbatch --array=...%K`).
+    #[arg(long)]
+    pub max_parallel: Option<usize>,
+    /// An argument for every `sbatch`, as given (repeatable): --sbatch-arg=--time=4:00:00 --sbatch-arg=--gres=gpu:1
+    #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
+    pub sbatch_arg: Vec<String>,
+    /// With Slurm: wait until every job has ended (a bar over the tasks), then fail if any did not complete.
+    #[arg(long)]
+    pub wait: bool,
+    /// The Slurm report job: workers computed the models and runs already.
+    #[arg(long, hide = true)]
+    pub after_workers: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Executor {
+    Local,
+    Slurm,
 }
 
 #[derive(Args)]
@@ -126,6 +152,13 @@ pub fn reproduce(a: ReproduceArgs) -> Result<()> {
         }
         return Ok(());
     }
+    let slurm = a.executor == Executor::Slurm;
+    if !slurm && (a.partition.is_some() || a.max_parallel.is_some() || !a.sbatch_arg.is_empty() || a.wait) {
+        bail!("--partition, --max-parallel, --sbatch-arg and --wait go with --executor slurm");
+    }
+    if a.max_parallel == Some(0) {
+        bail!("--max-parallel must be at least 1");
+    }
     let exe = std::env::current_exe().context("cannot find the hoimat binary to start workers")?;
     let o = ReproduceOptions {
         profile: l.profile,
@@ -142,8 +175,29 @@ pub fn reproduce(a: ReproduceArgs) -> Result<()> {
             exe,
             args: l.worker_args(),
         }),
+        after_workers: a.after_workers,
     };
-    pipeline::reproduce(&o).map(|_| ())
+    if !slurm {
+        return pipeline::reproduce(&o).map(|_| ());
+    }
+    let options = SlurmOptions {
+        partition: a.partition.clone(),
+        max_parallel: a.max_parallel,
+        sbatch_args: a.sbatch_arg.clone(),
+    };
+    // The report job: this reproduction over what the arrays stored.
+    let mut report_args = l.worker_args();
+    report_args.extend(["--data".into(), path(&a.data), "--jobs".into(), "1".into(), "--after-workers".into()]);
+    if l.force {
+        report_args.push("--force".into());
+    }
+    let sub = pipeline::submit_to_slurm(&o, &options, &report_args)?;
+    println!("{}", sub.instructions());
+    if a.wait {
+        sub.wait(std::time::Duration::from_secs(5))?;
+        println!("every job completed; report: {}", sub.report.display());
+    }
+    Ok(())
 }
 
 pub fn run_task(a: RunTaskArgs) -> Result<()> {

@@ -56,7 +56,7 @@ impl H5Writer {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
         }
-        let tmp = path.with_extension(format!("h5.tmp-{}", std::process::id()));
+        let tmp = crate::atomic::temporary(path);
         let f = hdf5::File::create(&tmp).map_err(|e| h5err(path, e))?;
         put_attr(&f, "manifest", &serde_json::to_string(manifest).expect("manifest serialises"), path)?;
         let clips = f.create_group("clips").map_err(|e| h5err(path, e))?;

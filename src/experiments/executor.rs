@@ -8,7 +8,6 @@
 //! written atomically), so the pass that follows finds everything stored
 //! and only renders; a worker's output goes to `<lab>/logs/<key>.log`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use super::lab::Lab;
-use super::plan::{Node, Plan, Task};
+use super::plan::{Node, Plan};
 
 /// What a worker process needs to rebuild the lab (`hoimat run-task` arguments).
 pub struct WorkerArgs {
@@ -36,8 +35,8 @@ pub fn auto_jobs(device: tch::Device) -> usize {
     }
 }
 
-/// A key as a file name.
-fn log_name(key: &str) -> String {
+/// A key as a file name (its log under `<lab>/logs/`).
+pub fn log_name(key: &str) -> String {
     key.replace('/', "__") + ".log"
 }
 
@@ -50,14 +49,7 @@ pub fn execute(
     force: bool,
     worker: &WorkerArgs,
 ) -> Result<usize> {
-    let todo = |n: &&Node| match &n.task {
-        Task::Model { .. } => !n.done,
-        Task::Run { speed, .. } => !speed && (force || !n.done),
-    };
-    let mut levels: BTreeMap<usize, Vec<&Node>> = BTreeMap::new();
-    for n in plan.nodes.iter().filter(todo) {
-        levels.entry(n.level).or_default().push(n);
-    }
+    let levels = plan.pending_levels(force);
     let total: usize = levels.values().map(Vec::len).sum();
     if total == 0 {
         return Ok(0);
@@ -74,9 +66,7 @@ pub fn execute(
     let mut failed: Vec<String> = vec![];
     let mut running: Vec<(Child, &Node, Instant)> = vec![];
     let outcome = (|| -> Result<()> {
-        for (_, mut nodes) in levels {
-            // Longest first, so the level ends with short tasks.
-            nodes.sort_by(|a, b| b.est_s.total_cmp(&a.est_s));
+        for (_, nodes) in levels {
             let mut queue = nodes.into_iter();
             loop {
                 while failed.is_empty() && running.len() < jobs.max(1) {

@@ -19,6 +19,7 @@ pub mod regions;
 pub mod report;
 pub mod runner;
 pub mod score;
+pub mod slurm;
 
 pub use definition::{Definition, ExperimentKind, MethodDef};
 pub use lab::Lab;

@@ -11,6 +11,7 @@ use tch::Device;
 use super::definition::BUILTIN;
 use super::executor::{self, WorkerArgs};
 use super::lab::Lab;
+use super::slurm::{self, SlurmOptions, Submission};
 use super::report::{render, write_report, PaperNumbers, Verdict};
 use crate::data::export::{self, Format};
 use crate::profile::Profile;
@@ -34,6 +35,9 @@ pub struct ReproduceOptions {
     pub jobs: usize,
     /// How to start a worker (`hoimat run-task`); none runs everything here.
     pub worker: Option<WorkerArgs>,
+    /// The models and runs were computed by workers already (the Slurm
+    /// executor's report job): forced runs are not forced again.
+    pub after_workers: bool,
 }
 
 pub struct Reproduced {
@@ -109,18 +113,41 @@ pub fn experiment_ids(only: &[String]) -> Vec<String> {
     }
 }
 
+impl ReproduceOptions {
+    pub fn lab(&self) -> Lab {
+        let mut lab = Lab::new(&self.results, self.profile, self.device);
+        lab.force = self.force;
+        lab.data_seed = self.data_seed;
+        lab.definitions = self.definitions.clone();
+        lab.factory_import = self.factory_import.clone();
+        lab
+    }
+}
+
+/// Submit the reproduction to Slurm (see `slurm`): every pending model and
+/// run as job arrays by level, then a report job that runs `hoimat
+/// reproduce report_args` over the stored results. Returns at once.
+pub fn submit_to_slurm(o: &ReproduceOptions, s: &SlurmOptions, report_args: &[String]) -> Result<Submission> {
+    let lab = o.lab();
+    let worker = o.worker.as_ref().context("the Slurm executor needs the hoimat binary to start tasks")?;
+    println!("hoimat reproduce: profile {}, submitting to Slurm, results in {}", o.profile, lab.root.display());
+    println!("All data are synthetic stand-ins for the paper's private datasets (hoimat's procedural HOI world).");
+    let plan = lab.plan(&experiment_ids(&o.only))?;
+    let (work, _) = plan.cost_left(1);
+    let pending: usize = plan.pending_levels(o.force).values().map(Vec::len).sum();
+    println!("plan: {} nodes, {pending} to compute (about {work:.0} s of work on a 2-core CPU, estimated)", plan.nodes.len());
+    slurm::submit(&lab, &plan, o.force, worker, report_args, &lab.root.join(report_name(&o.only)), s)
+}
+
 pub fn reproduce(o: &ReproduceOptions) -> Result<Reproduced> {
     let start = Instant::now();
-    let mut lab = Lab::new(&o.results, o.profile, o.device);
-    lab.force = o.force;
-    lab.data_seed = o.data_seed;
-    lab.definitions = o.definitions.clone();
-    lab.factory_import = o.factory_import.clone();
+    let mut lab = o.lab();
     println!("hoimat reproduce: profile {}, device {}, results in {}", o.profile, lab.device_name(), lab.root.display());
     println!("All data are synthetic stand-ins for the paper's private datasets (hoimat's procedural HOI world).");
     export_datasets(o.profile, o.data_seed, &o.data, &lab.figures(), o.force)?;
     let ids = experiment_ids(&o.only);
     let mut executed = None;
+    lab.forced_already = o.force && o.after_workers;
     if let (true, Some(worker)) = (o.jobs > 1, &o.worker) {
         let plan = lab.plan(&ids)?;
         let (work, span) = plan.cost_left(o.jobs);

@@ -82,6 +82,28 @@ impl Plan {
         self.nodes.iter().find(|n| n.key == key)
     }
 
+    /// What an executor runs, by level, longest first within a level: every
+    /// model not stored and every run not stored (every run when `force`),
+    /// except speed runs, which need the machine to themselves and are left
+    /// to the report pass.
+    pub fn pending_levels(&self, force: bool) -> BTreeMap<usize, Vec<&Node>> {
+        let mut levels: BTreeMap<usize, Vec<&Node>> = BTreeMap::new();
+        for n in &self.nodes {
+            let todo = match &n.task {
+                Task::Model { .. } => !n.done,
+                Task::Run { speed, .. } => !speed && (force || !n.done),
+            };
+            if todo {
+                levels.entry(n.level).or_default().push(n);
+            }
+        }
+        for nodes in levels.values_mut() {
+            // Longest first, so a level ends with short tasks.
+            nodes.sort_by(|a, b| b.est_s.total_cmp(&a.est_s));
+        }
+        levels
+    }
+
     /// Seconds of work left, and the same on `workers` parallel workers
     /// (levels in order, each level's nodes spread over the workers).
     pub fn cost_left(&self, workers: usize) -> (f64, f64) {

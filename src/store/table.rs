@@ -23,7 +23,7 @@ fn file_err(path: &Path, e: impl std::fmt::Display) -> TableError {
     TableError::File { path: path.display().to_string(), problem: e.to_string() }
 }
 
-/// Remove temporary files (`.<name>.tmp-<pid>`) left in `dir` by writers
+/// Remove temporary files (`.<name>.<n>.tmp-<host>-<pid>`) left in `dir` by writers
 /// that were killed: those whose process no longer runs. A live writer's
 /// file is kept. (Liveness is read from /proc; elsewhere nothing is removed.)
 pub fn sweep_stale_temporaries(dir: &Path) {
@@ -31,15 +31,22 @@ pub fn sweep_stale_temporaries(dir: &Path) {
     if !Path::new("/proc/self").exists() {
         return;
     }
+    // Another machine's process ids mean nothing here: its temporaries go
+    // only when a day old (a writer that slow has long been dead).
+    let day = std::time::Duration::from_secs(24 * 3600);
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if !name.starts_with('.') {
             continue;
         }
-        if let Some(pid) = name.rsplit_once(".tmp-").and_then(|(_, p)| p.parse::<u32>().ok()) {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = std::fs::remove_file(e.path());
-            }
+        let Some((host, pid)) = crate::atomic::writer_of(&name) else { continue };
+        let stale = if host == crate::atomic::host() {
+            !Path::new(&format!("/proc/{pid}")).exists()
+        } else {
+            e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > day)
+        };
+        if stale {
+            let _ = std::fs::remove_file(e.path());
         }
     }
 }
@@ -192,6 +199,31 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dead writer's temporary on this machine goes; a live one's stays;
+    /// another machine's stays until it is a day old.
+    #[test]
+    fn sweeps_only_temporaries_known_to_be_abandoned() {
+        let dir = std::env::temp_dir().join(format!("hoimat-sweep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let host = crate::atomic::host();
+        let names = [
+            format!(".a.parquet.0.tmp-{host}-4294967295"),
+            format!(".a.parquet.1.tmp-{host}-{}", std::process::id()),
+            ".a.parquet.2.tmp-elsewhere-7-1".to_string(),
+            ".a.parquet.3.tmp-elsewhere-7-2".to_string(),
+            "a.parquet".to_string(),
+        ];
+        for n in &names {
+            std::fs::write(dir.join(n), b"x").unwrap();
+        }
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 24 * 3600);
+        std::fs::File::options().write(true).open(dir.join(&names[3])).unwrap().set_modified(old).unwrap();
+        sweep_stale_temporaries(&dir);
+        let left: Vec<bool> = names.iter().map(|n| dir.join(n).exists()).collect();
+        assert_eq!(left, [false, true, true, false, true]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn parquet_round_trip_and_no_temp_left() {

@@ -8,8 +8,12 @@
 //! draws or reseeds in between. (An interleaving once failed the zoo's
 //! resume test and the local-adaptation test in CI.)
 
+pub mod pipeline;
+
+#[allow(dead_code)]
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+#[allow(dead_code)]
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
