@@ -2,7 +2,7 @@
 //! of it: write a temporary beside it (unique to this process and call, so
 //! concurrent writers never share one), sync it to disk, then rename over
 //! the target (one filesystem, so the rename is atomic). A killed run leaves
-//! at most a stale `.<name>.<n>.tmp-<host>-<pid>`, which
+//! at most a stale `.<name>.<n>.<nonce>.tmp-<host>-<pid namespace>-<pid>`, which
 //! `store::table::sweep_stale_temporaries` removes once the process is gone.
 //! The host is in the name because on a cluster many machines write one
 //! shared results folder, and a process id means something only on its own
@@ -33,20 +33,39 @@ pub fn host() -> &'static str {
     })
 }
 
-/// A fresh temporary name for writing `path`: `.<name>.<n>.tmp-<host>-<pid>`.
+/// This process's PID namespace (the inode of `/proc/self/ns/pid`; 0 where
+/// there is none): containers on one node may share its host name and
+/// reuse process ids, so a process id is read only in its own namespace.
+pub fn pid_namespace() -> u64 {
+    static NS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *NS.get_or_init(|| {
+        std::fs::read_link("/proc/self/ns/pid")
+            .ok()
+            .and_then(|l| l.to_string_lossy().trim_start_matches("pid:[").trim_end_matches(']').parse().ok())
+            .unwrap_or(0)
+    })
+}
+
+/// A fresh temporary name for writing `path`:
+/// `.<name>.<n>.<nonce>.tmp-<host>-<pid namespace>-<pid>`. The nonce is
+/// random per process, so two writers never share a name.
 pub fn temporary(path: &Path) -> PathBuf {
+    use std::hash::{BuildHasher, Hasher};
+    static NONCE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let nonce = *NONCE.get_or_init(|| std::collections::hash_map::RandomState::new().build_hasher().finish() as u32);
     let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".{name}.{n}.tmp-{}-{}", host(), std::process::id()))
+    path.with_file_name(format!(".{name}.{n}.{nonce:08x}.tmp-{}-{}-{}", host(), pid_namespace(), std::process::id()))
 }
 
-/// The writer of a temporary made by [`temporary`]: its host and process id.
-pub fn writer_of(temporary: &str) -> Option<(&str, u32)> {
+/// The writer of a temporary made by [`temporary`]: its host, PID
+/// namespace and process id.
+pub fn writer_of(temporary: &str) -> Option<(&str, u64, u32)> {
     let (_, who) = temporary.rsplit_once(".tmp-")?;
-    let (host, pid) = who.rsplit_once('-')?;
-    Some((host, pid.parse().ok()?))
+    let (rest, pid) = who.rsplit_once('-')?;
+    let (host, ns) = rest.rsplit_once('-')?;
+    Some((host, ns.parse().ok()?, pid.parse().ok()?))
 }
-
 /// Write `bytes` to `path` atomically, creating its folder if needed.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     write_with(path, |f| {
@@ -83,9 +102,10 @@ mod tests {
         let (a, b) = (temporary(Path::new("d/REPORT.md")), temporary(Path::new("d/REPORT.md")));
         assert_ne!(a, b, "every call gets its own temporary");
         let pid = std::process::id();
-        assert!(a.to_string_lossy().starts_with("d/.REPORT.md.") && a.to_string_lossy().ends_with(&format!(".tmp-{}-{pid}", host())), "{a:?}");
-        assert_eq!(writer_of(&a.to_string_lossy()), Some((host(), pid)));
-        assert_eq!(writer_of(".t2.parquet.7.tmp-node-a-17.cluster-4242"), Some(("node-a-17.cluster", 4242)));
+        assert!(a.to_string_lossy().starts_with("d/.REPORT.md.") && a.to_string_lossy().ends_with(&format!(".tmp-{}-{}-{pid}", host(), pid_namespace())), "{a:?}");
+        assert_eq!(writer_of(&a.to_string_lossy()), Some((host(), pid_namespace(), pid)));
+        assert_eq!(writer_of(".t2.parquet.7.0badcafe.tmp-node-a-17.cluster-4026531836-4242"), Some(("node-a-17.cluster", 4026531836, 4242)));
+        assert_eq!(writer_of(".t2.parquet.tmp-4242"), None, "an older version's name");
         assert_eq!(writer_of(".t2.parquet"), None);
         let dir = std::env::temp_dir().join(format!("hoimat-atomic-{pid}"));
         let p = dir.join("sub/f.txt");

@@ -43,6 +43,13 @@ enum Cmd {
     },
     /// Compile the library into the kernel's build cache ahead of time.
     Warm,
+    /// Time a warm start (the library loaded into a new session) and
+    /// cells: trivial ones, one that calls the library, one repeated.
+    Bench {
+        /// Trivial cells to time.
+        #[arg(long, default_value_t = 5)]
+        cells: usize,
+    },
     /// Execute a notebook headlessly (papermill-style parameters).
     Run {
         notebook: PathBuf,
@@ -99,6 +106,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("kernel cache warm in {:.0} s: {}", t.elapsed().as_secs_f64(), s.slot.display());
             Ok(())
         }
+        Cmd::Bench { cells } => bench(cells),
         Cmd::Run { notebook: path, params, output } => {
             let mut nb = notebook::read(&path)?;
             notebook::inject(&mut nb, &params)?;
@@ -117,4 +125,29 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
     }
+}
+
+/// `hoimat-kernel bench`: where a notebook user's seconds go.
+fn bench(cells: usize) -> Result<()> {
+    let t = Instant::now();
+    let mut s = session::Session::start(&mut |_| {})?;
+    let phases: Vec<String> = s.phases.iter().map(|(n, d)| format!("{n} {d:.2}")).collect();
+    println!("start (library loaded into a new session): {:.2} s  [preload cell: {}] in {}", t.elapsed().as_secs_f64(), phases.join(", "), s.slot.display());
+    let mut time = |label: &str, code: &str| -> Result<f64> {
+        let t = Instant::now();
+        s.execute(code, &mut |_| {}).map_err(|e| anyhow::anyhow!("{label}: {}: {}", e.ename, e.evalue))?;
+        let secs = t.elapsed().as_secs_f64();
+        let phases: Vec<String> = s.phases.iter().map(|(n, d)| format!("{n} {d:.2}")).collect();
+        println!("{label}: {secs:.2} s  [{}]", phases.join(", "));
+        Ok(secs)
+    };
+    let mut trivial = vec![];
+    for i in 0..cells {
+        trivial.push(time(&format!("trivial cell {i} (let x{i} = {i};)"), &format!("let x{i} = {i};"))?);
+    }
+    time("a cell calling the library (world::generate at smoke)", "let ds = world::generate(\"synvbhoi\", Profile::Smoke, 0)?; ds.clips.len()")?;
+    time("the same code again", "let ds = world::generate(\"synvbhoi\", Profile::Smoke, 0)?; ds.clips.len()")?;
+    trivial.sort_by(f64::total_cmp);
+    println!("trivial cell median: {:.2} s over {}", trivial[trivial.len() / 2], trivial.len());
+    Ok(())
 }

@@ -73,6 +73,8 @@ pub struct Session {
     stderr: Receiver<String>,
     interrupter: Interrupter,
     pub slot: PathBuf,
+    /// evcxr's phases of the last successful cell (name, seconds), for `bench`.
+    pub phases: Vec<(String, f64)>,
     _slot: Slot,
 }
 
@@ -109,13 +111,21 @@ impl Session {
         if lock.is_file() {
             std::fs::copy(&lock, slot.dir.join("Cargo.lock")).with_context(|| format!("copying {}", lock.display()))?;
         }
-        let mut s = Session { ctx, stdout: outputs.stdout, stderr: outputs.stderr, interrupter: Interrupter::default(), slot: slot.dir.clone(), _slot: slot };
+        let mut s = Session { ctx, stdout: outputs.stdout, stderr: outputs.stderr, interrupter: Interrupter::default(), slot: slot.dir.clone(), phases: vec![], _slot: slot };
         let preload = format!(
             ":offline 1\n:dep hoimat = {{ path = {:?}, default-features = false }}\nuse hoimat::prelude::*;",
             root.display().to_string()
         );
         if let Err(e) = s.execute(&preload, sink) {
             anyhow::bail!("preloading hoimat failed: {}\n{}", e.evalue, e.traceback.join("\n"));
+        }
+        // The preload is offline (set-up fetched the whole lock file); a
+        // user's `:dep` on any other crate needs the registry. Cells that add
+        // no dependency never touch the network either way (the lock file
+        // already resolves them). Without a network, `:offline 1` in a cell
+        // makes `:dep` use the crates already in the local registry.
+        if let Err(e) = s.execute(":offline 0", sink) {
+            anyhow::bail!("switching the kernel online after the preload failed: {}", e.evalue);
         }
         Ok(s)
     }
@@ -203,6 +213,9 @@ impl Session {
         }
         err.flush(Duration::ZERO, sink);
         let StderrLines { tail: stderr_tail, error: error_text, .. } = err;
+        if let Ok(out) = &result {
+            self.phases = out.phases.iter().map(|p| (p.name.clone(), p.duration.as_secs_f64())).collect();
+        }
         match result {
             Ok(_) if panicked => {
                 let msg = panic_message(&stderr_tail);
@@ -244,7 +257,7 @@ fn byte_offset(code: &str, chars: usize) -> usize {
 }
 
 /// How long a stderr line waits before it is streamed (see [`StderrLines`]).
-const HOLD: Duration = Duration::from_millis(150);
+const HOLD: Duration = Duration::from_millis(300);
 
 /// A cell's stderr. A `?` error's text is printed by evcxr on stderr just
 /// before its marker on stdout, and the two pipes are not ordered, so

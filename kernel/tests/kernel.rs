@@ -206,6 +206,13 @@ async fn the_kernel_over_the_wire_protocol() {
     // Shown once, as the error (found in JupyterLab: it was also on stderr).
     assert!(!o.stderr.contains("nope"), "{o:?}");
 
+    // `:dep` beyond the preload: a crate hoimat does not depend on (in the
+    // workspace's lock file as the kernel's own dependency, so the registry
+    // is asked only for its index).
+    let o = c.execute(":dep uuid = { version = \"1\", default-features = false }\nprintln!(\"uuid {}\", uuid::Uuid::nil());").await;
+    assert_eq!(o.status, Some(ReplyStatus::Ok), "{o:?}");
+    assert!(o.stdout.contains("uuid 00000000-0000-0000-0000-000000000000"), "{o:?}");
+
     // A compile error comes back readable.
     let o = c.execute("let x: u32 = \"text\";").await;
     assert_eq!(o.status, Some(ReplyStatus::Error));

@@ -156,8 +156,8 @@ pub fn reproduce(a: ReproduceArgs) -> Result<()> {
     if !slurm && (a.partition.is_some() || a.max_parallel.is_some() || !a.sbatch_arg.is_empty() || a.wait) {
         bail!("--partition, --max-parallel, --sbatch-arg and --wait go with --executor slurm");
     }
-    if a.max_parallel == Some(0) {
-        bail!("--max-parallel must be at least 1");
+    if slurm && a.jobs != 0 {
+        bail!("--jobs is for the local executor; with Slurm, --max-parallel bounds the tasks of a level that run at once");
     }
     let exe = std::env::current_exe().context("cannot find the hoimat binary to start workers")?;
     let o = ReproduceOptions {

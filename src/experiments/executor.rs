@@ -132,8 +132,12 @@ fn spawn(
     force: bool,
     log: &Path,
 ) -> Result<Child> {
-    let out =
-        std::fs::File::create(log).with_context(|| format!("{}: cannot create", log.display()))?;
+    // Appended: a retried task keeps the failed attempt's output above it.
+    let out = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("{}: cannot open", log.display()))?;
     let err = out
         .try_clone()
         .with_context(|| format!("{}: cannot share", log.display()))?;

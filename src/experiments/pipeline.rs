@@ -133,9 +133,10 @@ pub fn submit_to_slurm(o: &ReproduceOptions, s: &SlurmOptions, report_args: &[St
     println!("hoimat reproduce: profile {}, submitting to Slurm, results in {}", o.profile, lab.root.display());
     println!("All data are synthetic stand-ins for the paper's private datasets (hoimat's procedural HOI world).");
     let plan = lab.plan(&experiment_ids(&o.only))?;
-    let (work, _) = plan.cost_left(1);
-    let pending: usize = plan.pending_levels(o.force).values().map(Vec::len).sum();
-    println!("plan: {} nodes, {pending} to compute (about {work:.0} s of work on a 2-core CPU, estimated)", plan.nodes.len());
+    let levels = plan.pending_levels(o.force);
+    let pending: usize = levels.values().map(Vec::len).sum();
+    let work: f64 = levels.values().flatten().map(|n| n.est_s).sum();
+    println!("plan: {} nodes, {pending} to compute in {} array(s) (about {work:.0} s of work on a 2-core CPU, estimated)", plan.nodes.len(), levels.len());
     slurm::submit(&lab, &plan, o.force, worker, report_args, &lab.root.join(report_name(&o.only)), s)
 }
 
@@ -182,6 +183,7 @@ pub fn reproduce(o: &ReproduceOptions) -> Result<Reproduced> {
         Some((n, jobs, s)) if n > 0 => summary.push_str(&format!(
             "\n{n} models and runs were computed first by {jobs} worker processes in {s:.0} s (datasets included); the times above are the pass that read them back and rendered, plus the speed runs, which run alone.\n"
         )),
+        _ if o.after_workers => summary.push_str("\nThe models and runs were computed first by Slurm array jobs; the times above are this report job's pass, which read them back and rendered, plus the speed runs.\n"),
         _ => summary.push_str("\nModels are trained once and shared; the first experiment that needs one pays for its training.\n"),
     }
     parts.push(summary);

@@ -37,6 +37,27 @@ pub struct SlurmOptions {
     pub sbatch_args: Vec<String>,
 }
 
+impl SlurmOptions {
+    /// `--sbatch-arg`s may add to a job (time, memory, GPUs, account, QOS,
+    /// constraints) but not undo what the chain depends on: the array
+    /// index to key mapping, the `afterok` chain, the working directory,
+    /// the output files and the parsable job id.
+    pub fn check(&self) -> Result<()> {
+        const OURS: [&str; 11] = ["--array", "-a", "--dependency", "-d", "--chdir", "-D", "--output", "-o", "--parsable", "--kill-on-invalid-dep", "--wrap"];
+        for arg in &self.sbatch_args {
+            let name = arg.split('=').next().unwrap_or(arg);
+            let short = OURS.iter().any(|o| o.len() == 2 && arg.starts_with(o));
+            if OURS.contains(&name) || short {
+                bail!("--sbatch-arg={arg}: hoimat sets {name} itself (the array per level, the afterok chain, the working directory and the outputs); give other sbatch options only");
+            }
+        }
+        if self.max_parallel == Some(0) {
+            bail!("--max-parallel must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 /// One `sbatch` submission.
 #[derive(Clone, Debug, Serialize)]
 pub struct Job {
@@ -100,23 +121,23 @@ pub fn report_script(worker: &WorkerArgs, reproduce_args: &[String]) -> String {
     s
 }
 
-/// The `sbatch` arguments of a job: array, dependency, name, output, the
-/// user's own last (so they can override ours).
-fn sbatch_args(o: &SlurmOptions, name: &str, array: Option<usize>, after: Option<&str>, output: &Path, cwd: &Path) -> Vec<String> {
+/// The `sbatch` arguments of a job but its dependency: array, name,
+/// output, partition, then the user's own (checked by
+/// [`SlurmOptions::check`] not to undo ours).
+fn sbatch_args(o: &SlurmOptions, name: &str, array: Option<usize>, out_dir: &Path, out_pattern: &str, cwd: &Path) -> Vec<String> {
+    // Slurm expands `%` in file names (`%a` is the array index): a literal one is `%%`.
+    let output = format!("{}/{out_pattern}", out_dir.to_string_lossy().replace('%', "%%"));
     let mut a = vec![
         "--parsable".to_string(),
         format!("--job-name={name}"),
         format!("--chdir={}", cwd.display()),
-        format!("--output={}", output.display()),
+        format!("--output={output}"),
         // A failed level cancels what waits on it instead of leaving it pending forever.
         "--kill-on-invalid-dep=yes".into(),
     ];
     if let Some(n) = array {
         let limit = o.max_parallel.map(|k| format!("%{k}")).unwrap_or_default();
         a.push(format!("--array=0-{}{limit}", n - 1));
-    }
-    if let Some(id) = after {
-        a.push(format!("--dependency=afterok:{id}"));
     }
     if let Some(p) = &o.partition {
         a.push(format!("--partition={p}"));
@@ -158,35 +179,54 @@ fn write_script(path: &Path, text: &str) -> Result<()> {
 
 /// Submit every pending node of `plan` (see [`Plan::pending_levels`]) and
 /// the report job. `reproduce_args` are the report job's `hoimat reproduce`
-/// arguments; `report` is the file it writes.
+/// arguments; `report` is the file it writes. Every script is written
+/// before the first `sbatch`; a failure after it cancels what was submitted.
 pub fn submit(lab: &Lab, plan: &Plan, force: bool, worker: &WorkerArgs, reproduce_args: &[String], report: &Path, o: &SlurmOptions) -> Result<Submission> {
+    o.check()?;
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     // `20261207T031500Z-<pid>`: sorts by time, unique per submitting process.
     let stamp = format!("{}-{}", super::provenance::timestamp().replace(['-', ':'], ""), std::process::id());
-    let dir = lab.root.join("slurm").join(stamp);
-    let logs = lab.root.join("logs");
+    let dir = abs(&cwd, &lab.root.join("slurm").join(stamp));
+    let logs = abs(&cwd, &lab.root.join("logs"));
     for d in [&dir, &logs] {
         std::fs::create_dir_all(d).with_context(|| format!("{}: cannot create", d.display()))?;
     }
     let profile = lab.profile.name();
-    let mut jobs: Vec<Job> = vec![];
+    // (what, keys, script, sbatch arguments but the dependency)
+    let mut planned: Vec<(String, Vec<String>, PathBuf, Vec<String>)> = vec![];
     for (level, nodes) in plan.pending_levels(force) {
         let keys: Vec<&str> = nodes.iter().map(|n| n.key.as_str()).collect();
         let script = dir.join(format!("level-{level}.sh"));
-        write_script(&script, &level_script(level, &keys, worker, force, &abs(&cwd, &logs)))?;
-        let args = sbatch_args(o, &format!("hoimat-{profile}-L{level}"), Some(keys.len()), jobs.last().map(|j| j.id.as_str()), &abs(&cwd, &dir.join(format!("level-{level}-%a.out"))), &cwd);
-        let id = sbatch(&args, &script).map_err(|e| cancel_on_error(&jobs, e))?;
-        lab.say(&format!("submitted level {level}: {} task(s) as job array {id}", keys.len()));
-        jobs.push(Job { id, what: format!("level {level}"), keys: keys.iter().map(|k| k.to_string()).collect(), script });
+        write_script(&script, &level_script(level, &keys, worker, force, &logs))?;
+        let args = sbatch_args(o, &format!("hoimat-{profile}-L{level}"), Some(keys.len()), &dir, &format!("level-{level}-%a.out"), &cwd);
+        planned.push((format!("level {level}"), keys.iter().map(|k| k.to_string()).collect(), script, args));
     }
     let script = dir.join("report.sh");
     write_script(&script, &report_script(worker, reproduce_args))?;
-    let args = sbatch_args(o, &format!("hoimat-{profile}-report"), None, jobs.last().map(|j| j.id.as_str()), &abs(&cwd, &dir.join("report.out")), &cwd);
-    let id = sbatch(&args, &script).map_err(|e| cancel_on_error(&jobs, e))?;
-    lab.say(&format!("submitted the report job {id}"));
-    jobs.push(Job { id, what: "report".into(), keys: vec![], script });
-    let sub = Submission { dir: dir.clone(), jobs, logs: abs(&cwd, &logs), report: report.to_path_buf() };
-    crate::atomic::write(&dir.join("jobs.json"), serde_json::to_string_pretty(&sub)?.as_bytes())?;
+    let mut args = sbatch_args(o, &format!("hoimat-{profile}-report"), None, &dir, "report.out", &cwd);
+    // The speed runs in it time the node: nobody else's jobs beside them.
+    args.push("--exclusive".into());
+    planned.push(("report".into(), vec![], script, args));
+
+    let mut jobs: Vec<Job> = vec![];
+    let outcome = (|| -> Result<()> {
+        for (what, keys, script, mut args) in planned {
+            if let Some(prev) = jobs.last() {
+                args.push(format!("--dependency=afterok:{}", prev.id));
+            }
+            let id = sbatch(&args, &script)?;
+            lab.say(&if keys.is_empty() { format!("submitted the {what} job {id}") } else { format!("submitted {what}: {} task(s) as job array {id}", keys.len()) });
+            jobs.push(Job { id, what, keys, script });
+        }
+        Ok(())
+    })();
+    if let Err(e) = outcome {
+        return Err(cancel_on_error(&jobs, e));
+    }
+    let sub = Submission { dir: dir.clone(), jobs, logs, report: abs(&cwd, report) };
+    if let Err(e) = crate::atomic::write(&dir.join("jobs.json"), serde_json::to_string_pretty(&sub)?.as_bytes()) {
+        return Err(cancel_on_error(&sub.jobs, e));
+    }
     Ok(sub)
 }
 
@@ -200,8 +240,11 @@ fn cancel_on_error(jobs: &[Job], e: anyhow::Error) -> anyhow::Error {
         return e;
     }
     let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
-    let _ = Command::new("scancel").args(&ids).status();
-    e.context(format!("submission stopped; jobs {} cancelled", ids.join(" ")))
+    match Command::new("scancel").args(&ids).status() {
+        Ok(s) if s.success() => e.context(format!("submission stopped; jobs {} cancelled", ids.join(" "))),
+        Ok(s) => e.context(format!("submission stopped; `scancel {}` failed ({s}): cancel them by hand", ids.join(" "))),
+        Err(err) => e.context(format!("submission stopped; could not run scancel ({err}): cancel jobs {} by hand", ids.join(" "))),
+    }
 }
 
 impl Submission {
@@ -229,18 +272,36 @@ impl Submission {
     }
 
     /// Wait until no job of the submission is queued or running, with a
-    /// bar over its array tasks; then every job must have completed.
+    /// bar over its array tasks. Success is the report job's: every level
+    /// before it is chained `afterok`, so it completes only if they all
+    /// did. Otherwise each task that did not complete is named with its
+    /// log (a job Slurm has already forgotten, after `MinJobAge`, is said to
+    /// be unknown).
     pub fn wait(&self, poll: Duration) -> Result<()> {
         let total: usize = self.jobs.iter().map(|j| j.keys.len().max(1)).sum();
         let bar = crate::progress::bar(total as u64, "slurm tasks");
         let ids = self.ids().join(",");
         let start = Instant::now();
+        let mut failures = 0;
         loop {
             // `-r`: one line per array task, pending ones included.
             let out = Command::new("squeue").args(["-h", "-r", "-o", "%i %T", "-j", &ids]).output().context("cannot run squeue")?;
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            // squeue refuses ids it no longer knows: all of them ended long ago.
-            let left = if out.status.success() { text.lines().filter(|l| !l.trim().is_empty()).count() } else { 0 };
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            let left = if out.status.success() {
+                failures = 0;
+                String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count()
+            } else if err.contains("Invalid job id") {
+                // Every id is unknown: all ended, and Slurm has forgotten them.
+                0
+            } else {
+                // The controller busy or restarting: ask again, a while.
+                failures += 1;
+                if failures > 30 {
+                    bail!("squeue -j {ids} failed {failures} times in a row: {}", err.trim());
+                }
+                std::thread::sleep(poll);
+                continue;
+            };
             bar.set_position(total.saturating_sub(left) as u64);
             bar.set_message(format!("{left} queued or running, {:.0} s", start.elapsed().as_secs_f64()));
             if left == 0 {
@@ -249,43 +310,44 @@ impl Submission {
             std::thread::sleep(poll);
         }
         bar.finish_and_clear();
+        let report = self.jobs.last().context("an empty submission")?;
+        if job_states(&report.id).is_some_and(|s| s.iter().all(|(_, st)| st == "COMPLETED")) {
+            return Ok(());
+        }
         let mut failed = vec![];
         for job in &self.jobs {
-            for (task, state) in job_states(&job.id)? {
+            let states = job_states(&job.id).unwrap_or_else(|| vec![(None, "UNKNOWN (forgotten by Slurm)".into())]);
+            for (task, state) in states {
                 if state != "COMPLETED" {
-                    let what = match task.and_then(|i| job.keys.get(i)) {
+                    failed.push(match task.and_then(|i| job.keys.get(i)) {
                         Some(key) => format!("{key} ({state}; log {})", self.logs.join(log_name(key)).display()),
-                        None => format!("{} job {} ({state}; output in {})", job.what, job.id, self.dir.display()),
-                    };
-                    failed.push(what);
+                        None => format!("{} job {} ({state}; Slurm's output in {})", job.what, job.id, self.dir.display()),
+                    });
                 }
             }
         }
-        if !failed.is_empty() {
-            bail!("{} Slurm task(s) did not complete: {}", failed.len(), failed.join("; "));
-        }
-        Ok(())
+        bail!("the report job {} did not complete; {} Slurm task(s) did not: {}", report.id, failed.len(), failed.join("; "))
     }
 }
 
 /// Each task's final state (`COMPLETED`, `FAILED`, `CANCELLED`, ...) by
-/// array index (none for a plain job), from `scontrol show job`.
-fn job_states(id: &str) -> Result<Vec<(Option<usize>, String)>> {
-    let out = Command::new("scontrol").args(["show", "job", "-o", id]).output().context("cannot run scontrol")?;
+/// array index (none for a plain job or a range never started), from
+/// `scontrol show job`; none when Slurm no longer knows the job.
+fn job_states(id: &str) -> Option<Vec<(Option<usize>, String)>> {
+    let out = Command::new("scontrol").args(["show", "job", "-o", id]).output().ok()?;
     if !out.status.success() {
-        bail!(
-            "scontrol show job {id}: {} (Slurm forgets a job MinJobAge seconds after it ends)",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        return None;
     }
     let field = |line: &str, name: &str| -> Option<String> {
         line.split_whitespace().find_map(|w| w.strip_prefix(name).map(str::to_string))
     };
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| (field(l, "ArrayTaskId=").and_then(|t| t.parse().ok()), field(l, "JobState=").unwrap_or_else(|| "UNKNOWN".into())))
-        .collect())
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| (field(l, "ArrayTaskId=").and_then(|t| t.parse().ok()), field(l, "JobState=").unwrap_or_else(|| "UNKNOWN".into())))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -326,12 +388,23 @@ mod tests {
     }
 
     #[test]
-    fn arrays_chain_and_the_users_arguments_come_last() {
+    fn job_arguments_and_what_the_user_may_add() {
         let o = SlurmOptions { partition: Some("gpu".into()), max_parallel: Some(4), sbatch_args: vec!["--time=1:00:00".into()] };
-        let a = sbatch_args(&o, "hoimat-quick-L1", Some(12), Some("41"), Path::new("/r/out"), Path::new("/w"));
-        assert!(a.contains(&"--array=0-11%4".to_string()) && a.contains(&"--dependency=afterok:41".to_string()), "{a:?}");
-        assert!(a.contains(&"--partition=gpu".to_string()) && a.last().unwrap() == "--time=1:00:00");
-        let b = sbatch_args(&SlurmOptions::default(), "r", None, None, Path::new("/r/out"), Path::new("/w"));
+        o.check().unwrap();
+        let a = sbatch_args(&o, "hoimat-quick-L1", Some(12), Path::new("/r/100%/slurm"), "level-1-%a.out", Path::new("/w"));
+        assert!(a.contains(&"--array=0-11%4".to_string()) && a.contains(&"--partition=gpu".to_string()), "{a:?}");
+        assert!(a.contains(&"--output=/r/100%%/slurm/level-1-%a.out".to_string()), "a literal % is escaped, the pattern kept: {a:?}");
+        assert_eq!(a.last().unwrap(), "--time=1:00:00");
+        let b = sbatch_args(&SlurmOptions::default(), "r", None, Path::new("/r"), "report.out", Path::new("/w"));
         assert!(!b.iter().any(|x| x.starts_with("--array") || x.starts_with("--dependency") || x.starts_with("--partition")));
+        for bad in ["--dependency=afterany:1", "--array=0-3", "-o", "--output=x", "--chdir=/tmp", "-D/tmp", "--parsable", "--wrap=true"] {
+            let o = SlurmOptions { sbatch_args: vec![bad.into()], ..Default::default() };
+            let e = o.check().unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+        for fine in ["--account=lab", "-A", "lab", "--gres=gpu:1", "--exclusive", "--mem=16G", "--qos=long", "--open-mode=append"] {
+            SlurmOptions { sbatch_args: vec![fine.into()], ..Default::default() }.check().unwrap();
+        }
+        assert!(SlurmOptions { max_parallel: Some(0), ..Default::default() }.check().is_err());
     }
 }

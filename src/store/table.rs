@@ -23,27 +23,26 @@ fn file_err(path: &Path, e: impl std::fmt::Display) -> TableError {
     TableError::File { path: path.display().to_string(), problem: e.to_string() }
 }
 
-/// Remove temporary files (`.<name>.<n>.tmp-<host>-<pid>`) left in `dir` by writers
-/// that were killed: those whose process no longer runs. A live writer's
-/// file is kept. (Liveness is read from /proc; elsewhere nothing is removed.)
+/// Remove temporary files (`.<name>.<n>.<nonce>.tmp-<host>-<ns>-<pid>`)
+/// left in `dir` by writers that were killed. One written on this host in
+/// this PID namespace goes once its process no longer runs; any other goes
+/// once it is a day old (another machine's or container's process ids mean
+/// nothing here, and older versions' names carry no host). A live writer's
+/// file is kept. (Liveness is read from /proc; elsewhere only day-old
+/// temporaries are removed.)
 pub fn sweep_stale_temporaries(dir: &Path) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    // Another machine's process ids mean nothing here: its temporaries go
-    // only when a day old (a writer that slow has long been dead).
+    let proc = Path::new("/proc/self").exists();
     let day = std::time::Duration::from_secs(24 * 3600);
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if !name.starts_with('.') {
+        if !name.starts_with('.') || !name.contains(".tmp-") {
             continue;
         }
-        let Some((host, pid)) = crate::atomic::writer_of(&name) else { continue };
-        let stale = if host == crate::atomic::host() {
-            !Path::new(&format!("/proc/{pid}")).exists()
-        } else {
-            e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > day)
+        let age = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).unwrap_or_default();
+        let stale = match crate::atomic::writer_of(&name) {
+            Some((host, ns, pid)) if proc && host == crate::atomic::host() && ns == crate::atomic::pid_namespace() => age > day || !Path::new(&format!("/proc/{pid}")).exists(),
+            _ => age > day,
         };
         if stale {
             let _ = std::fs::remove_file(e.path());
@@ -200,28 +199,33 @@ impl Table {
 mod tests {
     use super::*;
 
-    /// A dead writer's temporary on this machine goes; a live one's stays;
-    /// another machine's stays until it is a day old.
+    /// A dead writer's temporary from this host and PID namespace goes; a
+    /// live one's stays; another host's or namespace's, or an old-format
+    /// name, stays until it is a day old.
     #[test]
     fn sweeps_only_temporaries_known_to_be_abandoned() {
         let dir = std::env::temp_dir().join(format!("hoimat-sweep-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let host = crate::atomic::host();
+        let (host, ns) = (crate::atomic::host(), crate::atomic::pid_namespace());
         let names = [
-            format!(".a.parquet.0.tmp-{host}-4294967295"),
-            format!(".a.parquet.1.tmp-{host}-{}", std::process::id()),
-            ".a.parquet.2.tmp-elsewhere-7-1".to_string(),
-            ".a.parquet.3.tmp-elsewhere-7-2".to_string(),
+            format!(".a.parquet.0.0badcafe.tmp-{host}-{ns}-4294967295"),
+            format!(".a.parquet.1.0badcafe.tmp-{host}-{ns}-{}", std::process::id()),
+            format!(".a.parquet.2.0badcafe.tmp-{host}-{}-4294967295", ns + 1),
+            ".a.parquet.3.0badcafe.tmp-elsewhere-7-1-1".to_string(),
+            ".a.parquet.4.0badcafe.tmp-elsewhere-7-1-2".to_string(),
+            ".a.parquet.tmp-1234".to_string(),
             "a.parquet".to_string(),
         ];
         for n in &names {
             std::fs::write(dir.join(n), b"x").unwrap();
         }
         let old = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 24 * 3600);
-        std::fs::File::options().write(true).open(dir.join(&names[3])).unwrap().set_modified(old).unwrap();
+        std::fs::File::options().write(true).open(dir.join(&names[4])).unwrap().set_modified(old).unwrap();
         sweep_stale_temporaries(&dir);
         let left: Vec<bool> = names.iter().map(|n| dir.join(n).exists()).collect();
-        assert_eq!(left, [false, true, true, false, true]);
+        // ours and dead: gone; ours and live, another namespace's, another host's (fresh): kept;
+        // another host's a day old: gone; an older version's (fresh) and the table: kept.
+        assert_eq!(left, [false, true, true, true, false, true, true]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

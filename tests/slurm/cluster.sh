@@ -8,7 +8,9 @@
 #   cluster.sh stop DIR    stop the three daemons
 #
 # Nothing outside DIR is touched: its own munge key and socket, state,
-# spool, logs and pid files. Process tracking is `linuxproc` and tasks are
+# spool, logs and pid files. slurmd runs as root (it starts jobs as their
+# users), so the test needs root, as CI has. Slurm's defaults otherwise,
+# MinJobAge (300 s) included. Process tracking is `linuxproc` and tasks are
 # not confined (`task/none`): both work in a container without cgroups.
 # Debian's slurmctld, slurmd, slurm-client and munge must be installed
 # (`./run test` installs them).
@@ -20,6 +22,14 @@ die() { echo "cluster.sh: $*" >&2; exit 1; }
 
 stop() {
     local name pid
+    # Jobs first: with linuxproc tracking, a job's processes outlive slurmd.
+    if [ -f "$dir/slurm.conf" ] && [ -f "$dir/slurmctld.pid" ]; then
+        SLURM_CONF="$dir/slurm.conf" scancel --user="$(id -un)" 2>/dev/null || true
+        for _ in $(seq 50); do
+            [ -z "$(SLURM_CONF="$dir/slurm.conf" squeue -h -u "$(id -un)" 2>/dev/null)" ] && break
+            sleep 0.1
+        done
+    fi
     for name in slurmd slurmctld munged; do
         [ -f "$dir/$name.pid" ] || continue
         pid="$(cat "$dir/$name.pid" 2>/dev/null || true)"
@@ -42,8 +52,9 @@ stop() {
     done
 }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+# Two distinct free ports (both held open while chosen).
+free_ports() {
+    python3 -c 'import socket; a=socket.socket(); b=socket.socket(); a.bind(("127.0.0.1",0)); b.bind(("127.0.0.1",0)); print(a.getsockname()[1], b.getsockname()[1])'
 }
 
 start() {
@@ -64,12 +75,14 @@ start() {
     cpus="$(slurmd -C | sed -n 's/.* CPUs=\([0-9]*\).*/\1/p')"
     mem="$(slurmd -C | sed -n 's/.* RealMemory=\([0-9]*\).*/\1/p')"
     user="$(id -un)"
+    local ports
+    read -r -a ports <<< "$(free_ports)"
     cat > "$dir/slurm.conf" <<CONF
 # Written by tests/slurm/cluster.sh: one node, everything under $dir.
 ClusterName=hoimat-test
 SlurmctldHost=$node
-SlurmctldPort=$(free_port)
-SlurmdPort=$(free_port)
+SlurmctldPort=${ports[0]}
+SlurmdPort=${ports[1]}
 SlurmUser=$user
 SlurmdUser=root
 AuthType=auth/munge
@@ -91,7 +104,6 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
-MinJobAge=3600
 SlurmctldTimeout=30
 SlurmdTimeout=30
 NodeName=$node CPUs=$cpus RealMemory=$mem State=UNKNOWN
