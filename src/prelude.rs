@@ -1,6 +1,10 @@
 //! Everything a notebook or script needs, in one `use hoimat::prelude::*;`.
 
 pub use crate::data::{self, loaders};
+/// The data frame crate, with the `polars` feature (`Store::frame`): in a
+/// notebook, `use polars::prelude::*;`.
+#[cfg(feature = "polars")]
+pub use ::polars;
 pub use crate::display;
 pub use crate::experiments::figures::Figure;
 pub use crate::experiments::report::{self, PaperNumbers, PaperTable};

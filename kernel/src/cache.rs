@@ -35,8 +35,10 @@ fn used_at(dir: &Path) -> SystemTime {
 }
 
 /// Lock the first free slot under `root`, creating (and seeding) one when
-/// all are taken.
-pub fn acquire(root: &Path) -> Result<Slot> {
+/// all are taken. With no warm slot under `root`, a new slot is seeded from
+/// `fallback`'s (the polars flavour starts from the plain one's build, so
+/// only the library and polars compile).
+pub fn acquire(root: &Path, fallback: Option<&Path>) -> Result<Slot> {
     std::fs::create_dir_all(root).with_context(|| format!("{}: cannot create the kernel cache", root.display()))?;
     for i in 0..64 {
         let dir = root.join(format!("slot-{i}"));
@@ -44,8 +46,10 @@ pub fn acquire(root: &Path) -> Result<Slot> {
         let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).with_context(|| format!("{}: cannot open", lock_path.display()))?;
         match lock.try_lock() {
             Ok(()) => {
-                if !dir.join("target").is_dir() {
-                    seed(root, &dir)?;
+                if !dir.join("target").is_dir() && !seed(root, &dir)? {
+                    if let Some(f) = fallback {
+                        seed(f, &dir)?;
+                    }
                 }
                 std::fs::create_dir_all(&dir)?;
                 return Ok(Slot { dir, _lock: lock });
@@ -57,14 +61,16 @@ pub fn acquire(root: &Path) -> Result<Slot> {
     bail!("{}: all 64 kernel cache slots are in use", root.display())
 }
 
-/// Copy the most recently used warm slot into `dir` (nothing when none is warm).
-fn seed(root: &Path, dir: &Path) -> Result<()> {
-    let mut warm: Vec<PathBuf> = std::fs::read_dir(root)?
+/// Copy the most recently used warm slot under `root` into `dir`; false
+/// when none is warm.
+fn seed(root: &Path, dir: &Path) -> Result<bool> {
+    let Ok(entries) = std::fs::read_dir(root) else { return Ok(false) };
+    let mut warm: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p != dir && p.join("target").is_dir())
         .collect();
     warm.sort_by_key(|p| std::cmp::Reverse(used_at(p)));
-    let Some(from) = warm.first() else { return Ok(()) };
+    let Some(from) = warm.first() else { return Ok(false) };
     let _ = std::fs::remove_dir_all(dir);
     let status = std::process::Command::new("cp")
         .arg("-a")
@@ -76,7 +82,7 @@ fn seed(root: &Path, dir: &Path) -> Result<()> {
         let _ = std::fs::remove_dir_all(dir);
         bail!("seeding {} from {} failed", dir.display(), from.display());
     }
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -87,17 +93,20 @@ mod tests {
     fn live_slots_are_exclusive_and_new_ones_are_seeded() {
         let root = std::env::temp_dir().join(format!("hoimat-kcache-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let a = acquire(&root).unwrap();
+        let a = acquire(&root, None).unwrap();
         assert!(a.dir.ends_with("slot-0"));
         std::fs::create_dir_all(a.dir.join("target")).unwrap();
         std::fs::write(a.dir.join("target/built"), b"x").unwrap();
-        let b = acquire(&root).unwrap();
+        let b = acquire(&root, None).unwrap();
         assert!(b.dir.ends_with("slot-1"), "a held slot is not handed out twice");
         assert_eq!(std::fs::read(b.dir.join("target/built")).unwrap(), b"x", "seeded from the warm slot");
         drop(a);
-        let c = acquire(&root).unwrap();
+        let c = acquire(&root, None).unwrap();
         assert!(c.dir.ends_with("slot-0"), "a released slot is reused");
-        drop((b, c));
+        // Another flavour's root with no warm slot starts from this one's.
+        let other = acquire(&root.join("polars"), Some(&root)).unwrap();
+        assert_eq!(std::fs::read(other.dir.join("target/built")).unwrap(), b"x", "seeded from the fallback root");
+        drop((b, c, other));
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -24,7 +24,9 @@ pub fn target_dir(prefix: Option<&Path>, name: &str) -> Result<PathBuf> {
     Ok(base.join("kernels").join(name))
 }
 
-pub fn spec(exe: &Path, root: &Path) -> Value {
+/// The kernelspec; `polars` makes the flavour that preloads the library's
+/// `polars` feature (`hoimat (Rust, polars)`).
+pub fn spec(exe: &Path, root: &Path, polars: bool) -> Value {
     let mut env = Map::new();
     for k in CARRIED {
         if let Some(v) = std::env::var_os(k) {
@@ -32,9 +34,13 @@ pub fn spec(exe: &Path, root: &Path) -> Value {
         }
     }
     env.insert("HOIMAT_ROOT".into(), Value::String(root.display().to_string()));
+    let mut argv = vec![exe.display().to_string(), "start".into(), "--connection-file".into(), "{connection_file}".into()];
+    if polars {
+        argv.push("--polars".into());
+    }
     json!({
-        "argv": [exe.display().to_string(), "start", "--connection-file", "{connection_file}"],
-        "display_name": "hoimat (Rust)",
+        "argv": argv,
+        "display_name": if polars { "hoimat (Rust, polars)" } else { "hoimat (Rust)" },
         "language": "rust",
         "interrupt_mode": "message",
         "env": env,
@@ -43,13 +49,13 @@ pub fn spec(exe: &Path, root: &Path) -> Value {
 }
 
 /// Write `kernel.json` and return the kernelspec's folder.
-pub fn install(prefix: Option<&Path>, name: &str) -> Result<PathBuf> {
+pub fn install(prefix: Option<&Path>, name: &str, polars: bool) -> Result<PathBuf> {
     let dir = target_dir(prefix, name)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let exe = std::env::current_exe()?.canonicalize()?;
     let root = crate::session::hoimat_root().canonicalize().context("the hoimat checkout")?;
     let path = dir.join("kernel.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&spec(&exe, &root))?).with_context(|| format!("{}: cannot write", path.display()))?;
+    std::fs::write(&path, serde_json::to_string_pretty(&spec(&exe, &root, polars))?).with_context(|| format!("{}: cannot write", path.display()))?;
     Ok(dir)
 }
 
@@ -59,9 +65,13 @@ mod tests {
 
     #[test]
     fn spec_starts_us_with_the_connection_file_and_interrupts_by_message() {
-        let s = spec(Path::new("/x/hoimat-kernel"), Path::new("/repo"));
+        let s = spec(Path::new("/x/hoimat-kernel"), Path::new("/repo"), false);
         assert_eq!(s["argv"][0], "/x/hoimat-kernel");
         assert_eq!(s["argv"][3], "{connection_file}");
+        assert_eq!(s["argv"].as_array().unwrap().len(), 4);
+        let p = spec(Path::new("/x/hoimat-kernel"), Path::new("/repo"), true);
+        assert_eq!(p["argv"][4], "--polars");
+        assert_eq!(p["display_name"], "hoimat (Rust, polars)");
         assert_eq!(s["interrupt_mode"], "message");
         assert_eq!(s["env"]["HOIMAT_ROOT"], "/repo");
         assert_eq!(target_dir(Some(Path::new("/p")), "hoimat").unwrap(), PathBuf::from("/p/share/jupyter/kernels/hoimat"));

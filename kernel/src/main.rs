@@ -29,6 +29,9 @@ enum Cmd {
     Start {
         #[arg(long)]
         connection_file: PathBuf,
+        /// Preload the library with its `polars` feature (`Store::frame`).
+        #[arg(long)]
+        polars: bool,
     },
     /// Install the kernelspec "hoimat (Rust)".
     Install {
@@ -38,17 +41,28 @@ enum Cmd {
         /// Into PREFIX/share/jupyter/kernels (e.g. a virtualenv).
         #[arg(long)]
         prefix: Option<PathBuf>,
-        #[arg(long, default_value = "hoimat")]
-        name: String,
+        /// The kernelspec's name (default: hoimat, or hoimat-polars with --polars).
+        #[arg(long)]
+        name: Option<String>,
+        /// The flavour with the library's `polars` feature: "hoimat (Rust, polars)".
+        #[arg(long)]
+        polars: bool,
     },
     /// Compile the library into the kernel's build cache ahead of time.
-    Warm,
+    Warm {
+        /// The `polars` flavour's cache.
+        #[arg(long)]
+        polars: bool,
+    },
     /// Time a warm start (the library loaded into a new session) and
     /// cells: trivial ones, one that calls the library, one repeated.
     Bench {
         /// Trivial cells to time.
         #[arg(long, default_value_t = 5)]
         cells: usize,
+        /// The `polars` flavour.
+        #[arg(long)]
+        polars: bool,
     },
     /// Execute a notebook headlessly (papermill-style parameters).
     Run {
@@ -88,30 +102,33 @@ fn echo(e: session::Event) {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Start { connection_file } => {
+        Cmd::Start { connection_file, polars } => {
             let text = std::fs::read_to_string(&connection_file).with_context(|| format!("{}: cannot read", connection_file.display()))?;
             let conn = serde_json::from_str(&text).with_context(|| format!("{}: not a Jupyter connection file", connection_file.display()))?;
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-            rt.block_on(server::serve(conn))
+            rt.block_on(server::serve(conn, polars))
         }
-        Cmd::Install { user: _, prefix, name } => {
-            let dir = kernelspec::install(prefix.as_deref(), &name)?;
-            println!("installed kernelspec '{name}' (hoimat (Rust)) in {}", dir.display());
+        Cmd::Install { user: _, prefix, name, polars } => {
+            let name = name.unwrap_or_else(|| if polars { "hoimat-polars".into() } else { "hoimat".into() });
+            let dir = kernelspec::install(prefix.as_deref(), &name, polars)?;
+            println!("installed kernelspec '{name}' ({}) in {}", if polars { "hoimat (Rust, polars)" } else { "hoimat (Rust)" }, dir.display());
             Ok(())
         }
-        Cmd::Warm => {
+        Cmd::Warm { polars } => {
             let t = Instant::now();
             eprintln!("hoimat-kernel: compiling hoimat into the kernel cache (the first time takes several minutes)");
-            let s = session::Session::start(&mut echo)?;
+            let s = session::Session::start(polars, &mut echo)?;
             println!("kernel cache warm in {:.0} s: {}", t.elapsed().as_secs_f64(), s.slot.display());
             Ok(())
         }
-        Cmd::Bench { cells } => bench(cells),
+        Cmd::Bench { cells, polars } => bench(cells, polars),
         Cmd::Run { notebook: path, params, output } => {
             let mut nb = notebook::read(&path)?;
             notebook::inject(&mut nb, &params)?;
             let t = Instant::now();
-            let mut s = session::Session::start(&mut echo)?;
+            // The notebook's kernelspec names the flavour.
+            let polars = nb["metadata"]["kernelspec"]["name"].as_str() == Some("hoimat-polars");
+            let mut s = session::Session::start(polars, &mut echo)?;
             eprintln!("[hoimat-kernel run] library loaded in {:.1} s", t.elapsed().as_secs_f64());
             let failed = notebook::execute(&mut nb, &mut s);
             let out = output.unwrap_or(path.clone());
@@ -128,9 +145,9 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// `hoimat-kernel bench`: where a notebook user's seconds go.
-fn bench(cells: usize) -> Result<()> {
+fn bench(cells: usize, polars: bool) -> Result<()> {
     let t = Instant::now();
-    let mut s = session::Session::start(&mut |_| {})?;
+    let mut s = session::Session::start(polars, &mut |_| {})?;
     let phases: Vec<String> = s.phases.iter().map(|(n, d)| format!("{n} {d:.2}")).collect();
     println!("start (library loaded into a new session): {:.2} s  [preload cell: {}] in {}", t.elapsed().as_secs_f64(), phases.join(", "), s.slot.display());
     let mut time = |label: &str, code: &str| -> Result<f64> {

@@ -81,9 +81,9 @@ fn rustc_version() -> String {
 }
 
 /// The executor: preload, then run cells one at a time.
-fn executor(jobs: mpsc::Receiver<Job>, state: Arc<State>) {
+fn executor(jobs: mpsc::Receiver<Job>, state: Arc<State>, polars: bool) {
     let mut preload_log = String::new();
-    let session = Session::start(&mut |e| {
+    let session = Session::start(polars, &mut |e| {
         if let Event::Stderr(s) | Event::Stdout(s) = e {
             preload_log.push_str(&s)
         }
@@ -146,7 +146,8 @@ fn media(data: &Map<String, Value>) -> Media {
 }
 
 /// Serve one kernel on the sockets named by `conn` until shut down.
-pub async fn serve(conn: ConnectionInfo) -> Result<()> {
+/// Serve one kernel; `polars`: the flavour with `Store::frame` (see `Session::start`).
+pub async fn serve(conn: ConnectionInfo, polars: bool) -> Result<()> {
     let session_id = uuid::Uuid::new_v4().to_string();
     let mut heartbeat = create_kernel_heartbeat_connection(&conn).await?;
     let (mut shell_tx, mut shell_rx) = create_kernel_shell_connection(&conn, &session_id).await?.split();
@@ -158,7 +159,7 @@ pub async fn serve(conn: ConnectionInfo) -> Result<()> {
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
     {
         let state = state.clone();
-        std::thread::spawn(move || executor(jobs_rx, state));
+        std::thread::spawn(move || executor(jobs_rx, state, polars));
     }
 
     tokio::spawn(async move {

@@ -81,9 +81,11 @@ pub struct Session {
 impl Session {
     /// Start evcxr in a locked cache slot and preload hoimat
     /// (`use hoimat::prelude::*;`). Output of the preload goes to `sink`.
-    pub fn start(sink: &mut dyn FnMut(Event)) -> Result<Session> {
+    pub fn start(polars: bool, sink: &mut dyn FnMut(Event)) -> Result<Session> {
         let root = hoimat_root().canonicalize().context("the hoimat checkout (set HOIMAT_ROOT)")?;
-        let slot = cache::acquire(&cache::root())?;
+        // Each flavour has its own slots: a slot flipping features would
+        // rebuild the library at every switch.
+        let slot = if polars { cache::acquire(&cache::root().join("polars"), Some(&cache::root()))? } else { cache::acquire(&cache::root(), None)? };
         // SAFETY (edition 2021: safe): set before any thread of ours reads the environment.
         std::env::set_var("EVCXR_TMPDIR", &slot.dir);
         std::env::set_var("HOIMAT_KERNEL", "1");
@@ -112,8 +114,11 @@ impl Session {
             std::fs::copy(&lock, slot.dir.join("Cargo.lock")).with_context(|| format!("copying {}", lock.display()))?;
         }
         let mut s = Session { ctx, stdout: outputs.stdout, stderr: outputs.stderr, interrupter: Interrupter::default(), slot: slot.dir.clone(), phases: vec![], _slot: slot };
+        // With `polars`, the library's `polars` feature (`Store::frame`) and
+        // the polars crate itself, re-exported by hoimat (`use polars::prelude::*;`).
+        let features = if polars { ", features = [\"polars\"]" } else { "" };
         let preload = format!(
-            ":offline 1\n:dep hoimat = {{ path = {:?}, default-features = false }}\nuse hoimat::prelude::*;",
+            ":offline 1\n:dep hoimat = {{ path = {:?}, default-features = false{features} }}\nuse hoimat::prelude::*;",
             root.display().to_string()
         );
         if let Err(e) = s.execute(&preload, sink) {
@@ -124,9 +129,11 @@ impl Session {
         // no dependency never touch the network either way (the lock file
         // already resolves them). Without a network, `:offline 1` in a cell
         // makes `:dep` use the crates already in the local registry.
+        let preload_phases = std::mem::take(&mut s.phases);
         if let Err(e) = s.execute(":offline 0", sink) {
             anyhow::bail!("switching the kernel online after the preload failed: {}", e.evalue);
         }
+        s.phases = preload_phases;
         Ok(s)
     }
 

@@ -357,6 +357,36 @@ fn the_kernel_keeps_jupyters_promises_over_the_wire() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `notebooks/frames.ipynb` names the `hoimat-polars` kernelspec, so
+/// `run` preloads the library with its `polars` feature (its own cache
+/// slots, seeded from the plain flavour's); its per-method means from
+/// `Store::frame` must equal pandas' on the same Parquet table.
+#[test]
+fn the_polars_flavour_runs_the_frames_notebook() {
+    let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    warm();
+    let dir = scratch("frames");
+    let nb = Path::new(env!("CARGO_MANIFEST_DIR")).join("../notebooks/frames.ipynb");
+    let out = dir.join("frames.ipynb");
+    let results = dir.join("results");
+    let o = Command::new(EXE).arg("run").arg(&nb).args(["-p", "profile=smoke", "-o"]).arg(&out).env("HOIMAT_RESULTS", &results).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let done: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let text: String = done["cells"].as_array().unwrap().iter().flat_map(|c| c["outputs"].as_array().cloned().unwrap_or_default()).filter_map(|o| o["text"].as_str().map(String::from)).collect();
+    assert!(text.contains("rows x") && text.contains("mIoU rows on synthetic synvbhoi"), "{text}");
+    let line = text.lines().find(|l| l.starts_with("rvm ") && l.contains("mean mIoU")).unwrap_or_else(|| panic!("no rvm line in {text}"));
+    let ours: f64 = line.split_whitespace().nth(3).unwrap().parse().unwrap();
+    let code = "import sys, pandas as pd\n\
+                d = pd.read_parquet(sys.argv[1])\n\
+                d = d[(d.metric == 'miou') & (d.dataset == 'synvbhoi') & (d.method == 'rvm')]\n\
+                print(f'{d.value.mean():.4f}')";
+    let py = Command::new(python()).arg("-c").arg(code).arg(results.join("smoke/store/table2.parquet")).output().unwrap();
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    let theirs: f64 = String::from_utf8_lossy(&py.stdout).trim().parse().unwrap();
+    assert_eq!(ours, theirs, "{line}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn headless_run_injects_parameters_and_fails_on_a_failing_cell() {
     let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());

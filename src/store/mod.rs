@@ -3,6 +3,8 @@
 //! (which matters twice, since the notebook kernel compiles the library
 //! again), and pandas, pyarrow and polars all read what it writes.
 
+#[cfg(feature = "polars")]
+pub mod frame;
 pub mod query;
 pub mod results;
 pub mod table;
