@@ -62,27 +62,43 @@ pub fn acquire(root: &Path, fallback: Option<&Path>) -> Result<Slot> {
 }
 
 /// Copy the most recently used warm slot under `root` into `dir`; false
-/// when none is warm.
+/// when there is none. Idle slots first (a slot a live kernel holds may be
+/// mid-build; it is still taken when no other is warm, since a full cold
+/// compile costs minutes). Best effort: the copy goes to a temporary
+/// folder renamed into place only when complete (a half copy is never
+/// taken for a warm slot), and a failed copy is reported and skipped, since
+/// a cold slot still works.
 fn seed(root: &Path, dir: &Path) -> Result<bool> {
     let Ok(entries) = std::fs::read_dir(root) else { return Ok(false) };
-    let mut warm: Vec<PathBuf> = entries
+    let mut warm: Vec<(bool, PathBuf, Option<File>)> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p != dir && p.join("target").is_dir())
+        .filter(|p| p != dir && is_slot(p) && p.join("target").is_dir())
+        .map(|p| {
+            // Held while we copy, when we can: no kernel starts building in it meanwhile.
+            let lock = File::options().create(true).truncate(false).write(true).open(p.with_extension("lock")).ok().filter(|l| l.try_lock().is_ok());
+            (lock.is_none(), p, lock)
+        })
         .collect();
-    warm.sort_by_key(|p| std::cmp::Reverse(used_at(p)));
-    let Some(from) = warm.first() else { return Ok(false) };
-    let _ = std::fs::remove_dir_all(dir);
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(dir)
-        .status()
-        .context("running cp to seed a kernel cache slot")?;
-    if !status.success() {
-        let _ = std::fs::remove_dir_all(dir);
-        bail!("seeding {} from {} failed", dir.display(), from.display());
+    warm.sort_by_key(|(busy, p, _)| (*busy, std::cmp::Reverse(used_at(p))));
+    for (_, from, _lock) in &warm {
+        let tmp = dir.with_file_name(format!(".{}.seeding-{}", dir.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let copied = std::process::Command::new("cp").arg("-a").arg(from).arg(&tmp).status().is_ok_and(|s| s.success());
+        if copied {
+            let _ = std::fs::remove_dir_all(dir);
+            if std::fs::rename(&tmp, dir).is_ok() {
+                return Ok(true);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        eprintln!("hoimat-kernel: could not seed {} from {}; trying another or starting it cold", dir.display(), from.display());
     }
-    Ok(true)
+    Ok(false)
+}
+
+/// `slot-<n>`, not a lock file or a copy in progress.
+fn is_slot(p: &Path) -> bool {
+    p.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("slot-")).is_some_and(|n| n.parse::<u32>().is_ok())
 }
 
 #[cfg(test)]

@@ -73,6 +73,9 @@ enum Cmd {
         /// Output notebook (default: overwrite the input).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// The polars flavour even if the notebook's kernelspec does not ask for it.
+        #[arg(long)]
+        polars: bool,
     },
 }
 
@@ -122,12 +125,14 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Bench { cells, polars } => bench(cells, polars),
-        Cmd::Run { notebook: path, params, output } => {
+        Cmd::Run { notebook: path, params, output, polars } => {
             let mut nb = notebook::read(&path)?;
             notebook::inject(&mut nb, &params)?;
             let t = Instant::now();
-            // The notebook's kernelspec names the flavour.
-            let polars = nb["metadata"]["kernelspec"]["name"].as_str() == Some("hoimat-polars");
+            // The notebook's kernelspec names the flavour (the `hoimat-polars`
+            // spec, or one installed under another name with `--polars`).
+            let spec = &nb["metadata"]["kernelspec"];
+            let polars = polars || spec["name"].as_str() == Some("hoimat-polars") || spec["display_name"].as_str().is_some_and(|d| d.contains("polars"));
             let mut s = session::Session::start(polars, &mut echo)?;
             eprintln!("[hoimat-kernel run] library loaded in {:.1} s", t.elapsed().as_secs_f64());
             let failed = notebook::execute(&mut nb, &mut s);

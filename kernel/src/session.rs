@@ -124,16 +124,14 @@ impl Session {
         if let Err(e) = s.execute(&preload, sink) {
             anyhow::bail!("preloading hoimat failed: {}\n{}", e.evalue, e.traceback.join("\n"));
         }
-        // The preload is offline (set-up fetched the whole lock file); a
-        // user's `:dep` on any other crate needs the registry. Cells that add
-        // no dependency never touch the network either way (the lock file
-        // already resolves them). Without a network, `:offline 1` in a cell
-        // makes `:dep` use the crates already in the local registry.
-        let preload_phases = std::mem::take(&mut s.phases);
-        if let Err(e) = s.execute(":offline 0", sink) {
-            anyhow::bail!("switching the kernel online after the preload failed: {}", e.evalue);
-        }
-        s.phases = preload_phases;
+        // The kernel stays offline after the preload: `:dep` takes any crate
+        // the local registry holds (set-up fetched every crate of the lock
+        // file), resolved against the lock, so the library keeps exactly the
+        // dependency versions it was built and tested with. Measured: with
+        // `:offline 0`, adding a `:dep` made cargo re-resolve online and move
+        // the library's own dependencies to newer patch releases (crc32fast
+        // 1.5.4 -> 1.5.6), rebuilding them in the slot. A user who wants a
+        // crate not yet downloaded runs `:offline 0` in a cell, knowingly.
         Ok(s)
     }
 

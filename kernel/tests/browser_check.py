@@ -3,8 +3,10 @@
 profile by papermill, with this repository's Rust translator, without
 executing it) on the hoimat kernel in headless Chromium (Debian's chromium
 and chromedriver, driven by Selenium; nothing is downloaded), run every
-cell from the Run menu, then find the HTML table and an image among the
-outputs and no error. A screenshot of the table goes to OUTDIR.
+cell from the Run menu, save it with Ctrl+S, then find the HTML table and
+an image among the outputs and no error output in the saved notebook (read
+back through JupyterLab's contents API). A screenshot of the table goes to
+OUTDIR.
 
 usage: browser_check.py NOTEBOOK OUTDIR
 
@@ -152,6 +154,24 @@ def main():
 
         wait_for("every cell executed", finished, 1200)
         print(f"all cells ran in {time.time() - start:.1f} s", flush=True)
+        # Saved by the user's shortcut, then read back through JupyterLab's
+        # contents API: no output of any cell is an error.
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+        driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook")[0].click()
+        ActionChains(driver).key_down(Keys.CONTROL).send_keys("s").key_up(Keys.CONTROL).perform()
+
+        def saved():
+            with urllib.request.urlopen(f"{base}/api/contents/{opened.name}?content=1&token={token}", timeout=10) as r:
+                nb = json.load(r)["content"]
+            cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+            return nb if all(c.get("execution_count") for c in cells) else None
+
+        nb = wait_for("the executed notebook saved", saved, 60)
+        errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        if errors:
+            driver.save_screenshot(str(shot))
+            fail(f"a cell's output is an error: {errors[0].get('ename')}: {errors[0].get('evalue')} (screenshot {shot})")
         tables = driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output table")
         images = [i for i in driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output img")
                   if driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i)]

@@ -206,9 +206,8 @@ async fn the_kernel_over_the_wire_protocol() {
     // Shown once, as the error (found in JupyterLab: it was also on stderr).
     assert!(!o.stderr.contains("nope"), "{o:?}");
 
-    // `:dep` beyond the preload: a crate hoimat does not depend on (in the
-    // workspace's lock file as the kernel's own dependency, so the registry
-    // is asked only for its index).
+    // `:dep` beyond the preload: a crate hoimat does not depend on (the
+    // kernel's own, so set-up fetched it), offline from the local registry.
     let o = c.execute(":dep uuid = { version = \"1\", default-features = false }\nprintln!(\"uuid {}\", uuid::Uuid::nil());").await;
     assert_eq!(o.status, Some(ReplyStatus::Ok), "{o:?}");
     assert!(o.stdout.contains("uuid 00000000-0000-0000-0000-000000000000"), "{o:?}");
@@ -358,8 +357,8 @@ fn the_kernel_keeps_jupyters_promises_over_the_wire() {
 }
 
 /// `notebooks/frames.ipynb` names the `hoimat-polars` kernelspec, so
-/// `run` preloads the library with its `polars` feature (its own cache
-/// slots, seeded from the plain flavour's); its per-method means from
+/// `run` preloads the library with its `polars` feature (the seeding of its
+/// cache slots is `cache.rs`'s unit test); its per-method means from
 /// `Store::frame` must equal pandas' on the same Parquet table.
 #[test]
 fn the_polars_flavour_runs_the_frames_notebook() {
