@@ -149,18 +149,21 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// evcxr's phases of the session's last cell, `name seconds, ...`.
+fn phases(s: &session::Session) -> String {
+    s.phases.iter().map(|(n, d)| format!("{n} {d:.2}")).collect::<Vec<_>>().join(", ")
+}
+
 /// `hoimat-kernel bench`: where a notebook user's seconds go.
 fn bench(cells: usize, polars: bool) -> Result<()> {
     let t = Instant::now();
     let mut s = session::Session::start(polars, &mut |_| {})?;
-    let phases: Vec<String> = s.phases.iter().map(|(n, d)| format!("{n} {d:.2}")).collect();
-    println!("start (library loaded into a new session): {:.2} s  [preload cell: {}] in {}", t.elapsed().as_secs_f64(), phases.join(", "), s.slot.display());
+    println!("start (library loaded into a new session): {:.2} s  [preload cell: {}] in {}", t.elapsed().as_secs_f64(), phases(&s), s.slot.display());
     let mut time = |label: &str, code: &str| -> Result<f64> {
         let t = Instant::now();
         s.execute(code, &mut |_| {}).map_err(|e| anyhow::anyhow!("{label}: {}: {}", e.ename, e.evalue))?;
         let secs = t.elapsed().as_secs_f64();
-        let phases: Vec<String> = s.phases.iter().map(|(n, d)| format!("{n} {d:.2}")).collect();
-        println!("{label}: {secs:.2} s  [{}]", phases.join(", "));
+        println!("{label}: {secs:.2} s  [{}]", phases(&s));
         Ok(secs)
     };
     let mut trivial = vec![];

@@ -282,8 +282,9 @@ fn python() -> String {
 /// Install the kernelspec into `<dir>/prefix`, then run the Python check
 /// `tests/<script>` with `args` against it (results under `<dir>/results`),
 /// its output in a file: a kernel a failed check leaves behind would hold
-/// pipes open and hang the test. Its status and output.
-fn python_check(dir: &Path, script: &str, args: &[&std::ffi::OsStr]) -> (bool, String) {
+/// pipes open and hang the test. The check must pass; its output is echoed
+/// (the lines `keep` keeps).
+fn python_check(dir: &Path, script: &str, args: &[&std::ffi::OsStr], keep: impl Fn(&str) -> bool) {
     let prefix = dir.join("prefix");
     let out = Command::new(EXE).args(["install", "--prefix"]).arg(&prefix).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -299,7 +300,9 @@ fn python_check(dir: &Path, script: &str, args: &[&std::ffi::OsStr]) -> (bool, S
         .stderr(f)
         .status()
         .unwrap();
-    (status.success(), std::fs::read_to_string(&log).unwrap_or_default())
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    eprintln!("{}", text.lines().filter(|l| keep(l)).collect::<Vec<_>>().join("\n"));
+    assert!(status.success(), "{script} failed:\n{text}");
 }
 
 #[test]
@@ -309,9 +312,7 @@ fn jupyter_client_and_nbclient_drive_the_installed_kernel() {
     let dir = scratch("py");
     let notebook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../notebooks/fig6.ipynb");
     let executed = dir.join("executed.ipynb");
-    let (ok, text) = python_check(&dir, "jupyter_client_check.py", &[notebook.as_os_str(), executed.as_os_str()]);
-    eprintln!("{text}");
-    assert!(ok, "python check failed:\n{text}");
+    python_check(&dir, "jupyter_client_check.py", &[notebook.as_os_str(), executed.as_os_str()], |_| true);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -329,9 +330,7 @@ fn jupyterlab_in_a_real_browser_runs_table2() {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
-    let (ok, text) = python_check(&dir, "browser_check.py", &[notebook.as_os_str(), out.as_os_str()]);
-    eprintln!("{text}");
-    assert!(ok, "browser check failed:\n{text}");
+    python_check(&dir, "browser_check.py", &[notebook.as_os_str(), out.as_os_str()], |_| true);
     let shot = out.join("table2_jupyterlab.png");
     // A PNG (signature, then IHDR's width and height) of the whole window.
     let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("{}: {e}", shot.display()));
@@ -350,9 +349,7 @@ fn the_kernel_keeps_jupyters_promises_over_the_wire() {
     let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     warm();
     let dir = scratch("robust");
-    let (ok, text) = python_check(&dir, "robustness_check.py", &["5".as_ref()]);
-    eprintln!("{}", text.lines().filter(|l| !l.contains("dropped an unreadable")).collect::<Vec<_>>().join("\n"));
-    assert!(ok, "robustness check failed:\n{text}");
+    python_check(&dir, "robustness_check.py", &["5".as_ref()], |l| !l.contains("dropped an unreadable"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -95,17 +95,28 @@ pub struct RunTaskArgs {
 }
 
 impl LabArgs {
+    /// The pipeline's options for this lab, datasets under `data`, all in
+    /// this process (`reproduce` adds its workers).
+    fn options(&self, data: &std::path::Path) -> ReproduceOptions {
+        ReproduceOptions {
+            profile: self.profile,
+            only: self.only.clone(),
+            definitions: self.definitions.clone(),
+            force: self.force,
+            results: self.results.clone(),
+            data: data.to_path_buf(),
+            data_seed: self.seed,
+            device: hoimat::torch_env::device(self.cpu),
+            factory_import: self.factory_import.clone(),
+            jobs: 1,
+            worker: None,
+            after_workers: false,
+        }
+    }
+
+    /// The lab these arguments name (the one `reproduce` builds too).
     fn lab(&self) -> Lab {
-        let mut lab = Lab::new(
-            &self.results,
-            self.profile,
-            hoimat::torch_env::device(self.cpu),
-        );
-        lab.force = self.force;
-        lab.data_seed = self.seed;
-        lab.definitions = self.definitions.clone();
-        lab.factory_import = self.factory_import.clone();
-        lab
+        self.options(std::path::Path::new("data")).lab()
     }
 
     /// The arguments a worker needs to rebuild this lab (`--force` is added per task).
@@ -141,10 +152,10 @@ fn path(p: &std::path::Path) -> String {
 
 pub fn reproduce(a: ReproduceArgs) -> Result<()> {
     let l = &a.lab;
-    let device = hoimat::torch_env::device(l.cpu);
-    let jobs = if a.jobs == 0 { executor::auto_jobs(device) } else { a.jobs };
+    let mut o = l.options(&a.data);
+    let jobs = if a.jobs == 0 { executor::auto_jobs(o.device) } else { a.jobs };
     if a.plan || a.plan_json.is_some() {
-        let plan = l.lab().plan(&pipeline::experiment_ids(&l.only))?;
+        let plan = o.lab().plan(&pipeline::experiment_ids(&l.only))?;
         print!("{}", plan.render(jobs));
         if let Some(out) = &a.plan_json {
             hoimat::atomic::write(out, serde_json::to_string_pretty(&plan)?.as_bytes())?;
@@ -160,23 +171,9 @@ pub fn reproduce(a: ReproduceArgs) -> Result<()> {
         bail!("--jobs is for the local executor; with Slurm, --max-parallel bounds the tasks of a level that run at once");
     }
     let exe = std::env::current_exe().context("cannot find the hoimat binary to start workers")?;
-    let o = ReproduceOptions {
-        profile: l.profile,
-        only: l.only.clone(),
-        definitions: l.definitions.clone(),
-        force: l.force,
-        results: l.results.clone(),
-        data: a.data.clone(),
-        data_seed: l.seed,
-        device,
-        factory_import: l.factory_import.clone(),
-        jobs,
-        worker: Some(WorkerArgs {
-            exe,
-            args: l.worker_args(),
-        }),
-        after_workers: a.after_workers,
-    };
+    o.jobs = jobs;
+    o.worker = Some(WorkerArgs { exe, args: l.worker_args() });
+    o.after_workers = a.after_workers;
     if !slurm {
         return pipeline::reproduce(&o).map(|_| ());
     }

@@ -124,14 +124,20 @@ impl ReproduceOptions {
     }
 }
 
+/// What every reproduction says first: where it computes and writes, and
+/// that the data are synthetic.
+fn banner(o: &ReproduceOptions, how: &str, lab: &Lab) {
+    println!("hoimat reproduce: profile {}, {how}, results in {}", o.profile, lab.root.display());
+    println!("All data are synthetic stand-ins for the paper's private datasets (hoimat's procedural HOI world).");
+}
+
 /// Submit the reproduction to Slurm (see `slurm`): every pending model and
 /// run as job arrays by level, then a report job that runs `hoimat
 /// reproduce report_args` over the stored results. Returns at once.
 pub fn submit_to_slurm(o: &ReproduceOptions, s: &SlurmOptions, report_args: &[String]) -> Result<Submission> {
     let lab = o.lab();
     let worker = o.worker.as_ref().context("the Slurm executor needs the hoimat binary to start tasks")?;
-    println!("hoimat reproduce: profile {}, submitting to Slurm, results in {}", o.profile, lab.root.display());
-    println!("All data are synthetic stand-ins for the paper's private datasets (hoimat's procedural HOI world).");
+    banner(o, "submitting to Slurm", &lab);
     let plan = lab.plan(&experiment_ids(&o.only))?;
     let levels = plan.pending_levels(o.force);
     let pending: usize = levels.values().map(Vec::len).sum();
@@ -143,8 +149,7 @@ pub fn submit_to_slurm(o: &ReproduceOptions, s: &SlurmOptions, report_args: &[St
 pub fn reproduce(o: &ReproduceOptions) -> Result<Reproduced> {
     let start = Instant::now();
     let mut lab = o.lab();
-    println!("hoimat reproduce: profile {}, device {}, results in {}", o.profile, lab.device_name(), lab.root.display());
-    println!("All data are synthetic stand-ins for the paper's private datasets (hoimat's procedural HOI world).");
+    banner(o, &format!("device {}", lab.device_name()), &lab);
     export_datasets(o.profile, o.data_seed, &o.data, &lab.figures(), o.force)?;
     let ids = experiment_ids(&o.only);
     let mut executed = None;

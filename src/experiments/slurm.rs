@@ -186,8 +186,9 @@ pub fn submit(lab: &Lab, plan: &Plan, force: bool, worker: &WorkerArgs, reproduc
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     // `20261207T031500Z-<pid>`: sorts by time, unique per submitting process.
     let stamp = format!("{}-{}", super::provenance::timestamp().replace(['-', ':'], ""), std::process::id());
-    let dir = abs(&cwd, &lab.root.join("slurm").join(stamp));
-    let logs = abs(&cwd, &lab.root.join("logs"));
+    let dir = std::path::absolute(lab.root.join("slurm").join(stamp)).context("cannot make the submission folder absolute")?;
+    let logs = std::path::absolute(lab.root.join("logs")).context("cannot make the logs folder absolute")?;
+    let report = std::path::absolute(report).context("cannot make the report path absolute")?;
     for d in [&dir, &logs] {
         std::fs::create_dir_all(d).with_context(|| format!("{}: cannot create", d.display()))?;
     }
@@ -223,15 +224,11 @@ pub fn submit(lab: &Lab, plan: &Plan, force: bool, worker: &WorkerArgs, reproduc
     if let Err(e) = outcome {
         return Err(cancel_on_error(&jobs, e));
     }
-    let sub = Submission { dir: dir.clone(), jobs, logs, report: abs(&cwd, report) };
+    let sub = Submission { dir: dir.clone(), jobs, logs, report };
     if let Err(e) = crate::atomic::write(&dir.join("jobs.json"), serde_json::to_string_pretty(&sub)?.as_bytes()) {
         return Err(cancel_on_error(&sub.jobs, e));
     }
     Ok(sub)
-}
-
-fn abs(cwd: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) }
 }
 
 /// A submission that failed half way takes back what it submitted.

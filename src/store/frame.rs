@@ -46,10 +46,6 @@ mod tests {
     use super::super::results::{Provenance, ResultRow};
     use super::*;
 
-    fn prov(seed: i64) -> Provenance {
-        Provenance { config: "{}".into(), config_hash: "00ff".into(), seed, profile: "smoke".into(), device: "cpu".into(), git_commit: "abc".into(), hoimat_version: "0.1.0".into(), wall_s: 1.5, timestamp: "2026-01-01T00:00:00Z".into() }
-    }
-
     /// Shape, nulls and sums against hand-written rows, then the same
     /// stored table read by Python's polars from the Parquet file: the
     /// same per-method sums and null counts.
@@ -64,8 +60,8 @@ mod tests {
             ResultRow::new("t2", "maml_ral", "synvbhoi", "c0", "miou", 0.5).at_step(3),
             ResultRow::new("t2", "maml_ral", "synvbhoi", "c1", "mad", f64::NAN),
         ];
-        store.write_run("t2", "a-s0-00ff", &rows[..2], &prov(0)).unwrap();
-        store.write_run("t2", "b-s1-00ff", &rows[2..], &prov(1)).unwrap();
+        store.write_run("t2", "a-s0-00ff", &rows[..2], &Provenance::for_test(0)).unwrap();
+        store.write_run("t2", "b-s1-00ff", &rows[2..], &Provenance::for_test(1)).unwrap();
         store.compact_current("t2", &["00ff".to_string()]).unwrap();
         let df = store.frame("t2").unwrap();
         assert_eq!(df.height(), 4);

@@ -35,6 +35,24 @@ pub struct Provenance {
 }
 
 #[cfg(test)]
+impl Provenance {
+    /// A filled-in provenance at `seed` (tests that write runs).
+    pub(crate) fn for_test(seed: i64) -> Provenance {
+        Provenance {
+            config: "{\"a\":1}".into(),
+            config_hash: "00ff".into(),
+            seed,
+            profile: "smoke".into(),
+            device: "cpu".into(),
+            git_commit: "abc".into(),
+            hoimat_version: "0.1.0".into(),
+            wall_s: 1.5,
+            timestamp: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+}
+
+#[cfg(test)]
 impl StoredRow {
     /// A row at `seed` with otherwise blank provenance (tests of queries).
     pub(crate) fn for_test(row: ResultRow, seed: i64) -> StoredRow {
@@ -246,19 +264,6 @@ fn from_table(t: &Table, path: &Path) -> Result<Vec<StoredRow>, TableError> {
 mod tests {
     use super::*;
 
-    fn prov(seed: i64) -> Provenance {
-        Provenance {
-            config: "{\"a\":1}".into(),
-            config_hash: "00ff".into(),
-            seed,
-            profile: "smoke".into(),
-            device: "cpu".into(),
-            git_commit: "abc".into(),
-            hoimat_version: "0.1.0".into(),
-            wall_s: 1.5,
-            timestamp: "2026-01-01T00:00:00Z".into(),
-        }
-    }
 
     #[test]
     fn runs_round_trip_and_compact() {
@@ -267,8 +272,8 @@ mod tests {
         let store = Store::new(&dir);
         let rows = vec![ResultRow::new("t2", "rvm", "synvbhoi", "c0", "miou", 0.75), ResultRow::new("t2", "rvm", "synvbhoi", "c0", "mad", f64::NAN).at_step(3)];
         assert!(!store.has_run("t2", "rvm-s0-00ff"));
-        store.write_run("t2", "rvm-s0-00ff", &rows, &prov(0)).unwrap();
-        store.write_run("t2", &run_key("a/b", 1, "00ff"), &rows[..1], &prov(1)).unwrap();
+        store.write_run("t2", "rvm-s0-00ff", &rows, &Provenance::for_test(0)).unwrap();
+        store.write_run("t2", &run_key("a/b", 1, "00ff"), &rows[..1], &Provenance::for_test(1)).unwrap();
         assert!(store.has_run("t2", "rvm-s0-00ff"));
         let all = store.compact_current("t2", &["00ff".to_string()]).unwrap();
         assert_eq!(all.len(), 3);
@@ -277,7 +282,7 @@ mod tests {
         assert_eq!((r.row.value, r.row.step, r.row.repeat), (None, Some(3), None));
         assert_eq!(all.iter().filter(|r| r.prov.seed == 1).count(), 1);
         // A run of a replaced configuration leaves the table but not the store.
-        store.write_run("t2", "rvm-s0-0aaa", &rows[..1], &Provenance { config_hash: "0aaa".into(), ..prov(0) }).unwrap();
+        store.write_run("t2", "rvm-s0-0aaa", &rows[..1], &Provenance { config_hash: "0aaa".into(), ..Provenance::for_test(0) }).unwrap();
         assert_eq!(store.compact_current("t2", &["00ff".to_string(), "0aaa".to_string()]).unwrap().len(), 4);
         let current = store.compact_current("t2", &["00ff".to_string()]).unwrap();
         assert_eq!(current, all);
