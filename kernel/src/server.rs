@@ -100,7 +100,22 @@ fn executor(jobs: mpsc::Receiver<Job>, state: Arc<State>, polars: bool) {
             None
         }
     };
-    for job in jobs {
+    // With nothing queued yet, index the library for the analysis now, so
+    // the user's first cell does not wait for it (Session::warm_analysis);
+    // a request that is already waiting pays it in its own cell instead.
+    let first = match jobs.try_recv() {
+        Ok(job) => Some(job),
+        Err(mpsc::TryRecvError::Empty) => {
+            if let Some(s) = session.as_mut() {
+                let t = std::time::Instant::now();
+                s.warm_analysis();
+                eprintln!("hoimat-kernel: analysis warmed up in {:.1} s", t.elapsed().as_secs_f64());
+            }
+            None
+        }
+        Err(mpsc::TryRecvError::Disconnected) => return,
+    };
+    for job in first.into_iter().chain(jobs) {
         let (code, tx) = match job {
             Job::Execute(code, tx) => (code, tx),
             Job::Complete(code, cursor, reply) => {

@@ -79,7 +79,9 @@ impl Client {
         let file = results.join("connection.json");
         std::fs::write(&file, serde_json::to_string(&conn).unwrap()).unwrap();
         let mut cmd = Command::new(EXE);
-        cmd.args(["start", "--connection-file"]).arg(&file).env("HOIMAT_RESULTS", results).stdout(Stdio::null());
+        // The kernel's log, read by tests that wait for a state of the kernel.
+        let log = std::fs::File::create(results.join("kernel.log")).unwrap();
+        cmd.args(["start", "--connection-file"]).arg(&file).env("HOIMAT_RESULTS", results).stdout(Stdio::null()).stderr(log);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -153,6 +155,18 @@ async fn the_kernel_over_the_wire_protocol() {
         other => panic!("expected kernel_info_reply, got {other:?}"),
     }
     eprintln!("kernel_info after {:.2} s", t.elapsed().as_secs_f64());
+
+    // Idle after the preload, the kernel warms the analysis (a completion
+    // request, not a cell): nothing of it may reach the session.
+    let log = dir.join("kernel.log");
+    let t = Instant::now();
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("analysis warmed up") {
+        assert!(t.elapsed() < Duration::from_secs(600), "no warm-up in the kernel's log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let o = c.execute("hoimat_warm_up").await;
+    assert_eq!(o.status, Some(ReplyStatus::Error), "{o:?}");
+    assert!(o.error.as_ref().is_some_and(|(n, v)| n == "CompileError" && v.contains("hoimat_warm_up")), "{o:?}");
 
     // The prelude is there: no `:dep` needed.
     let o = c.execute("let ds = world::generate(\"synvbhoi\", Profile::Smoke, 0)?;\nprintln!(\"clips={}\", ds.clips.len());").await;
