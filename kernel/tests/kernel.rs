@@ -430,6 +430,45 @@ fn headless_run_injects_parameters_and_fails_on_a_failing_cell() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `./run notebooks` (reproduce's notebook stage) runs a folder's notebooks
+/// two at a time: each reported, a failing one fails the stage without
+/// stopping the others, the outputs written, the logs gathered in order.
+#[test]
+fn run_notebooks_two_at_a_time() {
+    let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    warm();
+    let dir = scratch("notebooks");
+    let nbs = dir.join("nbs");
+    std::fs::create_dir_all(&nbs).unwrap();
+    for (name, body) in [("a", "println!(\"a ran at {}\", profile);"), ("b", "panic!(\"b fails\");"), ("c", "println!(\"c ran at {}\", profile);")] {
+        let nb = serde_json::json!({
+            "nbformat": 4, "nbformat_minor": 5, "metadata": { "kernelspec": { "name": "hoimat", "display_name": "hoimat (Rust)", "language": "rust" } },
+            "cells": [
+                { "cell_type": "code", "metadata": { "tags": ["parameters"] }, "outputs": [], "execution_count": null, "source": "let profile = \"quick\";" },
+                { "cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, "source": body },
+            ]
+        });
+        std::fs::write(nbs.join(format!("{name}.ipynb")), nb.to_string()).unwrap();
+    }
+    let results = dir.join("results");
+    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("../run");
+    let out = Command::new("bash").arg(&run).args(["notebooks", "--profile", "smoke", "--results"]).arg(&results).env("HOIMAT_NOTEBOOKS", &nbs).env("HOIMAT_NOTEBOOK_JOBS", "2").output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "a failing notebook fails the stage:\n{said}");
+    for line in ["a.ipynb: ok", "b.ipynb: FAILED", "c.ipynb: ok", "(2 at a time)"] {
+        assert!(said.contains(line), "missing {line:?} in:\n{said}");
+    }
+    let a = std::fs::read_to_string(results.join("notebooks/a.ipynb")).unwrap();
+    assert!(a.contains("a ran at smoke"), "{a}");
+    assert!(std::fs::read_to_string(results.join("notebooks/c.ipynb")).unwrap().contains("c ran at smoke"));
+    let log = std::fs::read_to_string(results.join("notebooks/run.log")).unwrap();
+    let at = |s: &str| log.find(s).unwrap_or_else(|| panic!("{s} not in run.log:\n{log}"));
+    assert!(at("== a.ipynb") < at("== b.ipynb") && at("== b.ipynb") < at("== c.ipynb"), "{log}");
+    assert!(log.contains("b fails"), "{log}");
+    assert!(!results.join("notebooks/logs").exists(), "per-notebook logs gathered and removed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The papermill translator's own tests (Python, hand-written Rust text as
 /// expected values), so `./run test` runs them with everything else.
 #[test]
