@@ -36,6 +36,7 @@ pub mod infer;
 pub mod meta;
 pub mod metrics;
 pub mod loss;
+pub mod memory;
 pub mod model;
 pub mod plot;
 pub mod profile;

@@ -236,12 +236,16 @@ enum BenchCmd {
         /// Frames per clip at most.
         #[arg(long, default_value_t = 24)]
         frames: usize,
+        /// Keep the two trees in this folder (to profile `hoimat eval` on them).
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
     },
 }
 
 
 
 fn main() -> Result<()> {
+    hoimat::memory::keep_freed_memory();
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Data { cmd } => cli::data::run(cmd),
@@ -254,7 +258,7 @@ fn main() -> Result<()> {
         }
         Cmd::Bench { cmd: BenchCmd::Meta { cpu } } => hoimat::bench::meta::run(hoimat::torch_env::device(cpu)),
         Cmd::Bench { cmd: BenchCmd::Model { cpu, no_reference } } => hoimat::bench::model::run(hoimat::torch_env::device(cpu), !no_reference),
-        Cmd::Bench { cmd: BenchCmd::Eval { profile, seed, clips, frames } } => hoimat::bench::eval::run(profile, seed, clips, frames),
+        Cmd::Bench { cmd: BenchCmd::Eval { profile, seed, clips, frames, keep } } => hoimat::bench::eval::run(profile, seed, clips, frames, keep.as_deref()),
         Cmd::Train { cmd } => cli::train::run(cmd),
         Cmd::Eval { pred_dir, true_dir, json, per_clip, miou_threshold } => eval(&pred_dir, &true_dir, json, per_clip.as_deref(), miou_threshold),
         Cmd::Reproduce(args) => cli::reproduce::reproduce(args),

@@ -98,6 +98,36 @@ pub fn reference(pred: &Path, truth: &Path) -> Result<(serde_json::Value, f64)> 
     Ok((v, secs))
 }
 
+/// Decode every PNG of both trees in parallel with the evaluator's decoder
+/// and nothing else: the floor under any evaluator built on it.
+pub fn decode_only(pred: &Path, truth: &Path) -> Result<(f64, usize)> {
+    use rayon::prelude::*;
+    fn pngs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        for e in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+            let p = e?.path();
+            if p.is_dir() {
+                pngs(&p, out)?;
+            } else if p.extension().is_some_and(|x| x == "png") {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut files = vec![];
+    pngs(pred, &mut files)?;
+    pngs(truth, &mut files)?;
+    let t = Instant::now();
+    files.par_iter().try_for_each(|f| -> Result<()> {
+        if f.parent().is_some_and(|d| d.ends_with("fgr")) {
+            crate::data::png::read_rgb(f)?;
+        } else {
+            crate::data::png::read_gray(f)?;
+        }
+        Ok(())
+    })?;
+    Ok((t.elapsed().as_secs_f64(), files.len()))
+}
+
 pub const KEYS: [&str; 8] = ["pha_mad", "pha_mse", "pha_grad", "pha_conn", "pha_dtssd", "miou", "fgr_mad", "fgr_mse"];
 
 /// Largest relative difference between our report and the reference's.
@@ -114,9 +144,13 @@ pub fn max_rel_diff(ours: &EvalReport, theirs: &serde_json::Value) -> Result<f64
     Ok(worst)
 }
 
-pub fn run(profile: Profile, seed: u64, clips: usize, frames: usize) -> Result<()> {
-    let root = std::env::temp_dir().join(format!("hoimat-bench-eval-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+pub fn run(profile: Profile, seed: u64, clips: usize, frames: usize, keep: Option<&Path>) -> Result<()> {
+    let root = keep.map(Path::to_path_buf).unwrap_or_else(|| std::env::temp_dir().join(format!("hoimat-bench-eval-{}", std::process::id())));
+    if keep.is_none() {
+        let _ = std::fs::remove_dir_all(&root);
+    } else if root.exists() {
+        bail!("{}: already exists (--keep writes a new folder)", root.display());
+    }
     let (pred, truth) = write_tree(&root, "synvbhoi", profile, seed, clips, frames)?;
     let opts = EvalOptions::default();
     // Warm the file cache for both sides, then time each once.
@@ -124,6 +158,7 @@ pub fn run(profile: Profile, seed: u64, clips: usize, frames: usize) -> Result<(
     let t = Instant::now();
     let ours = evaluate_dirs(&pred, &truth, &opts)?;
     let ours_s = t.elapsed().as_secs_f64();
+    let (decode_s, images) = decode_only(&pred, &truth)?;
     let (theirs, theirs_s) = reference(&pred, &truth)?;
     let ours_v = serde_json::to_value(&ours)?;
     let frames: usize = ours.clips.iter().map(|c| c.n_frames).sum();
@@ -136,7 +171,17 @@ pub fn run(profile: Profile, seed: u64, clips: usize, frames: usize) -> Result<(
     let rel = max_rel_diff(&ours, &theirs)?;
     println!("largest relative difference: {rel:.2e} ({})", if rel <= 1e-4 { "agree to 1e-4" } else { "DISAGREE" });
     println!("time: hoimat {ours_s:.3} s, reference {theirs_s:.3} s (after imports): speed-up x{:.1}", theirs_s / ours_s);
-    let _ = std::fs::remove_dir_all(&root);
+    println!(
+        "decoding alone: the {images} PNGs, decoded on the same threads with nothing else, take {decode_s:.3} s ({:.0}% of ours); 20x the reference would be {:.3} s in all",
+        100.0 * decode_s / ours_s,
+        theirs_s / 20.0
+    );
+    match keep {
+        Some(_) => println!("trees kept: {} and {}", pred.display(), truth.display()),
+        None => {
+            let _ = std::fs::remove_dir_all(&root);
+        }
+    }
     if rel > 1e-4 {
         bail!("the evaluators disagree");
     }

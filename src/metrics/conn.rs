@@ -20,19 +20,22 @@ pub fn conn_thresholds() -> [f64; 11] {
     std::array::from_fn(|k| k as f64 * 0.1)
 }
 
-/// Union-find state reused across thresholds so each threshold is O(N)
-/// (near-linear) with no allocation. Roots are always the smallest pixel
-/// index of their set, i.e. the component's first pixel in row-major order.
-struct Labeller {
+/// 4-connected components of one threshold's mask, labelled by runs: each
+/// maximal horizontal run of mask pixels is one union-find node, joined to
+/// the runs of the row above that overlap it, so a level costs the runs and
+/// not the pixels (a matte's interior is a few long runs per row). Buffers
+/// are reused across thresholds and, per thread, across frames.
+#[derive(Default)]
+struct Components {
+    /// Runs in row-major order: (first pixel index, length).
+    runs: Vec<(u32, u32)>,
+    /// Union-find over run ids; a root is always the smallest id of its set,
+    /// i.e. the run holding the component's first pixel in row-major order.
     parent: Vec<u32>,
-    size: Vec<u32>,
+    size: Vec<u64>,
 }
 
-impl Labeller {
-    fn new(n: usize) -> Self {
-        Self { parent: vec![0; n], size: vec![0; n] }
-    }
-
+impl Components {
     fn find(&mut self, mut i: u32) -> u32 {
         // Path halving: iterative, no recursion.
         while self.parent[i as usize] != i {
@@ -46,86 +49,134 @@ impl Labeller {
     fn union(&mut self, a: u32, b: u32) {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra != rb {
-            // Keep the smaller index as root so roots identify first pixels.
             let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
             self.parent[hi as usize] = lo;
         }
     }
 
-    /// Labels the 4-connected components of `mask` and returns the root of the
-    /// largest one (ties: the component whose first row-major pixel comes
-    /// first), or `None` if the mask is empty. Afterwards `parent[i]` is the
-    /// root of every masked pixel `i`.
-    // Index loops: neighbours (i - 1, i - w) are read alongside pixel i.
-    #[allow(clippy::needless_range_loop)]
-    fn largest(&mut self, mask: &[bool], w: usize) -> Option<u32> {
-        let n = mask.len();
-        for i in 0..n {
-            if !mask[i] {
-                continue;
-            }
-            let iu = i as u32;
-            self.parent[i] = iu;
-            if i % w != 0 && mask[i - 1] {
-                self.union(iu, iu - 1);
-            }
-            if i >= w && mask[i - w] {
-                self.union(iu, (i - w) as u32);
-            }
-        }
-        // Flatten: parents always point to smaller indices, so a forward sweep
-        // sees every parent already pointing straight at its root.
-        self.size[..n].fill(0);
-        let mut best: Option<(u32, u32)> = None; // (size, root)
-        for i in 0..n {
-            if !mask[i] {
-                continue;
-            }
-            let root = self.parent[self.parent[i] as usize];
-            self.parent[i] = root;
-            self.size[root as usize] += 1;
-        }
-        for i in 0..n {
-            // Scanning roots in increasing index with a strict '>' keeps the
-            // earliest component on ties.
-            if mask[i] && self.parent[i] as usize == i {
-                let s = self.size[i];
-                if best.is_none_or(|(bs, _)| s > bs) {
-                    best = Some((s, i as u32));
+    /// Labels the components of `k >= lv` (`rowmax[y]` = the row's largest
+    /// `k`, so rows below the level are skipped) and returns the root run of
+    /// the largest component (ties: the one whose first row-major pixel
+    /// comes first), or `None` for an empty mask. Afterwards `parent[r]` is
+    /// the root of every run `r`.
+    fn largest(&mut self, k: &[u8], w: usize, rowmax: &[u8], lv: u8) -> Option<u32> {
+        self.runs.clear();
+        self.parent.clear();
+        let mut above = 0..0; // runs of the previous row
+        for (y, row) in k.chunks(w).enumerate() {
+            let first = self.runs.len();
+            if rowmax[y] >= lv {
+                let mut x = 0;
+                while x < w {
+                    if row[x] < lv {
+                        x += 1;
+                        continue;
+                    }
+                    let x0 = x;
+                    while x < w && row[x] >= lv {
+                        x += 1;
+                    }
+                    self.parent.push(self.runs.len() as u32);
+                    self.runs.push(((y * w + x0) as u32, (x - x0) as u32));
                 }
+            }
+            // Join overlapping runs of the row above (4-connectivity: they
+            // share a column), walking both rows left to right.
+            let (mut a, mut b) = (above.start, first);
+            while a < above.end && b < self.runs.len() {
+                let (sa, la) = self.runs[a];
+                let (sb, lb) = self.runs[b];
+                let (a0, b0) = (sa as usize + w, sb as usize); // a's columns moved down a row
+                let (a1, b1) = (a0 + la as usize, b0 + lb as usize);
+                if a1 > b0 && b1 > a0 {
+                    self.union(a as u32, b as u32);
+                }
+                if a1 <= b1 {
+                    a += 1;
+                } else {
+                    b += 1;
+                }
+            }
+            above = first..self.runs.len();
+        }
+        // Flatten (parents point to smaller ids, so a forward sweep sees each
+        // parent already at its root) and total each component's pixels.
+        self.size.clear();
+        self.size.resize(self.runs.len(), 0);
+        for r in 0..self.runs.len() {
+            let root = self.parent[self.parent[r] as usize];
+            self.parent[r] = root;
+            self.size[root as usize] += self.runs[r].1 as u64;
+        }
+        // Roots in increasing id with a strict '>' keep the earliest on ties.
+        let mut best: Option<(u64, u32)> = None;
+        for r in 0..self.runs.len() {
+            if self.parent[r] as usize == r && best.is_none_or(|(bs, _)| self.size[r] > bs) {
+                best = Some((self.size[r], r as u32));
             }
         }
         best.map(|(_, r)| r)
     }
 }
 
+thread_local! {
+    static COMPONENTS: std::cell::RefCell<Components> = std::cell::RefCell::new(Components::default());
+}
+
+/// How many of s_1..s_10 are <= `m` (NaN: none): a guess from `10 m`,
+/// corrected against the exact f64 thresholds, so a value just under or
+/// over a threshold lands where numpy's comparison puts it.
+fn last_threshold(th: &[f64; 11], m: f64) -> u8 {
+    if m.is_nan() {
+        return 0;
+    }
+    let mut k = (m * 10.0).floor().clamp(0.0, 10.0) as usize;
+    while k < 10 && m >= th[k + 1] {
+        k += 1;
+    }
+    while k > 0 && m < th[k] {
+        k -= 1;
+    }
+    k as u8
+}
+
 /// Per-pixel level ("round-down map") described in the module doc.
 /// Levels are stored as f32, as numpy stores them in a float32 array.
+///
+/// The masks are nested (a pixel in the mask at s_i is in it at every lower
+/// threshold), so each pixel's last threshold `k` is found once, and a
+/// pixel's level is s_m for the number m of thresholds, counted from s_1,
+/// whose largest component holds it.
 pub fn conn_levels(p: &Plane, t: &Plane) -> Result<Vec<f32>, MetricError> {
     same_size(p.dims(), t.dims())?;
-    let n = p.data.len();
+    let (w, n) = (p.w, p.data.len());
+    if n == 0 {
+        return Ok(vec![]);
+    }
     assert!(n <= u32::MAX as usize, "image too large for u32 labels");
     let th = conn_thresholds();
-    let mut level = vec![1.0f32; n];
-    let mut dropped = vec![false; n];
-    let mut mask = vec![false; n];
-    let mut lab = Labeller::new(n);
-    for i in 1..th.len() {
-        let s = th[i];
-        for ((m, &a), &b) in mask.iter_mut().zip(&t.data).zip(&p.data) {
-            *m = a as f64 >= s && b as f64 >= s;
-        }
-        let best = if n == 0 { None } else { lab.largest(&mask, p.w) };
-        let prev = th[i - 1] as f32;
-        for j in 0..n {
-            let in_best = mask[j] && Some(lab.parent[j]) == best;
-            if !dropped[j] && !in_best {
-                dropped[j] = true;
-                level[j] = prev;
+    // k = how many of s_1..s_10 the pixel reaches on both sides, compared in
+    // f64 like numpy: (t >= s) & (p >= s) is min(t, p) >= s.
+    let k: Vec<u8> = t.data.iter().zip(&p.data).map(|(&a, &b)| last_threshold(&th, (a as f64).min(b as f64))).collect();
+    let rowmax: Vec<u8> = k.chunks(w).map(|r| r.iter().copied().max().unwrap_or(0)).collect();
+    // survived[j] = thresholds in a row, from s_1, whose largest component holds j.
+    let mut survived = vec![0u8; n];
+    COMPONENTS.with_borrow_mut(|c| {
+        for lv in 1..th.len() as u8 {
+            let Some(best) = c.largest(&k, w, &rowmax, lv) else { break };
+            for r in 0..c.runs.len() {
+                if c.parent[r] == best {
+                    let (start, len) = c.runs[r];
+                    for v in &mut survived[start as usize..(start + len) as usize] {
+                        if *v == lv - 1 {
+                            *v = lv;
+                        }
+                    }
+                }
             }
         }
-    }
-    Ok(level)
+    });
+    Ok(survived.iter().map(|&m| th[m as usize] as f32).collect())
 }
 
 /// Conn = sum |phi_t - phi_p| / 1000 (see module doc). Arithmetic per pixel
@@ -160,6 +211,34 @@ mod tests {
         assert_eq!(th[10], 1.0);
     }
 
+    /// The largest component of a boolean mask: its first pixel and, per
+    /// pixel, whether it belongs to it.
+    fn largest_of(mask: &[bool], w: usize) -> Option<(u32, Vec<bool>)> {
+        let k: Vec<u8> = mask.iter().map(|&m| m as u8).collect();
+        let rowmax: Vec<u8> = k.chunks(w).map(|r| r.iter().copied().max().unwrap_or(0)).collect();
+        let mut c = Components::default();
+        let best = c.largest(&k, w, &rowmax, 1)?;
+        let mut member = vec![false; mask.len()];
+        for r in 0..c.runs.len() {
+            if c.parent[r] == best {
+                let (s, l) = c.runs[r];
+                member[s as usize..(s + l) as usize].fill(true);
+            }
+        }
+        Some((c.runs[best as usize].0, member))
+    }
+
+    #[test]
+    fn last_threshold_counts_like_the_comparisons() {
+        let th = conn_thresholds();
+        let count = |m: f64| th[1..].iter().filter(|&&s| m >= s).count() as u8;
+        let near = |s: f64| [s, f64::from_bits(s.to_bits() - 1), f64::from_bits(s.to_bits() + 1), s as f32 as f64];
+        for m in (0..=255).map(|v| (v as f32 / 255.0) as f64).chain(th.iter().flat_map(|&s| near(s.max(1e-300)))).chain([-1.0, 2.0, 0.0]) {
+            assert_eq!(last_threshold(&th, m), count(m), "{m:e}");
+        }
+        assert_eq!(last_threshold(&th, f64::NAN), 0);
+    }
+
     #[test]
     fn largest_component_ties_pick_first_in_row_major_order() {
         // Two 2-pixel components; the one starting at (2,0) comes first in
@@ -169,16 +248,16 @@ mod tests {
             true, false, true, //
             true, false, false,
         ];
-        let mut lab = Labeller::new(9);
-        let root = lab.largest(&mask, 3).unwrap();
-        assert_eq!(root, 2);
-        assert_eq!(lab.parent[5], 2);
-        assert_eq!(lab.parent[3], 3);
+        let (first, member) = largest_of(&mask, 3).unwrap();
+        assert_eq!(first, 2);
+        assert!(member[2] && member[5]);
+        assert!(!member[3] && !member[6]);
         // Diagonal neighbours are not 4-connected: three singletons, first wins.
         let diag = [true, false, false, false, true, false, false, false, true];
-        let mut lab = Labeller::new(9);
-        assert_eq!(lab.largest(&diag, 3), Some(0));
-        assert_eq!(Labeller::new(4).largest(&[false; 4], 2), None);
+        let (first, member) = largest_of(&diag, 3).unwrap();
+        assert_eq!(first, 0);
+        assert_eq!(member.iter().filter(|&&m| m).count(), 1);
+        assert!(largest_of(&[false; 4], 2).is_none());
     }
 
     #[test]
@@ -190,9 +269,20 @@ mod tests {
             true, false, true, //
             true, true, true,
         ];
-        let mut lab = Labeller::new(9);
-        assert_eq!(lab.largest(&mask, 3), Some(0));
-        assert!((0..9).filter(|&i| mask[i]).all(|i| lab.parent[i] == 0));
+        let (first, member) = largest_of(&mask, 3).unwrap();
+        assert_eq!(first, 0);
+        assert_eq!(member, mask.to_vec());
+        // Runs that touch only diagonally are not joined; a run spanning two
+        // runs of the row above joins them.
+        let stairs = [
+            true, true, false, false, //
+            false, false, true, true, //
+            true, true, true, true,
+        ];
+        let (first, member) = largest_of(&stairs, 4).unwrap();
+        assert_eq!(first, 4 + 2, "the bottom run joins the middle one (first pixel 6), not the diagonal top one");
+        assert_eq!(member.iter().filter(|&&m| m).count(), 6);
+        assert!(!member[0] && !member[1]);
     }
 
     #[test]
@@ -213,6 +303,76 @@ mod tests {
         // s <= 0.5: both singletons tie -> pixel 0 wins, pixel 2 drops at s_1.
         let lv2 = conn_levels(&p2, &t2).unwrap();
         assert_eq!(lv2, vec![0.5, 0.0, 0.0]);
+    }
+
+    /// The definition run literally: for every threshold, the full-frame
+    /// mask, its components by breadth-first flood fill (another algorithm
+    /// than the union-find), the largest one (ties: first in row-major
+    /// order), then each pixel's first miss.
+    fn levels_by_flood_fill(p: &Plane, t: &Plane) -> Vec<f32> {
+        let (w, h, n) = (p.w, p.h, p.data.len());
+        let th = conn_thresholds();
+        let mut level: Vec<Option<f32>> = vec![None; n];
+        for i in 1..th.len() {
+            let mask: Vec<bool> = (0..n).map(|j| t.data[j] as f64 >= th[i] && p.data[j] as f64 >= th[i]).collect();
+            let mut comp = vec![usize::MAX; n];
+            let mut best: (usize, usize) = (0, usize::MAX); // (size, id)
+            for start in 0..n {
+                if !mask[start] || comp[start] != usize::MAX {
+                    continue;
+                }
+                let mut queue = std::collections::VecDeque::from([start]);
+                comp[start] = start;
+                let mut size = 0;
+                while let Some(j) = queue.pop_front() {
+                    size += 1;
+                    let (x, y) = (j % w, j / w);
+                    let mut next = vec![];
+                    if x > 0 { next.push(j - 1) }
+                    if x + 1 < w { next.push(j + 1) }
+                    if y > 0 { next.push(j - w) }
+                    if y + 1 < h { next.push(j + w) }
+                    for q in next {
+                        if mask[q] && comp[q] == usize::MAX {
+                            comp[q] = start;
+                            queue.push_back(q);
+                        }
+                    }
+                }
+                if size > best.0 {
+                    best = (size, start);
+                }
+            }
+            for j in 0..n {
+                if level[j].is_none() && !(mask[j] && comp[j] == best.1) {
+                    level[j] = Some(th[i - 1] as f32);
+                }
+            }
+        }
+        level.into_iter().map(|l| l.unwrap_or(1.0)).collect()
+    }
+
+    #[test]
+    fn levels_equal_the_definition_on_random_mattes() {
+        let mut rng = crate::world::rng::Rand::keyed("conn-levels", 7);
+        for case in 0..60 {
+            let (w, h) = (rng.int(1, 24), rng.int(1, 18));
+            // Blobs of k/255 values with holes, so components split and merge
+            // across thresholds; every third case fully random pixels.
+            let blob = |rng: &mut crate::world::rng::Rand| -> Plane {
+                let (cx, cy, r) = (rng.range(0.0, w as f32), rng.range(0.0, h as f32), rng.range(1.0, 10.0));
+                let data = (0..w * h)
+                    .map(|j| {
+                        let d = (((j % w) as f32 - cx).powi(2) + ((j / w) as f32 - cy).powi(2)).sqrt();
+                        let v = if case % 3 == 0 { rng.f() } else { (1.0 - d / r).clamp(0.0, 1.0) * rng.range(0.6, 1.0) };
+                        (v * 255.0).round() / 255.0
+                    })
+                    .collect();
+                Plane::try_new(w, h, data).unwrap()
+            };
+            let (p, t) = (blob(&mut rng), blob(&mut rng));
+            assert_eq!(conn_levels(&p, &t).unwrap(), levels_by_flood_fill(&p, &t), "case {case}: {w}x{h}");
+        }
     }
 
     #[test]
