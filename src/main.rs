@@ -82,9 +82,25 @@ enum Cmd {
         #[arg(long)]
         factory: Option<PathBuf>,
         /// A clip folder with com/ and pha/ (pha is the truth the simulated
-        /// annotator degrades and the held-out frames are scored against).
+        /// annotator degrades and the held-out frames are scored against),
+        /// or your own recording: a video file or a folder of frames, with
+        /// `--labels`.
         #[arg(long)]
         clip: PathBuf,
+        /// For a recording: your alpha mattes of some of its frames, named by
+        /// frame index in decoding order (000012.png). They are what the
+        /// model trains on, but `--holdout` of them, which are scored.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Labelled frames held out for scoring (default: a quarter).
+        #[arg(long)]
+        holdout: Option<usize>,
+        /// For a recording: resize frames (and labels) to WxH.
+        #[arg(long)]
+        input_resize: Option<String>,
+        /// For a recording: frames read at most (all are held in memory).
+        #[arg(long, default_value_t = 300)]
+        max_frames: usize,
         /// Profile for the defaults and the background pool.
         #[arg(long, default_value = "quick")]
         profile: Profile,
@@ -274,7 +290,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Infer(args) => cli::infer::run(args),
-        Cmd::Adapt { ckpt, factory, clip, profile, frames, strategy, sampling, epochs, groups, seq_len, lr, noise, no_cc, no_fc, seed, downsample_ratio, out, cpu } => {
+        Cmd::Adapt { ckpt, factory, clip, labels, holdout, input_resize, max_frames, profile, frames, strategy, sampling, epochs, groups, seq_len, lr, noise, no_cc, no_fc, seed, downsample_ratio, out, cpu } => {
             let mut cfg = hoimat::adapt::AdaptConfig::for_profile(profile);
             cfg.frames = frames.unwrap_or(cfg.frames);
             cfg.strategy = strategy.unwrap_or(cfg.strategy);
@@ -294,7 +310,8 @@ fn main() -> Result<()> {
             if no_fc {
                 cfg.weights.g2 = 0.0;
             }
-            adapt_cmd(&ckpt, factory.as_deref(), &clip, profile, noise, &cfg, &out, hoimat::torch_env::device(cpu))
+            let footage = Footage { labels, holdout, resize: input_resize.as_deref().map(cli::parse_size).transpose()?, max_frames };
+            adapt_cmd(&ckpt, factory.as_deref(), &clip, &footage, profile, noise, &cfg, &out, hoimat::torch_env::device(cpu))
         }
         Cmd::Diagnose { cmd: DiagnoseCmd::Alpha { factory, profile, alphas, tasks, seed, no_fc, no_cc, fc_tau, cpu } } => {
             let mut cfg = hoimat::meta::maml_ral::MamlRalConfig::for_profile(profile, seed, &factory);
@@ -381,10 +398,20 @@ fn eval(pred: &std::path::Path, truth: &std::path::Path, json: bool, per_clip: O
 
 
 #[allow(clippy::too_many_arguments)]
+/// `adapt`'s options for a recording (a video or a folder of frames).
+struct Footage {
+    labels: Option<PathBuf>,
+    holdout: Option<usize>,
+    resize: Option<(u32, u32)>,
+    max_frames: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn adapt_cmd(
     ckpt: &std::path::Path,
     factory: Option<&std::path::Path>,
     clip_dir: &std::path::Path,
+    footage: &Footage,
     profile: Profile,
     noise: f32,
     cfg: &hoimat::adapt::AdaptConfig,
@@ -402,7 +429,23 @@ fn adapt_cmd(
             .unwrap_or_else(|| ckpt.to_path_buf()),
     };
     let (factory_net, _) = checkpoint::load(&factory_path, device).with_context(|| format!("loading the factory model {}", factory_path.display()))?;
-    let clip = hoimat::data::loaders::load_clip(clip_dir)?;
+    // A clip folder holds its truth (com/ and pha/); anything else is a
+    // recording, whose labels the user made.
+    let recording = !clip_dir.join("com").is_dir();
+    let rec = match (&footage.labels, recording) {
+        (Some(labels), true) => Some(hoimat::adapt::footage::load(clip_dir, labels, footage.resize, footage.max_frames)?),
+        (None, true) => anyhow::bail!("{}: a recording has no truth; give your alpha mattes of some of its frames with --labels DIR (named by frame index, e.g. 000012.png)", clip_dir.display()),
+        (Some(_), false) => anyhow::bail!("{}: a clip folder (com/, pha/) is labelled by the simulated annotator; --labels is for a video or a folder of frames", clip_dir.display()),
+        (None, false) => None,
+    };
+    let loaded;
+    let clip = match &rec {
+        Some(r) => &r.clip,
+        None => {
+            loaded = hoimat::data::loaders::load_clip(clip_dir)?;
+            &loaded
+        }
+    };
     let (w, h) = clip.frames[0].size();
     // Background pool: the synvm training clips' backgrounds, when their size matches.
     let backgrounds: Vec<tch::Tensor> = if profile.frame_size() == (w, h) {
@@ -411,18 +454,32 @@ fn adapt_cmd(
         eprintln!("note: {}x{} differs from the {profile} profile's size; background replacement is off", w, h);
         vec![]
     };
+    let on_epoch = |l: &hoimat::adapt::EpochLog| println!("epoch {:>3}: held-out mIoU {:.4}, MAD {:.2} (x1e3), train {:.1} s", l.epoch, l.miou, l.mad, l.train_s);
+    if let Some(rec) = &rec {
+        let n = rec.labelled.len();
+        let capture = rec.capture(footage.holdout.unwrap_or(n / 4))?;
+        println!(
+            "adapting {} to {} ({} frames of {w}x{h}, your labels): {} labelled frames train, {} scored ({:?}), {:?} / {:?}, {} epochs, lr {}, factory {}",
+            ckpt.display(), clip_dir.display(), clip.frames.len(), capture.captured.len(), capture.scored.len(), capture.scored, cfg.strategy, cfg.sampling, cfg.epochs, cfg.lr, factory_path.display()
+        );
+        let run = hoimat::adapt::adapt_capture(&model, &factory_net, clip, capture, &backgrounds, cfg, None, on_epoch);
+        let prov = serde_json::json!({"trainer": "local_adaptation", "config": cfg, "from": ckpt, "factory": factory_path, "clip": clip_dir, "frames_read": clip.frames.len(), "size": [w, h], "labels": footage.labels, "label_files": rec.label_files, "annotator": "user labels", "captured": run.captured, "scored": run.scored, "log": run.log, "done": true});
+        return save_adapted(&model, run, out, prov);
+    }
     let annotator = hoimat::adapt::NoisyAnnotator { noise };
     println!(
         "adapting {} to {} ({} frames): {} captured, {:?} / {:?}, {} epochs, lr {}, factory {}",
         ckpt.display(), clip_dir.display(), clip.frames.len(), cfg.frames, cfg.strategy, cfg.sampling, cfg.epochs, cfg.lr, factory_path.display()
     );
-    let run = hoimat::adapt::adapt(&model, &factory_net, &clip, &annotator, &backgrounds, cfg, None, |l| {
-        println!("epoch {:>3}: held-out mIoU {:.4}, MAD {:.2} (x1e3), train {:.1} s", l.epoch, l.miou, l.mad, l.train_s);
-    });
+    let run = hoimat::adapt::adapt(&model, &factory_net, clip, &annotator, &backgrounds, cfg, None, on_epoch);
+    let prov = serde_json::json!({"trainer": "local_adaptation", "config": cfg, "from": ckpt, "factory": factory_path, "clip": clip_dir, "annotator": hoimat::adapt::Annotator::name(&annotator), "captured": run.captured, "log": run.log, "done": true});
+    save_adapted(&model, run, out, prov)
+}
+
+fn save_adapted(model: &hoimat::model::MattingNet, run: hoimat::adapt::AdaptRun, out: &std::path::Path, prov: serde_json::Value) -> Result<()> {
     let mut adapted = model.duplicate();
     adapted.params = run.params.detached(false);
-    let prov = serde_json::json!({"trainer": "local_adaptation", "config": cfg, "from": ckpt, "factory": factory_path, "clip": clip_dir, "annotator": hoimat::adapt::Annotator::name(&annotator), "captured": run.captured, "log": run.log, "done": true});
-    checkpoint::save(&adapted, out, prov)?;
+    hoimat::model::checkpoint::save(&adapted, out, prov)?;
     let last = run.log.last().expect("epoch 0 is always logged");
     println!("held-out mIoU {:.4} -> {:.4} in {:.1} s of training -> {}", run.log[0].miou, last.miou, last.train_s, out.display());
     Ok(())

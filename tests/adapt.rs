@@ -94,3 +94,85 @@ fn adapt_cli_writes_a_checkpoint_and_rejects_a_missing_clip() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent/clip"));
 }
+
+/// A recording with the user's own labels (`adapt --clip VIDEO --labels
+/// DIR`): the frames come from the video, only labelled frames train or
+/// score, the model learns the clip, and every bad label is an error naming
+/// its file.
+#[test]
+fn adaptation_on_a_recording_with_user_labels() {
+    let _serial = common::serial();
+    tch::set_num_threads(2);
+    let dir = scratch("footage");
+    let f = factory(&dir);
+    let set = world::generate("synvbhoi", Profile::Smoke, 0).unwrap();
+    let clip = &set.clips[0];
+    let (w, h) = clip.frames[0].size();
+    let video = dir.join("recording.mp4");
+    let mut v = hoimat::data::video::VideoWriter::create(&video, w as u32, h as u32, (25, 1), 20.0).unwrap();
+    for fr in &clip.frames {
+        v.write(&fr.com.to_u8()).unwrap();
+    }
+    v.finish().unwrap();
+    // The user labels all frames but the last (here with the world's true
+    // alpha; the smoke clip has 8 frames, and two training frames were
+    // measured to be too few to move the factory).
+    let labels = dir.join("labels");
+    std::fs::create_dir_all(&labels).unwrap();
+    let last = clip.frames.len() - 1;
+    let labelled: Vec<usize> = (0..last).collect();
+    for &i in &labelled {
+        image::save_buffer(labels.join(format!("{i:06}.png")), &clip.frames[i].pha.to_u8(), w as u32, h as u32, image::ColorType::L8).unwrap();
+    }
+    let rec = hoimat::adapt::footage::load(&video, &labels, None, 300).unwrap();
+    assert_eq!(rec.clip.frames.len(), clip.frames.len());
+    assert_eq!(rec.labelled, labelled);
+    assert!(rec.clip.frames[last].pha.data.iter().all(|&a| a == 0.0), "an unlabelled frame holds no alpha");
+    assert_eq!(rec.clip.frames[2].pha.to_u8(), clip.frames[2].pha.to_u8());
+    let capture = rec.capture(2).unwrap();
+    // Two of the labelled frames, spread: the first and the middle one.
+    assert_eq!(capture.scored, vec![labelled[0], labelled[labelled.len() / 2]]);
+    assert_eq!(capture.captured.len(), labelled.len() - 2);
+    assert!(capture.captured.iter().all(|i| labelled.contains(i) && !capture.scored.contains(i)));
+    let (net, _) = checkpoint::load(&f, Device::Cpu).unwrap();
+    let mut cfg = AdaptConfig::for_profile(Profile::Smoke);
+    cfg.epochs = 8;
+    cfg.augment = AugmentConfig::none();
+    cfg.strategy = Strategy::Normal;
+    let scored = capture.scored.clone();
+    let run = hoimat::adapt::adapt_capture(&net, &net, &rec.clip, capture, &[], &cfg, None, |_| {});
+    assert_eq!(run.scored, scored);
+    assert!(run.label_mad.is_nan(), "no truth to hold the user's labels against");
+    let (first, last) = (&run.log[0], run.log.last().unwrap());
+    let curve: Vec<String> = run.log.iter().map(|l| format!("{:.1}/{:.3}", l.mad, l.miou)).collect();
+    assert!(last.mad < first.mad * 0.9, "held-out MAD x1e3 {} -> {} ({curve:?})", first.mad, last.mad);
+    assert!(rec.capture(labelled.len()).is_err(), "at least one labelled frame trains");
+
+    // The CLI: the same, and its errors.
+    let hoimat = |args: &[&std::ffi::OsStr]| Command::new(env!("CARGO_BIN_EXE_hoimat")).args(["adapt", "--profile", "smoke", "--epochs", "1", "--cpu", "--ckpt"]).arg(&f).args(args).output().unwrap();
+    let out = dir.join("adapted.safetensors");
+    let o = hoimat(&["--clip".as_ref(), video.as_os_str(), "--labels".as_ref(), labels.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let side = checkpoint::read_sidecar(&out).unwrap();
+    assert_eq!(side.provenance["annotator"], "user labels");
+    assert_eq!(side.provenance["scored"].as_array().unwrap().len(), labelled.len() / 4);
+    assert_eq!(side.provenance["label_files"].as_array().unwrap().len(), labelled.len());
+    let fails = |args: &[&std::ffi::OsStr], names: &std::path::Path, want: &str| {
+        let o = hoimat(args);
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && e.contains(&names.display().to_string()) && e.contains(want), "{want}: {e}");
+    };
+    fails(&["--clip".as_ref(), video.as_os_str(), "--out".as_ref(), out.as_os_str()], &video, "--labels");
+    let bad = |name: &str, w: u32, h: u32| {
+        let d = dir.join(format!("bad-{name}"));
+        std::fs::create_dir_all(&d).unwrap();
+        image::save_buffer(d.join(name), &vec![255u8; (w * h) as usize], w, h, image::ColorType::L8).unwrap();
+        d
+    };
+    let d = bad("first.png", w as u32, h as u32);
+    fails(&["--clip".as_ref(), video.as_os_str(), "--labels".as_ref(), d.as_os_str(), "--out".as_ref(), out.as_os_str()], &d.join("first.png"), "frame's index");
+    let d = bad("999.png", w as u32, h as u32);
+    fails(&["--clip".as_ref(), video.as_os_str(), "--labels".as_ref(), d.as_os_str(), "--out".as_ref(), out.as_os_str()], &d.join("999.png"), "frames");
+    let d = bad("000001.png", 10, 10);
+    fails(&["--clip".as_ref(), video.as_os_str(), "--labels".as_ref(), d.as_os_str(), "--out".as_ref(), out.as_os_str()], &d.join("000001.png"), "10x10");
+}

@@ -164,3 +164,97 @@ fn bad_inputs_are_errors_naming_the_file_and_leave_no_output() {
     assert!(stale.is_empty(), "{stale:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Phone video: frames stored sideways with a display rotation. The reader
+/// applies the stream's display matrix, so the frames, their size and every
+/// output are upright. ffprobe shows the matrix ffmpeg 5.1 writes for a
+/// `rotate=90` tag as [0 -1; 1 0]: by the matrix's definition (libavutil's
+/// display.h: x' = a x + c y, y' = b x + d y, plus a translation) a stored
+/// pixel (x, y) is shown at (y, W - 1 - x).
+#[test]
+fn a_rotated_video_is_read_upright() {
+    let dir = scratch("rotated");
+    let (video, n) = world_video(&dir);
+    let rotated = dir.join("rotated.mp4");
+    let s = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&video)
+        .args(["-c", "copy", "-metadata:s:v:0", "rotate=90"])
+        .arg(&rotated)
+        .status()
+        .unwrap();
+    assert!(s.success());
+    let info = probe(&rotated).unwrap();
+    assert_eq!((info.width, info.height), (64, 36), "stored sideways");
+    assert_eq!(info.rotation % 180, 90, "{info:?}");
+    assert_eq!(info.display_size(), (36, 64));
+    let (mut plain, mut upright) = (VideoReader::open(&video, None).unwrap(), VideoReader::open(&rotated, None).unwrap());
+    assert_eq!((upright.width, upright.height), (36, 64));
+    let (mut right, mut opposite, mut frames) = (0.0f64, 0.0f64, 0);
+    while let Some(a) = plain.next_frame().unwrap() {
+        let b = upright.next_frame().unwrap().expect("as many frames");
+        // Stored (x, y) of 64x36 is shown at (y, 63 - x) by that matrix;
+        // the opposite quarter turn would show it at (35 - y, x).
+        for y in 0..36usize {
+            for x in 0..64usize {
+                for c in 0..3 {
+                    let v = a[(y * 64 + x) * 3 + c] as f64;
+                    right += (b[((63 - x) * 36 + y) * 3 + c] as f64 - v).abs();
+                    opposite += (b[(x * 36 + (35 - y)) * 3 + c] as f64 - v).abs();
+                }
+            }
+        }
+        frames += 1;
+    }
+    assert_eq!(frames, n);
+    assert!(upright.next_frame().unwrap().is_none());
+    let per = (frames * 64 * 36 * 3) as f64;
+    // Measured bit-exact; a little slack for another ffmpeg's conversions.
+    assert!(right / per < 1.0 && opposite / per > 5.0, "matrix's turn {:.2}, opposite turn {:.2} levels", right / per, opposite / per);
+    // infer follows: an upright alpha of the displayed size.
+    let net = soft_net();
+    let out = dir.join("pha");
+    let rep = infer_media(&net, &rotated, &options(Some(out.clone()), None, OutputType::Png), Device::Cpu).unwrap();
+    assert_eq!((rep.width, rep.height, rep.frames), (36, 64, n as u64));
+    let first = image::open(out.join(&files(&out)[0].0)).unwrap();
+    assert_eq!((first.width(), first.height()), (36, 64));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Anamorphic pixels are made square (the picture as displayed), and a
+/// cover picture stored as the file's first video stream is skipped.
+#[test]
+fn anamorphic_pixels_are_squared_and_cover_art_is_skipped() {
+    let dir = scratch("sar");
+    let (video, n) = world_video(&dir);
+    let ffmpeg = |args: &[&str]| assert!(std::process::Command::new("ffmpeg").arg("-v").arg("error").args(args).status().unwrap().success(), "{args:?}");
+    let wide = dir.join("wide.mkv");
+    ffmpeg(&["-i", video.to_str().unwrap(), "-vf", "setsar=2/1", "-c:v", "libx264", "-qp", "0", wide.to_str().unwrap()]);
+    let info = probe(&wide).unwrap();
+    assert_eq!((info.width, info.height, info.sar), (64, 36, (2, 1)));
+    assert_eq!(info.display_size(), (128, 36));
+    let mut r = VideoReader::open(&wide, None).unwrap();
+    assert_eq!((r.width, r.height), (128, 36));
+    let mut k = 0;
+    while let Some(f) = r.next_frame().unwrap() {
+        assert_eq!(f.len(), 128 * 36 * 3);
+        k += 1;
+    }
+    assert_eq!(k, n);
+    // A cover picture before the clip: Matroska keeps the streams in the
+    // order given (MP4 and MOV put an attached picture last), and the
+    // picture is larger than the clip, so "the first video stream" and
+    // "the largest" would both pick it.
+    let cover = dir.join("cover.png");
+    image::save_buffer(&cover, &vec![200u8; 200 * 200 * 3], 200, 200, image::ColorType::Rgb8).unwrap();
+    let with_cover = dir.join("with_cover.mkv");
+    ffmpeg(&["-i", video.to_str().unwrap(), "-i", cover.to_str().unwrap(), "-map", "1", "-map", "0", "-c", "copy", with_cover.to_str().unwrap()]);
+    let info = probe(&with_cover).unwrap();
+    assert_eq!((info.width, info.height, info.stream), (64, 36, 1), "{info:?}");
+    let (mut a, mut b) = (VideoReader::open(&video, None).unwrap(), VideoReader::open(&with_cover, None).unwrap());
+    while let Some(x) = a.next_frame().unwrap() {
+        assert_eq!(Some(x), b.next_frame().unwrap(), "the clip's frames, not the cover");
+    }
+    assert!(b.next_frame().unwrap().is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -53,6 +53,10 @@ enum Cmd {
         /// The `polars` flavour's cache.
         #[arg(long)]
         polars: bool,
+        /// Bring this many cache slots up to date, one after another (for
+        /// as many kernels at once; `./run reproduce` runs two).
+        #[arg(long, default_value_t = 1)]
+        slots: usize,
     },
     /// Time a warm start (the library loaded into a new session) and
     /// cells: trivial ones, one that calls the library, one repeated.
@@ -120,11 +124,18 @@ fn run(cli: Cli) -> Result<()> {
             println!("installed kernelspec '{name}' ({}) in {}", if polars { "hoimat (Rust, polars)" } else { "hoimat (Rust)" }, dir.display());
             Ok(())
         }
-        Cmd::Warm { polars } => {
+        Cmd::Warm { polars, slots } => {
             let t = Instant::now();
             eprintln!("hoimat-kernel: compiling hoimat into the kernel cache (the first time takes several minutes)");
-            let s = session::Session::start(polars, &mut echo)?;
-            println!("kernel cache warm in {:.0} s: {}", t.elapsed().as_secs_f64(), s.slot.display());
+            // Each session holds its slot until the end, so the next one
+            // locks (and, if new, seeds from) another, idle one.
+            let mut held = vec![];
+            for _ in 0..slots.max(1) {
+                let s = session::Session::start(polars, &mut echo)?;
+                eprintln!("hoimat-kernel: {} ready", s.slot.display());
+                held.push(s);
+            }
+            println!("kernel cache warm in {:.0} s: {}", t.elapsed().as_secs_f64(), held.iter().map(|s| s.slot.display().to_string()).collect::<Vec<_>>().join(", "));
             Ok(())
         }
         Cmd::Bench { cells, polars, warm } => bench(cells, polars, warm),
@@ -164,8 +175,8 @@ fn bench(cells: usize, polars: bool, warm: bool) -> Result<()> {
     println!("start (library loaded into a new session): {:.2} s  [evcxr's own start {:.2}; preload cell: {}] in {}", t.elapsed().as_secs_f64(), s.evcxr_start, phases(&s), s.slot.display());
     if warm {
         let t = Instant::now();
-        s.warm_analysis();
-        println!("analysis warm-up (what the kernel does while idle before its first cell): {:.2} s", t.elapsed().as_secs_f64());
+        let n = s.warm_analysis()?;
+        println!("analysis warm-up (what the kernel does while idle before its first cell): {:.2} s ({n} completions)", t.elapsed().as_secs_f64());
     }
     let mut time = |label: &str, code: &str| -> Result<f64> {
         let t = Instant::now();

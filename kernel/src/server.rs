@@ -108,8 +108,10 @@ fn executor(jobs: mpsc::Receiver<Job>, state: Arc<State>, polars: bool) {
         Err(mpsc::TryRecvError::Empty) => {
             if let Some(s) = session.as_mut() {
                 let t = std::time::Instant::now();
-                s.warm_analysis();
-                eprintln!("hoimat-kernel: analysis warmed up in {:.1} s", t.elapsed().as_secs_f64());
+                match s.warm_analysis() {
+                    Ok(n) => eprintln!("hoimat-kernel: analysis warmed up in {:.1} s ({n} completions)", t.elapsed().as_secs_f64()),
+                    Err(e) => eprintln!("hoimat-kernel: analysis warm-up failed after {:.1} s: {e}", t.elapsed().as_secs_f64()),
+                }
             }
             None
         }

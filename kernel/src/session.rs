@@ -174,9 +174,11 @@ impl Session {
     /// index. A completion request at a method call walks the same index
     /// (every crate's items and trait impls) without compiling anything, so
     /// the kernel runs one while it waits for its first cell.
-    pub fn warm_analysis(&mut self) {
+    /// Returns the number of completions offered (a u8's methods: many).
+    pub fn warm_analysis(&mut self) -> Result<usize> {
         let code = "let hoimat_warm_up = 0u8;\nhoimat_warm_up.";
-        let _ = self.ctx.completions(code, code.len());
+        let c = self.ctx.completions(code, code.len()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(c.completions.len())
     }
 
     pub fn interrupter(&self) -> Interrupter {

@@ -160,10 +160,17 @@ async fn the_kernel_over_the_wire_protocol() {
     // request, not a cell): nothing of it may reach the session.
     let log = dir.join("kernel.log");
     let t = Instant::now();
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("analysis warmed up") {
-        assert!(t.elapsed() < Duration::from_secs(600), "no warm-up in the kernel's log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+    let warmed = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("analysis warm")) {
+            break line.to_string();
+        }
+        assert!(t.elapsed() < Duration::from_secs(600), "no warm-up in the kernel's log:\n{text}");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    };
+    // The completion request really ran: a u8 has dozens of methods.
+    let offered: usize = warmed.split('(').nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(warmed.contains("warmed up in") && offered > 20, "{warmed}");
     let o = c.execute("hoimat_warm_up").await;
     assert_eq!(o.status, Some(ReplyStatus::Error), "{o:?}");
     assert!(o.error.as_ref().is_some_and(|(n, v)| n == "CompileError" && v.contains("hoimat_warm_up")), "{o:?}");
@@ -440,7 +447,14 @@ fn run_notebooks_two_at_a_time() {
     let dir = scratch("notebooks");
     let nbs = dir.join("nbs");
     std::fs::create_dir_all(&nbs).unwrap();
-    for (name, body) in [("a", "println!(\"a ran at {}\", profile);"), ("b", "panic!(\"b fails\");"), ("c", "println!(\"c ran at {}\", profile);")] {
+    // Each notebook notes when its cell ran (4 s), so the test can see two
+    // at once and never three.
+    let timed = |name: &str, end: &str| {
+        format!(
+            "fn now() -> f64 {{ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() }}\nlet t0 = now();\nstd::thread::sleep(std::time::Duration::from_secs(4));\nprintln!(\"{name} ran at {{}} from {{}} to {{}}\", profile, t0, now());\n{end}"
+        )
+    };
+    for (name, body) in [("a", timed("a", "")), ("b", timed("b", "panic!(\"b fails\");")), ("c", timed("c", ""))] {
         let nb = serde_json::json!({
             "nbformat": 4, "nbformat_minor": 5, "metadata": { "kernelspec": { "name": "hoimat", "display_name": "hoimat (Rust)", "language": "rust" } },
             "cells": [
@@ -458,9 +472,15 @@ fn run_notebooks_two_at_a_time() {
     for line in ["a.ipynb: ok", "b.ipynb: FAILED", "c.ipynb: ok", "(2 at a time)"] {
         assert!(said.contains(line), "missing {line:?} in:\n{said}");
     }
-    let a = std::fs::read_to_string(results.join("notebooks/a.ipynb")).unwrap();
-    assert!(a.contains("a ran at smoke"), "{a}");
-    assert!(std::fs::read_to_string(results.join("notebooks/c.ipynb")).unwrap().contains("c ran at smoke"));
+    let span = |name: &str| -> (f64, f64) {
+        let text = std::fs::read_to_string(results.join(format!("notebooks/{name}.ipynb"))).unwrap();
+        let at = text.find(&format!("{name} ran at smoke from ")).unwrap_or_else(|| panic!("{name}: no timing in {text}"));
+        let words: Vec<&str> = text[at..].split_whitespace().collect();
+        (words[5].parse().unwrap(), words[7].trim_end_matches(|c: char| !c.is_ascii_digit()).parse().unwrap())
+    };
+    let (a, b, c) = (span("a"), span("b"), span("c"));
+    assert!(a.0 < b.1 && b.0 < a.1, "a {a:?} and b {b:?} ran one after the other");
+    assert!(c.0 >= a.1.min(b.1) - 0.5, "c {c:?} started before a {a:?} or b {b:?} ended: three at once");
     let log = std::fs::read_to_string(results.join("notebooks/run.log")).unwrap();
     let at = |s: &str| log.find(s).unwrap_or_else(|| panic!("{s} not in run.log:\n{log}"));
     assert!(at("== a.ipynb") < at("== b.ipynb") && at("== b.ipynb") < at("== c.ipynb"), "{log}");

@@ -92,6 +92,8 @@ pub struct AdaptRun {
     pub params: ParamSet,
     pub log: Vec<EpochLog>,
     pub captured: Vec<usize>,
+    /// The frames scored after every epoch.
+    pub scored: Vec<usize>,
     /// How good the annotator's labels were: mean over the captured frames
     /// of MAD (x1e3) and mIoU against the true alpha.
     pub label_mad: f64,
@@ -99,20 +101,32 @@ pub struct AdaptRun {
 }
 
 /// Held-out mIoU and MAD of `params` on `clip` (recurrent state carried
-/// through the whole clip; only frames not in `captured` are scored).
-pub fn held_out_scores(net: &MattingNet, params: &ParamSet, clip: &ClipTensors, truth: &[Plane], captured: &[usize], device: Device, ratio: f64) -> (f64, f64) {
-    let (pha, _) = predict_clip_at(net, params, clip, 8, device, ratio);
-    let (mut miou, mut mad, mut n) = (0.0, 0.0, 0);
-    for (i, t) in truth.iter().enumerate() {
-        if captured.contains(&i) {
-            continue;
-        }
-        let p = to_plane(&pha.get(i as i64)).quantised();
-        miou += metrics::miou(&p, t, DEFAULT_MIOU_THRESHOLD).expect("same size");
-        mad += metrics::mad(&p, t).expect("same size");
-        n += 1;
+/// through the whole clip), over the frames `scored` against `truth`; NaN
+/// when nothing is scored.
+pub fn held_out_scores(net: &MattingNet, params: &ParamSet, clip: &ClipTensors, truth: &[Plane], scored: &[usize], device: Device, ratio: f64) -> (f64, f64) {
+    if scored.is_empty() {
+        return (f64::NAN, f64::NAN);
     }
-    (miou / n.max(1) as f64, mad / n.max(1) as f64)
+    let (pha, _) = predict_clip_at(net, params, clip, 8, device, ratio);
+    let (mut miou, mut mad) = (0.0, 0.0);
+    for &i in scored {
+        let p = to_plane(&pha.get(i as i64)).quantised();
+        miou += metrics::miou(&p, &truth[i], DEFAULT_MIOU_THRESHOLD).expect("same size");
+        mad += metrics::mad(&p, &truth[i]).expect("same size");
+    }
+    (miou / scored.len() as f64, mad / scored.len() as f64)
+}
+
+/// What adaptation trains on and what it scores: the captured frames with
+/// their labels, and the frames scored after every epoch against the
+/// clip's alpha.
+pub struct Capture {
+    /// Sorted frame indices.
+    pub captured: Vec<usize>,
+    /// One label per captured frame.
+    pub labels: Vec<Plane>,
+    /// Sorted frame indices, disjoint from `captured`.
+    pub scored: Vec<usize>,
 }
 
 /// Adapt `model` to `clip`. `backgrounds` feed background replacement
@@ -127,20 +141,13 @@ pub fn adapt(
     backgrounds: &[Tensor],
     cfg: &AdaptConfig,
     probe: Option<&dyn Fn(&MattingNet, &ParamSet) -> f64>,
-    mut on_epoch: impl FnMut(&EpochLog),
+    on_epoch: impl FnMut(&EpochLog),
 ) -> AdaptRun {
-    let device = model.device();
-    let net = model.duplicate();
-    let ct = ClipTensors::from_clip(clip);
     let truth: Vec<Plane> = clip.frames.iter().map(|f| f.pha.quantised()).collect();
     let captured = pick_frames(clip.frames.len(), cfg.frames, cfg.policy);
     // Annotate the captured frames once, as a user would.
     let mut ar = Rand::keyed(&format!("adapt/annotate/{}", clip.meta.name), cfg.seed);
     let labels: Vec<Plane> = captured.iter().map(|&i| annotator.annotate(&clip.frames[i].com, &clip.frames[i].pha, &mut ar)).collect();
-    let ix = Tensor::from_slice(&captured.iter().map(|&i| i as i64).collect::<Vec<_>>());
-    let com = ct.com.index_select(0, &ix);
-    let (h, w) = (com.size()[2], com.size()[3]);
-    let pha = Tensor::stack(&labels.iter().map(|l| Tensor::from_slice(&l.data).view([1, h, w])).collect::<Vec<_>>(), 0);
     let n = captured.len();
     let (mut label_mad, mut label_miou) = (0.0, 0.0);
     for (l, &i) in labels.iter().zip(&captured) {
@@ -148,13 +155,44 @@ pub fn adapt(
         label_mad += metrics::mad(&q, &truth[i]).expect("same size") / n as f64;
         label_miou += metrics::miou(&q, &truth[i], DEFAULT_MIOU_THRESHOLD).expect("same size") / n as f64;
     }
+    let scored = (0..clip.frames.len()).filter(|i| !captured.contains(i)).collect();
+    let run = adapt_capture(model, factory, clip, Capture { captured, labels, scored }, backgrounds, cfg, probe, on_epoch);
+    AdaptRun { label_mad, label_miou, ..run }
+}
+
+/// Adapt `model` to `clip` from a given capture: the loop of [`adapt`],
+/// for labels that come from elsewhere (a user's own annotations of their
+/// footage, `adapt::footage`). The run's label scores are NaN: there is no
+/// truth to hold the labels against.
+#[allow(clippy::too_many_arguments)]
+pub fn adapt_capture(
+    model: &MattingNet,
+    factory: &MattingNet,
+    clip: &Clip,
+    capture: Capture,
+    backgrounds: &[Tensor],
+    cfg: &AdaptConfig,
+    probe: Option<&dyn Fn(&MattingNet, &ParamSet) -> f64>,
+    mut on_epoch: impl FnMut(&EpochLog),
+) -> AdaptRun {
+    let device = model.device();
+    let net = model.duplicate();
+    let ct = ClipTensors::from_clip(clip);
+    let truth: Vec<Plane> = clip.frames.iter().map(|f| f.pha.quantised()).collect();
+    let Capture { captured, labels, scored } = capture;
+    let ix = Tensor::from_slice(&captured.iter().map(|&i| i as i64).collect::<Vec<_>>());
+    let com = ct.com.index_select(0, &ix);
+    let (h, w) = (com.size()[2], com.size()[3]);
+    let pha = Tensor::stack(&labels.iter().map(|l| Tensor::from_slice(&l.data).view([1, h, w])).collect::<Vec<_>>(), 0);
+    let n = captured.len();
+    let (label_mad, label_miou) = (f64::NAN, f64::NAN);
 
     let ratio = match cfg.downsample_ratio {
         Some(r) => r,
         None => crate::model::matter::resolve_ratio(&net, None, h, w, crate::model::matter::refiner_trained(&net)).expect("no ratio given"),
     };
     let mut params = net.params.detached(true);
-    let (miou, mad) = held_out_scores(&net, &params, &ct, &truth, &captured, device, ratio);
+    let (miou, mad) = held_out_scores(&net, &params, &ct, &truth, &scored, device, ratio);
     let mut log = vec![EpochLog { epoch: 0, miou, mad, loss: None, train_s: 0.0, probe: probe.map(|f| f(&net, &params)) }];
     on_epoch(&log[0]);
     let mut train_s = 0.0;
@@ -177,12 +215,12 @@ pub fn adapt(
         let (next, loss) = epoch(&net, &params, factory, &groups, cfg.strategy, &cfg.weights, &cfg.fc, cfg.lr);
         params = next;
         train_s += t0.elapsed().as_secs_f64();
-        let (miou, mad) = held_out_scores(&net, &params, &ct, &truth, &captured, device, ratio);
+        let (miou, mad) = held_out_scores(&net, &params, &ct, &truth, &scored, device, ratio);
         let line = EpochLog { epoch: e, miou, mad, loss: Some(loss), train_s, probe: probe.map(|f| f(&net, &params)) };
         on_epoch(&line);
         log.push(line);
     }
-    AdaptRun { params, log, captured, label_mad, label_miou }
+    AdaptRun { params, log, captured, scored, label_mad, label_miou }
 }
 
 /// Epochs until held-out mIoU first reaches `threshold` (None if never).

@@ -90,10 +90,6 @@ pub fn run(args: InferArgs) -> Result<()> {
         let (p, b) = (net.params().map(|_, t| t.to_kind(tch::Kind::Half)), net.buffers().map(|_, t| t.to_kind(tch::Kind::Half)));
         net.set_weights(p, b);
     }
-    let parse_size = |s: &str| -> Result<(u32, u32)> {
-        let (w, h) = s.split_once('x').with_context(|| format!("--input-resize {s}: expected WxH"))?;
-        Ok((w.parse().with_context(|| format!("--input-resize {s}: width"))?, h.parse().with_context(|| format!("--input-resize {s}: height"))?))
-    };
     let fps = match input_fps.split_once('/') {
         Some((a, b)) => (a.parse()?, b.parse()?),
         None => (input_fps.parse().with_context(|| format!("--input-fps {input_fps}"))?, 1),
@@ -105,7 +101,7 @@ pub fn run(args: InferArgs) -> Result<()> {
         output_type,
         mbps: output_video_mbps,
         seq_chunk,
-        resize: input_resize.as_deref().map(parse_size).transpose()?,
+        resize: input_resize.as_deref().map(super::parse_size).transpose()?,
         ratio: downsample_ratio,
         half,
         overwrite,

@@ -5,3 +5,10 @@ pub mod data;
 pub mod infer;
 pub mod reproduce;
 pub mod train;
+
+/// `--input-resize WxH`.
+pub fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+    use anyhow::Context;
+    let (w, h) = s.split_once('x').with_context(|| format!("--input-resize {s}: expected WxH"))?;
+    Ok((w.parse().with_context(|| format!("--input-resize {s}: width"))?, h.parse().with_context(|| format!("--input-resize {s}: height"))?))
+}

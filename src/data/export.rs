@@ -50,7 +50,6 @@ pub fn generate(set: SetName, profile: Profile, seed: u64, out: &Path, format: F
     let manifest = world::manifest(set, profile, seed, &plans);
     let frames: usize = plans.iter().map(|p| p.meta.n_frames).sum();
     let bar = progress::bar(plans.len() as u64, &format!("{set} ({profile})"));
-    let batch = rayon::current_num_threads().max(1) * 2;
     let path = match format {
         Format::Hdf5 => out.join(format!("{set}.h5")),
         _ => out.join(set.name()),
@@ -77,6 +76,7 @@ pub fn generate(set: SetName, profile: Profile, seed: u64, out: &Path, format: F
         #[cfg(feature = "hdf5")]
         Format::Hdf5 => {
             let mut w = super::h5::H5Writer::create(&path, &manifest)?;
+            let batch = rayon::current_num_threads().max(1) * 2;
             for chunk in plans.chunks(batch) {
                 let clips: Vec<_> = chunk.par_iter().map(world::render).collect();
                 for c in &clips {

@@ -31,12 +31,45 @@ pub struct VideoInfo {
     /// Frame count from the container, when it states one.
     pub frames: Option<u64>,
     pub codec: String,
+    /// Display rotation from the stream's display matrix, in degrees
+    /// (0, 90, 180 or 270; phone video is often stored sideways).
+    pub rotation: u32,
+    /// Sample (pixel) aspect ratio; (1, 1) for square pixels. Anamorphic
+    /// video (DV, some broadcast) stores wider pictures in fewer columns.
+    pub sar: (u32, u32),
+    /// The file's stream index of this video (the one decoded).
+    pub stream: usize,
 }
 
 impl VideoInfo {
     pub fn fps_f64(&self) -> f64 {
         self.fps.0 as f64 / self.fps.1.max(1) as f64
     }
+
+    /// The frame size as displayed (and as [`VideoReader`] decodes it):
+    /// square pixels (the width scaled by the sample aspect ratio, kept
+    /// even), then the sides swapped for a quarter turn.
+    pub fn display_size(&self) -> (u32, u32) {
+        let (n, d) = self.sar;
+        let w = if n == d { self.width } else { ((self.width as u64 * n as u64 + d as u64) / (2 * d as u64) * 2).max(2) as u32 };
+        if self.rotation % 180 == 90 {
+            (self.height, w)
+        } else {
+            (w, self.height)
+        }
+    }
+}
+
+/// ffprobe's rotation (any sign, any multiple of 90 in practice) as a
+/// quarter turn in [0, 360); other angles are refused (no decoder applies
+/// them), naming the file.
+fn quarter_turns(path: &Path, degrees: f64) -> Result<u32> {
+    let d = degrees.rem_euclid(360.0);
+    let q = (d / 90.0).round() * 90.0;
+    if (d - q).abs() > 0.5 {
+        bail!("{}: a display rotation of {degrees} degrees, which is not a quarter turn", path.display());
+    }
+    Ok(q as u32 % 360)
 }
 
 fn tool(name: &str) -> Command {
@@ -80,7 +113,7 @@ pub fn probe(path: &Path) -> Result<VideoInfo> {
         bail!("{}: an empty file, not a video", path.display());
     }
     let out = tool("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,r_frame_rate,avg_frame_rate,nb_frames,codec_name", "-of", "json"])
+        .args(["-v", "error", "-select_streams", "v", "-show_entries", "stream=index,width,height,r_frame_rate,avg_frame_rate,nb_frames,codec_name,sample_aspect_ratio:stream_disposition=attached_pic:stream_side_data=rotation", "-of", "json"])
         .arg(path)
         .output()
         .map_err(|e| missing_tool("ffprobe", e))?;
@@ -88,14 +121,26 @@ pub fn probe(path: &Path) -> Result<VideoInfo> {
         bail!("{}: not a readable video: {}", path.display(), String::from_utf8_lossy(&out.stderr).trim());
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| format!("{}: ffprobe's answer is not JSON", path.display()))?;
-    let Some(s) = v["streams"].get(0) else { bail!("{}: has no video stream", path.display()) };
+    let streams = v["streams"].as_array().cloned().unwrap_or_default();
+    // The clip, not a cover picture: a picture is marked as attached (MP4,
+    // MOV) or is a still-image stream of its own (Matroska may list it
+    // first), and ffmpeg's own choice would differ from ffprobe's first.
+    let still = |s: &serde_json::Value| s["disposition"]["attached_pic"].as_i64() == Some(1) || ["png", "mjpeg", "bmp", "tiff", "webp", "gif"].contains(&s["codec_name"].as_str().unwrap_or(""));
+    let Some(s) = streams.iter().find(|s| !still(s)).or_else(|| streams.iter().find(|s| s["disposition"]["attached_pic"].as_i64() != Some(1))) else {
+        bail!("{}: has no video stream{}", path.display(), if streams.is_empty() { "" } else { " (only a cover picture)" })
+    };
+    let stream = s["index"].as_u64().with_context(|| format!("{}: ffprobe names no stream index", path.display()))? as usize;
     let (width, height) = (s["width"].as_u64().unwrap_or(0) as u32, s["height"].as_u64().unwrap_or(0) as u32);
     if width == 0 || height == 0 {
         bail!("{}: the video stream has no frame size (zero-sized)", path.display());
     }
     let fps = s["avg_frame_rate"].as_str().and_then(parse_rate).or_else(|| s["r_frame_rate"].as_str().and_then(parse_rate)).with_context(|| format!("{}: the video stream has no frame rate", path.display()))?;
     let frames = s["nb_frames"].as_str().and_then(|n| n.parse().ok());
-    Ok(VideoInfo { width, height, fps, frames, codec: s["codec_name"].as_str().unwrap_or("?").to_string() })
+    let degrees = s["side_data_list"].as_array().into_iter().flatten().find_map(|d| d["rotation"].as_f64()).unwrap_or(0.0);
+    let rotation = quarter_turns(path, degrees)?;
+    // "0:1" (unknown) or absent means square.
+    let sar = s["sample_aspect_ratio"].as_str().and_then(|r| r.split_once(':')).and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))).filter(|&(a, b): &(u32, u32)| a > 0 && b > 0).unwrap_or((1, 1));
+    Ok(VideoInfo { width, height, fps, frames, codec: s["codec_name"].as_str().unwrap_or("?").to_string(), rotation, sar, stream })
 }
 
 /// Decoded frames of a video, RGB24, in order, optionally resized.
@@ -116,14 +161,17 @@ impl VideoReader {
             anyhow::ensure!(w > 0 && h > 0, "--input-resize {w}x{h}: both sides must be positive");
         }
         let info = probe(path)?;
-        let (width, height) = resize.unwrap_or((info.width, info.height));
+        // Frames as displayed: ffmpeg applies the display rotation (a phone
+        // held upright records sideways frames and a quarter turn), so the
+        // matte is computed on an upright person and the outputs play
+        // upright without any rotation flag; a resize applies after it.
+        let (width, height) = resize.unwrap_or(info.display_size());
         let mut cmd = tool("ffmpeg");
-        // Frames as stored: rotation metadata (phone video) is not applied, so
-        // the decoded size is the probed one (ffmpeg would otherwise turn a
-        // 90-degree clip and swap its sides).
-        cmd.args(["-v", "error", "-nostdin", "-noautorotate", "-i"]).arg(path);
-        if resize.is_some() {
-            cmd.args(["-vf", &format!("scale={width}:{height}:flags=bilinear")]);
+        cmd.args(["-v", "error", "-nostdin", "-i"]).arg(path).args(["-map", &format!("0:{}", info.stream)]);
+        // Scaled to the display size (square pixels) or the asked size; the
+        // size is named exactly, so the bytes per frame are known here.
+        if resize.is_some() || info.sar.0 != info.sar.1 {
+            cmd.args(["-vf", &format!("scale={width}:{height}:flags=bilinear,setsar=1")]);
         }
         // Every decoded frame once, at its own timestamp (no duplication or drops).
         cmd.args(["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
