@@ -397,8 +397,8 @@ fn eval(pred: &std::path::Path, truth: &std::path::Path, json: bool, per_clip: O
 }
 
 
-#[allow(clippy::too_many_arguments)]
 /// `adapt`'s options for a recording (a video or a folder of frames).
+#[derive(serde::Serialize)]
 struct Footage {
     labels: Option<PathBuf>,
     holdout: Option<usize>,
@@ -431,7 +431,11 @@ fn adapt_cmd(
     let (factory_net, _) = checkpoint::load(&factory_path, device).with_context(|| format!("loading the factory model {}", factory_path.display()))?;
     // A clip folder holds its truth (com/ and pha/); anything else is a
     // recording, whose labels the user made.
+    anyhow::ensure!(clip_dir.exists(), "{}: no such file or folder", clip_dir.display());
     let recording = !clip_dir.join("com").is_dir();
+    if !recording && (footage.holdout.is_some() || footage.resize.is_some()) {
+        anyhow::bail!("{}: a clip folder is scored on every frame not captured; --holdout and --input-resize are for a video or a folder of frames", clip_dir.display());
+    }
     let rec = match (&footage.labels, recording) {
         (Some(labels), true) => Some(hoimat::adapt::footage::load(clip_dir, labels, footage.resize, footage.max_frames)?),
         (None, true) => anyhow::bail!("{}: a recording has no truth; give your alpha mattes of some of its frames with --labels DIR (named by frame index, e.g. 000012.png)", clip_dir.display()),
@@ -457,13 +461,14 @@ fn adapt_cmd(
     let on_epoch = |l: &hoimat::adapt::EpochLog| println!("epoch {:>3}: held-out mIoU {:.4}, MAD {:.2} (x1e3), train {:.1} s", l.epoch, l.miou, l.mad, l.train_s);
     if let Some(rec) = &rec {
         let n = rec.labelled.len();
-        let capture = rec.capture(footage.holdout.unwrap_or(n / 4))?;
+        // A quarter of the labels scored, at least one when two or more.
+        let capture = rec.capture(footage.holdout.unwrap_or(if n >= 2 { (n / 4).max(1) } else { 0 }))?;
         println!(
             "adapting {} to {} ({} frames of {w}x{h}, your labels): {} labelled frames train, {} scored ({:?}), {:?} / {:?}, {} epochs, lr {}, factory {}",
             ckpt.display(), clip_dir.display(), clip.frames.len(), capture.captured.len(), capture.scored.len(), capture.scored, cfg.strategy, cfg.sampling, cfg.epochs, cfg.lr, factory_path.display()
         );
         let run = hoimat::adapt::adapt_capture(&model, &factory_net, clip, capture, &backgrounds, cfg, None, on_epoch);
-        let prov = serde_json::json!({"trainer": "local_adaptation", "config": cfg, "from": ckpt, "factory": factory_path, "clip": clip_dir, "frames_read": clip.frames.len(), "size": [w, h], "labels": footage.labels, "label_files": rec.label_files, "annotator": "user labels", "captured": run.captured, "scored": run.scored, "log": run.log, "done": true});
+        let prov = serde_json::json!({"trainer": "local_adaptation", "config": cfg, "from": ckpt, "factory": factory_path, "clip": clip_dir, "frames_read": clip.frames.len(), "size": [w, h], "recording": footage, "label_files": rec.label_files, "annotator": "user labels", "captured": run.captured, "scored": run.scored, "log": run.log, "done": true});
         return save_adapted(&model, run, out, prov);
     }
     let annotator = hoimat::adapt::NoisyAnnotator { noise };

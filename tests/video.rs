@@ -235,12 +235,27 @@ fn anamorphic_pixels_are_squared_and_cover_art_is_skipped() {
     assert_eq!(info.display_size(), (128, 36));
     let mut r = VideoReader::open(&wide, None).unwrap();
     assert_eq!((r.width, r.height), (128, 36));
-    let mut k = 0;
+    // Stretched, not padded: column 2x of the wide frame shows column x.
+    let mut plain = VideoReader::open(&video, None).unwrap();
+    let (mut k, mut stretched, mut unstretched) = (0, 0.0f64, 0.0f64);
     while let Some(f) = r.next_frame().unwrap() {
         assert_eq!(f.len(), 128 * 36 * 3);
+        let o = plain.next_frame().unwrap().unwrap();
+        for y in 0..36 {
+            for x in 0..64 {
+                for c in 0..3 {
+                    let v = o[(y * 64 + x) * 3 + c] as f64;
+                    stretched += (f[(y * 128 + 2 * x) * 3 + c] as f64 - v).abs();
+                    unstretched += (f[(y * 128 + x) * 3 + c] as f64 - v).abs();
+                }
+            }
+        }
         k += 1;
     }
     assert_eq!(k, n);
+    let per = (n * 64 * 36 * 3) as f64;
+    eprintln!("anamorphic: {:.2} levels off stretched, {:.2} unstretched", stretched / per, unstretched / per);
+    assert!(stretched / per < 4.0 && unstretched / per > 2.0 * stretched / per, "{:.2} / {:.2}", stretched / per, unstretched / per);
     // A cover picture before the clip: Matroska keeps the streams in the
     // order given (MP4 and MOV put an attached picture last), and the
     // picture is larger than the clip, so "the first video stream" and

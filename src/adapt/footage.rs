@@ -3,7 +3,8 @@
 //! labels a few frames (the paper with MatteAnything's clicks; any tool
 //! that writes alpha mattes will do). Frames come from a video file or a
 //! folder of png/jpg frames; labels from a folder of alpha mattes named by
-//! the frame's index in decoding order (`12.png`, `000012.png`).
+//! the frame's index, counted from 0 (`12.png`, `000012.png`): its place in
+//! decoding order for a video, in name order for a folder of frames.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,7 @@ use anyhow::{bail, Context, Result};
 
 use super::annotate::{pick_frames, FramePolicy};
 use super::local::Capture;
-use crate::data::png::{list_frames, read_gray};
+use crate::data::png::{list_frames, open_image};
 use crate::data::video::{self, VideoReader};
 use crate::frame::{Clip, Frame, Plane, Rgb};
 
@@ -37,7 +38,7 @@ pub fn load(input: &Path, labels: &Path, resize: Option<(u32, u32)>, max_frames:
     let mut label_files = vec![];
     for f in files {
         let name = stem(&f);
-        let Ok(i) = name.parse::<usize>() else {
+        let Some(i) = name.bytes().all(|b| b.is_ascii_digit()).then(|| name.parse::<usize>().ok()).flatten() else {
             bail!("{}: a label's name must be its frame's index (e.g. 000012.png), not '{name}'", f.display());
         };
         if i >= clip.frames.len() {
@@ -46,7 +47,7 @@ pub fn load(input: &Path, labels: &Path, resize: Option<(u32, u32)>, max_frames:
         if labelled.contains(&i) {
             bail!("{}: a second label for frame {i}", f.display());
         }
-        let mut pha = read_gray(&f)?;
+        let mut pha = read_label(&f)?;
         let (w, h) = (pha.w as u32, pha.h as u32);
         if (w, h) != size.stored {
             if (w, h) != size.read {
@@ -124,9 +125,83 @@ fn read_frames(input: &Path, resize: Option<(u32, u32)>, max_frames: usize) -> R
     Ok((frames, size))
 }
 
+/// A label: the alpha channel of an image that has one (a cutout, as many
+/// matting tools save it), else its grey level.
+fn read_label(path: &Path) -> Result<Plane> {
+    let img = open_image(path)?;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if img.color().has_alpha() {
+        let a: Vec<u8> = img.to_luma_alpha8().pixels().map(|p| p.0[1]).collect();
+        return Ok(Plane::from_u8(w, h, &a));
+    }
+    Ok(Plane::from_u8(w, h, img.to_luma8().as_raw()))
+}
+
 /// A label resized like its frame (bilinear on the 8-bit matte).
 fn resize_plane(p: &Plane, (w, h): (u32, u32)) -> Plane {
     let img = image::GrayImage::from_raw(p.w as u32, p.h as u32, p.to_u8()).expect("sized");
     let r = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
     Plane::from_u8(w as usize, h as usize, r.as_raw())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("hoimat-footage-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("frames")).unwrap();
+        std::fs::create_dir_all(d.join("labels")).unwrap();
+        for i in 0..3u8 {
+            image::save_buffer(d.join("frames").join(format!("f{i}.png")), &[40 * i; 4 * 2 * 3], 4, 2, image::ColorType::Rgb8).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn labels_from_a_folder_of_frames() {
+        let d = scratch("ok");
+        // A cutout (RGBA): its alpha is the label, not its colour.
+        let mut rgba = vec![];
+        for k in 0..8u8 {
+            rgba.extend_from_slice(&[255, 0, 0, k * 30]);
+        }
+        image::save_buffer(d.join("labels/0001.png"), &rgba, 4, 2, image::ColorType::Rgba8).unwrap();
+        image::save_buffer(d.join("labels/2.png"), &[255u8; 8], 4, 2, image::ColorType::L8).unwrap();
+        let f = load(&d.join("frames"), &d.join("labels"), None, 10).unwrap();
+        assert_eq!(f.clip.frames.len(), 3);
+        assert_eq!(f.labelled, vec![1, 2]);
+        assert_eq!(f.clip.frames[1].pha.to_u8(), (0..8u8).map(|k| k * 30).collect::<Vec<_>>());
+        assert_eq!(f.clip.frames[0].pha.to_u8(), vec![0u8; 8]);
+        // Frame 1 is the second in name order; its colour is 40/255.
+        assert!((f.clip.frames[1].com.data[0] - 40.0 / 255.0).abs() < 1e-6);
+        let c = f.capture(1).unwrap();
+        assert_eq!((c.captured, c.scored), (vec![2], vec![1]));
+        assert!(f.capture(2).is_err());
+        // Resized with the frames.
+        let f = load(&d.join("frames"), &d.join("labels"), Some((2, 1)), 10).unwrap();
+        assert_eq!((f.clip.frames[2].pha.w, f.clip.frames[2].pha.h), (2, 1));
+        assert!(f.clip.frames[2].pha.data.iter().all(|&a| a == 1.0));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn bad_labels_name_their_file() {
+        for (name, want) in [("+1.png", "frame's index"), ("1a.png", "frame's index"), ("3.png", "has 3 frames"), ("1.png", "second label")] {
+            let d = scratch("bad");
+            image::save_buffer(d.join("labels").join(name), &[0u8; 8], 4, 2, image::ColorType::L8).unwrap();
+            if name == "1.png" {
+                image::save_buffer(d.join("labels/001.png"), &[0u8; 8], 4, 2, image::ColorType::L8).unwrap();
+            }
+            let e = format!("{:#}", load(&d.join("frames"), &d.join("labels"), None, 10).err().unwrap());
+            assert!(e.contains(want) && e.contains(d.join("labels").to_str().unwrap()), "{name}: {e}");
+            let _ = std::fs::remove_dir_all(&d);
+        }
+        let d = scratch("size");
+        image::save_buffer(d.join("labels/0.png"), &[0u8; 6], 3, 2, image::ColorType::L8).unwrap();
+        let e = format!("{:#}", load(&d.join("frames"), &d.join("labels"), None, 10).err().unwrap());
+        assert!(e.contains("0.png") && e.contains("3x2"), "{e}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }

@@ -98,8 +98,9 @@ pub fn reference(pred: &Path, truth: &Path) -> Result<(serde_json::Value, f64)> 
     Ok((v, secs))
 }
 
-/// Decode every PNG of both trees in parallel with the evaluator's decoder
-/// and nothing else: the floor under any evaluator built on it.
+/// Decode every PNG of both trees once, in parallel, with the evaluator's
+/// decoder and its conversion to f32, and nothing else (no header pass, no
+/// repeated dtSSD frame): roughly the floor under any evaluator built on it.
 pub fn decode_only(pred: &Path, truth: &Path) -> Result<(f64, usize)> {
     use rayon::prelude::*;
     fn pngs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -172,7 +173,7 @@ pub fn run(profile: Profile, seed: u64, clips: usize, frames: usize, keep: Optio
     println!("largest relative difference: {rel:.2e} ({})", if rel <= 1e-4 { "agree to 1e-4" } else { "DISAGREE" });
     println!("time: hoimat {ours_s:.3} s, reference {theirs_s:.3} s (after imports): speed-up x{:.1}", theirs_s / ours_s);
     println!(
-        "decoding alone: the {images} PNGs, decoded on the same threads with nothing else, take {decode_s:.3} s ({:.0}% of ours); 20x the reference would be {:.3} s in all",
+        "decoding alone: the {images} PNGs, decoded and converted to f32 on the same threads with no metric, take {decode_s:.3} s ({:.0}% of ours); 20x the reference would be {:.3} s in all",
         100.0 * decode_s / ours_s,
         theirs_s / 20.0
     );

@@ -168,11 +168,11 @@ impl VideoReader {
         let (width, height) = resize.unwrap_or(info.display_size());
         let mut cmd = tool("ffmpeg");
         cmd.args(["-v", "error", "-nostdin", "-i"]).arg(path).args(["-map", &format!("0:{}", info.stream)]);
-        // Scaled to the display size (square pixels) or the asked size; the
-        // size is named exactly, so the bytes per frame are known here.
-        if resize.is_some() || info.sar.0 != info.sar.1 {
-            cmd.args(["-vf", &format!("scale={width}:{height}:flags=bilinear,setsar=1")]);
-        }
+        // Scaled to the display size (square pixels) or the asked size, and
+        // the size always named, so the bytes per frame are the ones
+        // counted here whatever ffmpeg decides about rotation.
+        let flags = if resize.is_some() || info.sar.0 != info.sar.1 { ":flags=bilinear" } else { "" };
+        cmd.args(["-vf", &format!("scale={width}:{height}{flags},setsar=1")]);
         // Every decoded frame once, at its own timestamp (no duplication or drops).
         cmd.args(["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| missing_tool("ffmpeg", e))?;

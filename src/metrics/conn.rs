@@ -157,7 +157,8 @@ pub fn conn_levels(p: &Plane, t: &Plane) -> Result<Vec<f32>, MetricError> {
     let th = conn_thresholds();
     // k = how many of s_1..s_10 the pixel reaches on both sides, compared in
     // f64 like numpy: (t >= s) & (p >= s) is min(t, p) >= s.
-    let k: Vec<u8> = t.data.iter().zip(&p.data).map(|(&a, &b)| last_threshold(&th, (a as f64).min(b as f64))).collect();
+    // (f64::min would return the other side of a NaN; a NaN is in no mask.)
+    let k: Vec<u8> = t.data.iter().zip(&p.data).map(|(&a, &b)| if a.is_nan() || b.is_nan() { 0 } else { last_threshold(&th, (a as f64).min(b as f64)) }).collect();
     let rowmax: Vec<u8> = k.chunks(w).map(|r| r.iter().copied().max().unwrap_or(0)).collect();
     // survived[j] = thresholds in a row, from s_1, whose largest component holds j.
     let mut survived = vec![0u8; n];
@@ -237,6 +238,11 @@ mod tests {
             assert_eq!(last_threshold(&th, m), count(m), "{m:e}");
         }
         assert_eq!(last_threshold(&th, f64::NAN), 0);
+        // One NaN side: in no mask (numpy's comparisons are false), level 0.
+        let t = Plane::try_new(2, 1, vec![f32::NAN, 0.9]).unwrap();
+        let p = Plane::try_new(2, 1, vec![0.9, 0.9]).unwrap();
+        // Pixel 1: 0.9f32 is just under s_9, so it survives s_1..s_8: level s_8.
+        assert_eq!(conn_levels(&p, &t).unwrap(), vec![0.0, 0.8]);
     }
 
     #[test]
