@@ -240,6 +240,12 @@ enum BenchCmd {
         #[arg(long, value_delimiter = ',')]
         models: Vec<hoimat::model::Arch>,
     },
+    /// Video decoding and encoding through ffmpeg, constant-rate vs timed (variable-rate) output.
+    Video {
+        /// Frames per size.
+        #[arg(long, default_value_t = 60)]
+        frames: u32,
+    },
     /// Our evaluator vs the RVM-style Python reference: agreement and speed-up.
     Eval {
         #[arg(long, default_value = "quick")]
@@ -274,6 +280,7 @@ fn main() -> Result<()> {
         }
         Cmd::Bench { cmd: BenchCmd::Meta { cpu } } => hoimat::bench::meta::run(hoimat::torch_env::device(cpu)),
         Cmd::Bench { cmd: BenchCmd::Model { cpu, no_reference } } => hoimat::bench::model::run(hoimat::torch_env::device(cpu), !no_reference),
+        Cmd::Bench { cmd: BenchCmd::Video { frames } } => hoimat::bench::video::run(frames),
         Cmd::Bench { cmd: BenchCmd::Eval { profile, seed, clips, frames, keep } } => hoimat::bench::eval::run(profile, seed, clips, frames, keep.as_deref()),
         Cmd::Train { cmd } => cli::train::run(cmd),
         Cmd::Eval { pred_dir, true_dir, json, per_clip, miou_threshold } => eval(&pred_dir, &true_dir, json, per_clip.as_deref(), miou_threshold),

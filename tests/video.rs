@@ -74,6 +74,7 @@ fn a_video_round_trips_and_matches_the_png_path() {
     let from_video = dir.join("v_pha");
     let rep = infer_media(&net, &video, &options(Some(from_video.clone()), Some(dir.join("v_fgr")), OutputType::Png), Device::Cpu).unwrap();
     assert_eq!((rep.frames, rep.fps), (n as u64, (25, 1)));
+    assert!(rep.frame_times.is_empty(), "a constant-rate clip is written at its rate");
     let from_folder = dir.join("f_pha");
     infer_media(&net, &frames, &options(Some(from_folder.clone()), Some(dir.join("f_fgr")), OutputType::Png), Device::Cpu).unwrap();
     let (a, b) = (files(&from_video), files(&from_folder));
@@ -271,5 +272,55 @@ fn anamorphic_pixels_are_squared_and_cover_art_is_skipped() {
         assert_eq!(Some(x), b.next_frame().unwrap(), "the clip's frames, not the cover");
     }
     assert!(b.next_frame().unwrap().is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Presentation times (s) of a file's decoded frames, as ffprobe reports
+/// them, from the first.
+fn shown_at(path: &Path) -> Vec<f64> {
+    let out = std::process::Command::new("ffprobe").args(["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time", "-of", "csv=p=0"]).arg(path).output().unwrap();
+    let t: Vec<f64> = String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).map(|l| l.trim().trim_end_matches(',').parse().unwrap()).collect();
+    t.iter().map(|x| x - t[0]).collect()
+}
+
+/// A phone's footage changes its frame rate with the light: the outputs
+/// show each frame when the source did, not at the average rate.
+#[test]
+fn variable_frame_rate_footage_keeps_its_frame_times() {
+    let dir = scratch("vfr");
+    // 20 frames made by ffmpeg (not hoimat): ten 40 ms apart, then gaps of
+    // 120, 200, 280, ... ms (frame N at 40 N + 80 max(0, N - 9) ms).
+    let src = dir.join("vfr.mp4");
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-frames:v", "20", "-vf", "settb=1/1000,setpts='N*40+gte(N\\,10)*(N-9)*80'", "-vsync", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let want: Vec<f64> = (0..20).map(|n: i32| (40 * n + 80 * (n - 9).max(0)) as f64 / 1000.0).collect();
+    let near = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1.5e-3);
+    assert!(near(&shown_at(&src), &want), "the source: {:?}", shown_at(&src));
+    let net = soft_net();
+    let (mp4, webm) = (dir.join("alpha.mp4"), dir.join("comp.webm"));
+    let o = MediaOptions { composition: Some(webm.clone()), ..options(Some(mp4.clone()), None, OutputType::Video) };
+    let rep = infer_media(&net, &src, &o, Device::Cpu).unwrap();
+    assert_eq!(rep.frames, 20);
+    assert!(near(&rep.frame_times, &want), "{:?}", rep.frame_times);
+    for out in [&mp4, &webm] {
+        assert!(near(&shown_at(out), &want), "{}: frames shown at {:?}", out.display(), shown_at(out));
+    }
+    // The pictures are the PNG path's, within codec error.
+    let pngs = dir.join("pha");
+    infer_media(&net, &src, &options(Some(pngs.clone()), None, OutputType::Png), Device::Cpu).unwrap();
+    let mut r = VideoReader::open(&mp4, None).unwrap();
+    let (mut sum, mut count) = (0.0f64, 0usize);
+    for (_, png) in files(&pngs) {
+        let want = image::load_from_memory(&png).unwrap().to_luma8().into_raw();
+        let got = r.next_frame().unwrap().expect("a frame per PNG");
+        sum += want.iter().enumerate().map(|(k, w)| (got[3 * k] as f64 - *w as f64).abs()).sum::<f64>();
+        count += want.len();
+    }
+    assert!(r.next_frame().unwrap().is_none());
+    assert!(sum / (count as f64) < 2.0, "timed alpha video vs PNG: mean |difference| {:.2}", sum / count as f64);
     let _ = std::fs::remove_dir_all(&dir);
 }

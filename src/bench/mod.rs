@@ -6,5 +6,6 @@ pub mod eval;
 pub mod gpu;
 pub mod meta;
 pub mod model;
+pub mod video;
 pub mod world;
 pub mod zoo;

@@ -112,5 +112,8 @@ pub fn run(args: InferArgs) -> Result<()> {
         "{} frames of {}x{} at {}/{} fps, downsample ratio {:.3}, in {:.1} s: decode {:.1} frames/s, model {:.1}, encode {:.1}",
         r.frames, r.width, r.height, r.fps.0, r.fps.1, r.downsample_ratio, t.elapsed().as_secs_f64(), r.decode_fps, r.model_fps, r.encode_fps
     );
+    if let [.., last] = r.frame_times[..] {
+        println!("variable frame rate ({:.1} frames/s on average over {last:.2} s): video outputs keep the source's frame times", r.fps.0 as f64 / r.fps.1 as f64);
+    }
     Ok(())
         }

@@ -6,6 +6,7 @@ pub mod export;
 #[cfg(feature = "hdf5")]
 pub mod h5;
 pub mod loaders;
+pub mod mkv;
 pub mod png;
 pub mod preview;
 pub mod video;

@@ -54,6 +54,10 @@ pub struct MediaReport {
     pub decode_fps: f64,
     pub model_fps: f64,
     pub encode_fps: f64,
+    /// The source's own frame times, kept in video outputs, when its rate
+    /// varies (`data::video::variable_rate`); empty for a constant rate.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub frame_times: Vec<f64>,
 }
 
 /// A folder that holds frames directly (png/jpg), not clips.
@@ -67,11 +71,14 @@ enum Source {
 }
 
 impl Source {
-    fn open(input: &Path, resize: Option<(u32, u32)>, folder_fps: (u32, u32)) -> Result<(Source, (u32, u32), (u32, u32), Option<u64>)> {
+    /// The source, its frame size, rate and count, and its frame times
+    /// when its rate varies (empty otherwise).
+    fn open(input: &Path, resize: Option<(u32, u32)>, folder_fps: (u32, u32)) -> Result<(Source, (u32, u32), (u32, u32), Option<u64>, Vec<f64>)> {
         if video::is_video(input) {
             let r = VideoReader::open(input, resize)?;
             let (size, fps, n) = ((r.width, r.height), r.info.fps, r.info.frames);
-            return Ok((Source::Video(Box::new(r)), size, fps, n));
+            let times = video::frame_times(input, &r.info)?.filter(|t| video::variable_rate(t, fps)).unwrap_or_default();
+            return Ok((Source::Video(Box::new(r)), size, fps, n, times));
         }
         if input.is_dir() {
             let files = list_frames(input)?;
@@ -82,7 +89,7 @@ impl Source {
             }
             let n = files.len() as u64;
             let size = resize.unwrap_or((w, h));
-            return Ok((Source::Frames { files, next: 0, size: (w, h), resize }, size, folder_fps, Some(n)));
+            return Ok((Source::Frames { files, next: 0, size: (w, h), resize }, size, folder_fps, Some(n), vec![]));
         }
         if input.is_file() {
             bail!("{}: not a video file ({}) or a folder of frames", input.display(), video::EXTENSIONS.join("/"));
@@ -123,11 +130,12 @@ enum Kind3 {
 }
 
 impl Sink {
-    fn create(path: &Path, o: &MediaOptions, size: (u32, u32), fps: (u32, u32)) -> Result<Sink> {
+    fn create(path: &Path, o: &MediaOptions, size: (u32, u32), fps: (u32, u32), times: &[f64]) -> Result<Sink> {
         if path.exists() && !o.overwrite {
             bail!("{}: already exists (pass --overwrite to replace it)", path.display());
         }
         Ok(match o.output_type {
+            OutputType::Video if !times.is_empty() => Sink::Video(VideoWriter::create_timed(path, size.0, size.1, fps, times, o.mbps)?),
             OutputType::Video => Sink::Video(VideoWriter::create(path, size.0, size.1, fps, o.mbps)?),
             OutputType::Png => Sink::Png { stage: Staging::new(path).map_err(|e| anyhow::anyhow!("{e}"))?, next: 0 },
         })
@@ -194,9 +202,9 @@ pub fn infer_media(net: &dyn Matter, input: &Path, o: &MediaOptions, device: Dev
     if let Some((w, h)) = o.resize {
         anyhow::ensure!(w > 0 && h > 0, "--input-resize {w}x{h}: both sides must be positive");
     }
-    let (mut source, size, fps, count) = Source::open(input, o.resize, o.folder_fps)?;
+    let (mut source, size, fps, count, times) = Source::open(input, o.resize, o.folder_fps)?;
     let ratio = resolve_ratio(net, o.ratio, size.1 as i64, size.0 as i64, refiner_trained(net))?;
-    let mut sinks = outputs.iter().map(|(k, p)| Ok((*k, Sink::create(p, o, size, fps)?))).collect::<Result<Vec<_>>>()?;
+    let mut sinks = outputs.iter().map(|(k, p)| Ok((*k, Sink::create(p, o, size, fps, &times)?))).collect::<Result<Vec<_>>>()?;
     let bar = crate::progress::bar(count.unwrap_or(0), "matting");
     let (mut t_dec, mut t_model, mut t_enc) = (0.0, 0.0, 0.0);
     let mut rec: Option<Vec<Tensor>> = None;
@@ -245,5 +253,5 @@ pub fn infer_media(net: &dyn Matter, input: &Path, o: &MediaOptions, device: Dev
     t_enc += t3.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let per = |t: f64| frames as f64 / t.max(1e-9);
-    Ok(MediaReport { frames, width: size.0, height: size.1, fps, downsample_ratio: ratio, decode_fps: per(t_dec), model_fps: per(t_model), encode_fps: per(t_enc) })
+    Ok(MediaReport { frames, width: size.0, height: size.1, fps, downsample_ratio: ratio, decode_fps: per(t_dec), model_fps: per(t_model), encode_fps: per(t_enc), frame_times: times })
 }
