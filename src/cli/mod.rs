@@ -1,7 +1,11 @@
 //! The `hoimat` binary's command groups (the binary's own modules; the
 //! library is `src/lib.rs`). Each is a thin layer over the library.
 
+pub mod adapt;
+pub mod bench;
 pub mod data;
+pub mod diagnose;
+pub mod eval;
 pub mod infer;
 pub mod reproduce;
 pub mod train;

@@ -16,6 +16,7 @@ pub mod grad;
 pub mod hoi;
 pub mod mad;
 pub mod miou;
+pub mod report;
 pub mod tree;
 
 pub use crate::frame::{Plane, Rgb, ShapeError};

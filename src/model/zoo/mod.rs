@@ -14,6 +14,7 @@ use super::params::ParamBuilder;
 
 pub mod adam;
 pub mod attention_memory;
+pub mod clicks;
 pub mod dfimat;
 pub mod modnet;
 pub mod vmfm;
