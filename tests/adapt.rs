@@ -176,3 +176,71 @@ fn adaptation_on_a_recording_with_user_labels() {
     let d = bad("000001.png", 10, 10);
     fails(&["--clip".as_ref(), video.as_os_str(), "--labels".as_ref(), d.as_os_str(), "--out".as_ref(), out.as_os_str()], &d.join("000001.png"), "10x10");
 }
+
+/// An adaptation experiment takes a user's recording beside (or instead of)
+/// the synthetic sets: paths relative to the definition file, rows under
+/// the dataset `recording`, a table of its own, and a run key that follows
+/// the recording's contents, not where it lies.
+#[test]
+fn an_adaptation_experiment_adapts_to_a_recording() {
+    use hoimat::experiments::definition::Definition;
+    use hoimat::experiments::Lab;
+    let _serial = common::serial();
+    tch::set_num_threads(2);
+    let dir = scratch("experiment-recording");
+    let set = world::generate("synvbhoi", Profile::Smoke, 0).unwrap();
+    let clip = &set.clips[0];
+    let (w, h) = clip.frames[0].size();
+    let footage = dir.join("defs/footage");
+    std::fs::create_dir_all(footage.join("labels")).unwrap();
+    let mut v = hoimat::data::video::VideoWriter::create(&footage.join("desk.mp4"), w as u32, h as u32, (25, 1), 20.0).unwrap();
+    for fr in &clip.frames {
+        v.write(&fr.com.to_u8()).unwrap();
+    }
+    v.finish().unwrap();
+    for i in 0..clip.frames.len() - 1 {
+        image::save_buffer(footage.join(format!("labels/{i:06}.png")), &clip.frames[i].pha.to_u8(), w as u32, h as u32, image::ColorType::L8).unwrap();
+    }
+    std::fs::write(
+        dir.join("defs/mine.toml"),
+        "id = 'mine'\ntitle = 'SGT on my recording'\nkind = 'adaptation'\nmethods = ['rvm']\nseeds = [0]\n\
+         [adaptation]\narms = [{ name = 'sgt', epochs = 2 }, { name = 'normal', strategy = 'normal', epochs = 2 }]\n\
+         [[adaptation.recordings]]\nclip = 'footage/desk.mp4'\nlabels = 'footage/labels'\nholdout = 2\n",
+    )
+    .unwrap();
+    let def = Definition::load(&dir.join("defs/mine.toml")).unwrap();
+    let rec = &def.adaptation.as_ref().unwrap().recordings[0];
+    assert_eq!((rec.clip.clone(), rec.name()), (footage.join("desk.mp4"), "desk".to_string()));
+    let lab = Lab::new(dir.join("results"), Profile::Smoke, Device::Cpu);
+    let out = lab.run(&def).unwrap();
+    for arm in ["rvm+sgt", "rvm+normal"] {
+        let of = |metric: &str| out.rows.iter().filter(|r| r.row.method == arm && r.row.metric == metric).map(|r| &r.row).collect::<Vec<_>>();
+        let curve = of("miou");
+        assert_eq!(curve.len(), 3, "{arm}: epochs 0..=2");
+        assert!(curve.iter().all(|r| r.dataset == "recording" && r.clip == "desk" && r.value.is_some_and(|v| (0.0..=1.0).contains(&v))));
+        assert_eq!(of("miou_after").len(), 1);
+        assert!(of("label_mad").is_empty(), "no truth to score the user's labels against");
+    }
+    let before = |arm: &str| out.rows.iter().find(|r| r.row.method == arm && r.row.metric == "miou_before").unwrap().row.value;
+    assert_eq!(before("rvm+sgt"), before("rvm+normal"), "both arms start from the same model on the same frames");
+    let (md, _) = hoimat::experiments::report::render(&out, &hoimat::experiments::report::PaperNumbers::builtin());
+    assert!(md.contains("your own recordings (desk)"), "{md}");
+    // The run's key: the same for a moved copy, new for a changed label.
+    let key = |d: &Definition| lab.runs_of(d).unwrap()[0].config_hash.clone();
+    let k0 = key(&def);
+    let moved = dir.join("elsewhere");
+    std::fs::create_dir_all(moved.join("footage/labels")).unwrap();
+    for f in std::fs::read_dir(footage.join("labels")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, moved.join("footage/labels").join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(footage.join("desk.mp4"), moved.join("footage/desk.mp4")).unwrap();
+    std::fs::copy(dir.join("defs/mine.toml"), moved.join("mine.toml")).unwrap();
+    assert_eq!(key(&Definition::load(&moved.join("mine.toml")).unwrap()), k0);
+    image::save_buffer(moved.join("footage/labels/000001.png"), &vec![255u8; w * h], w as u32, h as u32, image::ColorType::L8).unwrap();
+    assert_ne!(key(&Definition::load(&moved.join("mine.toml")).unwrap()), k0);
+    // A recording that is not there is an error naming it.
+    std::fs::remove_file(moved.join("footage/desk.mp4")).unwrap();
+    let e = format!("{:#}", lab.run(&Definition::load(&moved.join("mine.toml")).unwrap()).err().expect("a missing recording fails"));
+    assert!(e.contains("desk.mp4"), "{e}");
+}

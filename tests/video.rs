@@ -322,5 +322,42 @@ fn variable_frame_rate_footage_keeps_its_frame_times() {
     }
     assert!(r.next_frame().unwrap().is_none());
     assert!(sum / (count as f64) < 2.0, "timed alpha video vs PNG: mean |difference| {:.2}", sum / count as f64);
+    // An AVI output has one rate for all frames: it takes the average.
+    let avi = dir.join("alpha.avi");
+    infer_media(&net, &src, &options(Some(avi.clone()), None, OutputType::Video), Device::Cpu).unwrap();
+    assert_eq!(VideoReader::open(&avi, None).unwrap().info.fps, (125, 9));
+    let mut r = VideoReader::open(&avi, None).unwrap();
+    let mut n = 0;
+    while r.next_frame().unwrap().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 20);
+
+    // Joined streams whose times repeat: no single clock, so the outputs
+    // take the average rate (every frame kept), and the report says so.
+    let list = dir.join("list.txt");
+    std::fs::write(&list, "file 'vfr.ts'\nfile 'vfr.ts'\n").unwrap();
+    let run = |args: &[&str]| assert!(std::process::Command::new("ffmpeg").current_dir(&dir).args(["-v", "error", "-y"]).args(args).status().unwrap().success());
+    run(&["-i", "vfr.mp4", "-c", "copy", "-bsf:v", "h264_mp4toannexb", "vfr.ts"]);
+    std::fs::write(dir.join("twice.mpg"), [std::fs::read(dir.join("vfr.ts")).unwrap(), std::fs::read(dir.join("vfr.ts")).unwrap()].concat()).unwrap();
+    let out = dir.join("twice.mp4");
+    let rep = infer_media(&net, &dir.join("twice.mpg"), &options(Some(out.clone()), None, OutputType::Video), Device::Cpu).unwrap();
+    assert!(rep.irregular_times && rep.frame_times.is_empty(), "{rep:?}");
+    assert_eq!((rep.frames, probe(&out).unwrap().frames), (40, Some(40)));
+
+    // A clip trimmed by stream copy (an edit list): the container states
+    // frames the decoder never shows; they are not taken for truncation.
+    run(&["-ss", "0.5", "-i", "vfr.mp4", "-c", "copy", "trimmed.mp4"]);
+    let trimmed = dir.join("trimmed.mp4");
+    let info = probe(&trimmed).unwrap();
+    let discarded = hoimat::data::video::packets(&trimmed, &info).unwrap().discarded;
+    let mut r = VideoReader::open(&trimmed, None).unwrap();
+    let mut n = 0u64;
+    while r.next_frame().unwrap().is_some() {
+        n += 1;
+    }
+    assert!(discarded > 0, "the trim is an edit list");
+    assert_eq!(n + discarded as u64, info.frames.unwrap());
+    assert_eq!(hoimat::data::video::decoded_times(&trimmed, &info).unwrap().unwrap().len() as u64, n);
     let _ = std::fs::remove_dir_all(&dir);
 }

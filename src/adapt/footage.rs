@@ -69,6 +69,13 @@ pub fn load(input: &Path, labels: &Path, resize: Option<(u32, u32)>, max_frames:
 }
 
 impl Footage {
+    /// Labels held out for scoring unless told: a quarter, at least one
+    /// when there are two or more (one label must train).
+    pub fn default_holdout(&self) -> usize {
+        let n = self.labelled.len();
+        if n >= 2 { (n / 4).max(1) } else { 0 }
+    }
+
     /// Train on the labelled frames but `holdout` of them, spread over the
     /// recording, which are scored after every epoch against their labels
     /// (at least one frame trains; `holdout` 0 scores nothing).

@@ -46,7 +46,7 @@ pub fn run(frames: u32) -> Result<()> {
 
 fn measure(dir: &Path, frames: u32) -> Result<()> {
     println!("frames/s through ffmpeg (H.264 at 8 Mb/s, {frames} frames; the timed writer keeps each frame's own time)");
-    println!("{:>10} {:>12} {:>18} {:>15} {:>8}", "size", "decode", "encode (constant)", "encode (timed)", "ratio");
+    println!("{:>10} {:>8} {:>18} {:>15} {:>7} {:>18}", "size", "decode", "encode (constant)", "encode (timed)", "ratio", "file kB (c / t)");
     for (w, h) in [(512u32, 288u32), (1920, 1080)] {
         let clip: Vec<Vec<u8>> = (0..frames).map(|k| frame(w, h, k)).collect();
         // 25 frames/s on average, alternately 30 and 50 ms apart.
@@ -61,7 +61,8 @@ fn measure(dir: &Path, frames: u32) -> Result<()> {
             n += 1;
         }
         let decode = n as f64 / t.elapsed().as_secs_f64();
-        println!("{:>10} {:>12.1} {:>18.1} {:>15.1} {:>8.2}", format!("{w}x{h}"), decode, constant, timed, timed / constant);
+        let kb = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len() / 1000);
+        println!("{:>10} {:>8.1} {:>18.1} {:>15.1} {:>7.2} {:>18}", format!("{w}x{h}"), decode, constant, timed, timed / constant, format!("{} / {}", kb(&cfr), kb(&vfr)));
     }
     Ok(())
 }

@@ -159,9 +159,7 @@ fn adapt_cmd(
     };
     let on_epoch = |l: &hoimat::adapt::EpochLog| println!("epoch {:>3}: held-out mIoU {:.4}, MAD {:.2} (x1e3), train {:.1} s", l.epoch, l.miou, l.mad, l.train_s);
     if let Some(rec) = &rec {
-        let n = rec.labelled.len();
-        // A quarter of the labels scored, at least one when two or more.
-        let capture = rec.capture(footage.holdout.unwrap_or(if n >= 2 { (n / 4).max(1) } else { 0 }))?;
+        let capture = rec.capture(footage.holdout.unwrap_or(rec.default_holdout()))?;
         println!(
             "adapting {} to {} ({} frames of {w}x{h}, your labels): {} labelled frames train, {} scored ({:?}), {:?} / {:?}, {} epochs, lr {}, factory {}",
             ckpt.display(), clip_dir.display(), clip.frames.len(), capture.captured.len(), capture.scored.len(), capture.scored, cfg.strategy, cfg.sampling, cfg.epochs, cfg.lr, factory_path.display()

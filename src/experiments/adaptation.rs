@@ -16,9 +16,9 @@
 use anyhow::{Context, Result};
 use tch::Tensor;
 
-use super::definition::{AnnotatorKind, Definition, MethodDef};
+use super::definition::{AdaptationDef, AnnotatorKind, Definition, MethodDef};
 use super::lab::Lab;
-use crate::adapt::{adapt, epochs_to, fluctuation, AdaptConfig, Annotator, DfimatAnnotator, NoisyAnnotator};
+use crate::adapt::{adapt, adapt_capture, epochs_to, fluctuation, AdaptConfig, AdaptRun, Annotator, DfimatAnnotator, NoisyAnnotator};
 use crate::model::zoo::dfimat;
 use crate::model::Arch;
 
@@ -87,37 +87,69 @@ impl Lab {
                             probe_clip.as_ref().map(|_| &probe_fn as &dyn Fn(&MattingNet, &ParamSet) -> f64),
                             |_| {},
                         );
-                        let row = |metric: &str, v: f64| {
-                            let r = ResultRow::new(&def.id, &key, ds, &clip.meta.name, metric, v);
-                            if a.repeats > 1 { r.at_repeat(rep as i64) } else { r }
-                        };
-                        for l in &run.log {
-                            rows.push(row("miou", l.miou).at_step(l.epoch as i64));
-                            rows.push(row("mad", l.mad).at_step(l.epoch as i64));
-                            rows.push(row("train_s", l.train_s).at_step(l.epoch as i64));
-                            if let Some(p) = l.probe {
-                                rows.push(row("probe_mad", p).at_step(l.epoch as i64));
-                            }
-                        }
-                        let (first, last) = (&run.log[0], run.log.last().expect("epoch 0"));
-                        let reach = epochs_to(&run.log, a.threshold);
-                        rows.push(row("miou_before", first.miou));
-                        rows.push(row("miou_after", last.miou));
-                        rows.push(row("mad_after", last.mad));
-                        rows.push(row("epochs_to", reach.unwrap_or(cfg.epochs + 1) as f64));
-                        rows.push(row("reached", reach.is_some() as u8 as f64));
-                        rows.push(row("fluctuation", fluctuation(&run.log)));
-                        rows.push(row("adapt_s", last.train_s));
-                        rows.push(row("label_mad", run.label_mad));
-                        rows.push(row("label_miou", run.label_miou));
-                        if let Some(p) = last.probe {
-                            rows.push(row("probe_mad_after", p));
-                        }
+                        rows.extend(run_rows(def, a, &key, ds, &clip.meta.name, rep, &cfg, &run));
                     }
                 }
                 self.say(&format!("{}: {key} on {n} {ds} clips", def.id));
             }
         }
+        for r in &a.recordings {
+            let footage = crate::adapt::footage::load(&r.clip, &r.labels, r.resize, r.max_frames).with_context(|| format!("{}: recording {}", def.id, r.name()))?;
+            let (w, h) = footage.clip.frames[0].size();
+            // Background replacement needs backgrounds of the recording's size.
+            let pool: &[Tensor] = if self.profile.frame_size() == (w, h) { &backgrounds } else { &[] };
+            for arm in &a.arms {
+                let key = format!("{}+{}", m.name, arm.name);
+                for rep in 0..a.repeats {
+                    let cfg = self.arm_config(arm, rep);
+                    let capture = footage.capture(r.holdout.unwrap_or(footage.default_holdout()))?;
+                    let probe = probe_clip.as_ref().map(|_| &probe_fn as &dyn Fn(&MattingNet, &ParamSet) -> f64);
+                    let run = adapt_capture(&model, &factory, &footage.clip, capture, pool, &cfg, probe, |_| {});
+                    rows.extend(run_rows(def, a, &key, RECORDING, &r.name(), rep, &cfg, &run));
+                }
+                self.say(&format!("{}: {key} on recording {} ({} frames of {w}x{h}, {} labels{})", def.id, r.name(), footage.clip.frames.len(), footage.labelled.len(), if pool.is_empty() { ", no background replacement: not the profile's size" } else { "" }));
+            }
+        }
         Ok(rows)
     }
+}
+
+/// The dataset name of the rows of users' recordings.
+pub const RECORDING: &str = "recording";
+
+/// The rows of one adaptation run: the per-epoch curve and the derived
+/// numbers (module doc). A recording's labels have no truth to be held
+/// against, so its runs have no `label_*` rows.
+#[allow(clippy::too_many_arguments)]
+fn run_rows(def: &Definition, a: &AdaptationDef, key: &str, ds: &str, clip: &str, rep: usize, cfg: &AdaptConfig, run: &AdaptRun) -> Vec<ResultRow> {
+    let mut rows = vec![];
+    let row = |metric: &str, v: f64| {
+        let r = ResultRow::new(&def.id, key, ds, clip, metric, v);
+        if a.repeats > 1 { r.at_repeat(rep as i64) } else { r }
+    };
+    for l in &run.log {
+        rows.push(row("miou", l.miou).at_step(l.epoch as i64));
+        rows.push(row("mad", l.mad).at_step(l.epoch as i64));
+        rows.push(row("train_s", l.train_s).at_step(l.epoch as i64));
+        if let Some(p) = l.probe {
+            rows.push(row("probe_mad", p).at_step(l.epoch as i64));
+        }
+    }
+    let (first, last) = (&run.log[0], run.log.last().expect("epoch 0"));
+    let reach = epochs_to(&run.log, a.threshold);
+    rows.push(row("miou_before", first.miou));
+    rows.push(row("miou_after", last.miou));
+    rows.push(row("mad_after", last.mad));
+    rows.push(row("epochs_to", reach.unwrap_or(cfg.epochs + 1) as f64));
+    rows.push(row("reached", reach.is_some() as u8 as f64));
+    rows.push(row("fluctuation", fluctuation(&run.log)));
+    rows.push(row("adapt_s", last.train_s));
+    if run.label_mad.is_finite() {
+        rows.push(row("label_mad", run.label_mad));
+        rows.push(row("label_miou", run.label_miou));
+    }
+    if let Some(p) = last.probe {
+        rows.push(row("probe_mad_after", p));
+    }
+    rows
 }

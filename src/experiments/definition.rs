@@ -5,7 +5,7 @@
 //! included) and can be overridden by a folder of edited copies.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -88,6 +88,46 @@ pub struct AdaptationDef {
     #[serde(default = "threshold")]
     pub threshold: f64,
     pub arms: Vec<Arm>,
+    /// Users' own recordings, adapted to with their labels beside the
+    /// synthetic datasets' clips (rows under the dataset `recording`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recordings: Vec<RecordingDef>,
+}
+
+/// A user's own camera recording in an adaptation experiment (the paper's
+/// local adaptation starts from one): a video or a folder of frames, with
+/// the user's alpha mattes of some frames (`adapt::footage`). Whatever an
+/// arm's annotator, a recording trains on these labels; the held-out ones
+/// are scored after every epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingDef {
+    /// A video file or a folder of frames; a relative path is taken from
+    /// the definition file's folder.
+    pub clip: PathBuf,
+    /// The labels' folder (`000012.png` is frame 12's alpha), relative
+    /// like `clip`.
+    pub labels: PathBuf,
+    /// Labels held out for scoring (default: a quarter, at least one of two
+    /// or more).
+    pub holdout: Option<usize>,
+    /// Frames and labels resized to [width, height] (default: as stored).
+    pub resize: Option<(u32, u32)>,
+    /// Frames read at most (all are held in memory).
+    #[serde(default = "max_frames")]
+    pub max_frames: usize,
+}
+
+impl RecordingDef {
+    /// The recording's rows' clip name: its file or folder name, less the
+    /// extension.
+    pub fn name(&self) -> String {
+        self.clip.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "recording".into())
+    }
+}
+
+fn max_frames() -> usize {
+    300
 }
 
 fn one() -> usize {
@@ -311,7 +351,17 @@ impl Definition {
 
     pub fn load(path: &Path) -> Result<Definition> {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        Definition::parse(&text, &path.display().to_string())
+        let mut d = Definition::parse(&text, &path.display().to_string())?;
+        // Recordings' relative paths are the definition file's neighbours.
+        let base = path.parent().unwrap_or(Path::new(""));
+        for r in d.adaptation.iter_mut().flat_map(|a| a.recordings.iter_mut()) {
+            for p in [&mut r.clip, &mut r.labels] {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        Ok(d)
     }
 
     /// A shipped definition by id, or from `dir/<id>.toml` when given and present.
@@ -368,6 +418,16 @@ impl Definition {
         }
         if (self.kind == ExperimentKind::Adaptation) != self.adaptation.is_some() {
             bail!("an [adaptation] table is needed exactly when kind = \"adaptation\"");
+        }
+        if let Some(a) = &self.adaptation {
+            let mut names: Vec<String> = a.recordings.iter().map(RecordingDef::name).collect();
+            names.sort();
+            if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+                bail!("two recordings are named '{}' (their rows are told apart by the file name)", w[0]);
+            }
+            if let Some(r) = a.recordings.iter().find(|r| r.max_frames == 0 || r.resize.is_some_and(|(w, h)| w == 0 || h == 0)) {
+                bail!("recording {}: max_frames and resize must be positive", r.clip.display());
+            }
         }
         Ok(())
     }

@@ -25,6 +25,26 @@ pub fn fnv1a_u64(bytes: &[u8]) -> u64 {
     h
 }
 
+/// FNV-1a 64 of a file's bytes, or of a folder's files (names and
+/// contents, in name order, not descending): what a user's recording or
+/// labels contribute to a run's key, so a changed file is a new run and a
+/// moved one is not.
+pub fn content_hash(path: &Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    if path.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(path).with_context(|| format!("{}: cannot list", path.display()))?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+        files.sort();
+        let mut text = String::new();
+        for f in files {
+            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            text.push_str(&format!("{name}\0{}\n", content_hash(&f)?));
+        }
+        return Ok(fnv1a(text.as_bytes()));
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    Ok(fnv1a(&bytes))
+}
+
 /// The commit the library was built from, with `-dirty` when tracked files
 /// differ from it; "unknown" outside a git checkout.
 pub fn git_commit() -> String {

@@ -158,7 +158,11 @@ impl PaperTable {
 pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
     let d = &o.definition;
     let s = summarize(&o.rows);
-    let datasets: Vec<String> = if d.kind == ExperimentKind::Speed { vec!["*".into()] } else { d.datasets.clone() };
+    let mut datasets: Vec<String> = if d.kind == ExperimentKind::Speed { vec!["*".into()] } else { d.datasets.clone() };
+    let recordings: Vec<String> = d.adaptation.iter().flat_map(|a| a.recordings.iter().map(|r| r.name())).collect();
+    if !recordings.is_empty() {
+        datasets.push(super::adaptation::RECORDING.into());
+    }
     let metrics: Vec<String> = if d.kind == ExperimentKind::Speed {
         // Profile's size first, then 512x288 (the order the runner measures).
         measured_metrics(&o.rows)
@@ -167,7 +171,13 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
     };
     let mut out = vec![];
     for ds in &datasets {
-        let caption = if d.kind == ExperimentKind::Adaptation {
+        let caption = if ds == super::adaptation::RECORDING {
+            let a = d.adaptation.as_ref().expect("checked");
+            format!(
+                "Local adaptation on your own recordings ({}), trained on your labels and scored on the held-out ones; each row: mean over recordings (and {} repeat(s)) of the seed's model, ± std over {} seed(s); threshold {} for `epochs_to`.",
+                recordings.join(", "), a.repeats, d.seeds.len(), a.threshold
+            )
+        } else if d.kind == ExperimentKind::Adaptation {
             let a = d.adaptation.as_ref().expect("checked");
             format!(
                 "Local adaptation on synthetic `{ds}` ({} clips, {} repeat(s), label noise {}); each row: mean over clips (and repeats) of the seed's model, ± std over {} seed(s); threshold {} for `epochs_to`.",

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use super::definition::{Definition, ExperimentKind, MethodDef};
 use super::lab::Lab;
-use super::provenance::{config_hash, git_commit, timestamp};
+use super::provenance::{config_hash, content_hash, git_commit, timestamp};
 use super::score::score;
 use crate::bench::model::time_infer;
 use crate::model::{checkpoint, zoo, ModelConfig};
@@ -146,6 +146,15 @@ impl Lab {
         if def.kind == ExperimentKind::Adaptation {
             j["factory"] = serde_json::json!(self.plan_model(&super::ModelSpec::Factory, seed)?.key);
             j["adaptation"] = serde_json::json!(def.adaptation);
+            // A recording counts by its contents, not where it lies.
+            if let Some(a) = def.adaptation.as_ref().filter(|a| !a.recordings.is_empty()) {
+                let mut recs = vec![];
+                for r in &a.recordings {
+                    let hash = |p: &std::path::Path| content_hash(p).with_context(|| format!("{}: recording {}", def.id, r.name()));
+                    recs.push(serde_json::json!({"name": r.name(), "clip": hash(&r.clip)?, "labels": hash(&r.labels)?, "holdout": r.holdout, "resize": r.resize, "max_frames": r.max_frames}));
+                }
+                j["adaptation"]["recordings"] = serde_json::Value::Array(recs);
+            }
             j["arms"] = serde_json::json!(def.adaptation.as_ref().map(|a| a.arms.iter().map(|arm| self.arm_config(arm, 0)).collect::<Vec<_>>()));
             // Only when an arm labels with a model (earlier runs keep their keys).
             if let Some(key) = self.annotator_model(def)? {

@@ -58,6 +58,9 @@ pub struct MediaReport {
     /// varies (`data::video::variable_rate`); empty for a constant rate.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub frame_times: Vec<f64>,
+    /// The source's rate varies but its times repeat or run back, so the
+    /// video outputs took the average rate.
+    pub irregular_times: bool,
 }
 
 /// A folder that holds frames directly (png/jpg), not clips.
@@ -71,14 +74,12 @@ enum Source {
 }
 
 impl Source {
-    /// The source, its frame size, rate and count, and its frame times
-    /// when its rate varies (empty otherwise).
-    fn open(input: &Path, resize: Option<(u32, u32)>, folder_fps: (u32, u32)) -> Result<(Source, (u32, u32), (u32, u32), Option<u64>, Vec<f64>)> {
+    /// The source, its frame size, rate and count.
+    fn open(input: &Path, resize: Option<(u32, u32)>, folder_fps: (u32, u32)) -> Result<(Source, (u32, u32), (u32, u32), Option<u64>)> {
         if video::is_video(input) {
             let r = VideoReader::open(input, resize)?;
             let (size, fps, n) = ((r.width, r.height), r.info.fps, r.info.frames);
-            let times = video::frame_times(input, &r.info)?.filter(|t| video::variable_rate(t, fps)).unwrap_or_default();
-            return Ok((Source::Video(Box::new(r)), size, fps, n, times));
+            return Ok((Source::Video(Box::new(r)), size, fps, n));
         }
         if input.is_dir() {
             let files = list_frames(input)?;
@@ -89,7 +90,7 @@ impl Source {
             }
             let n = files.len() as u64;
             let size = resize.unwrap_or((w, h));
-            return Ok((Source::Frames { files, next: 0, size: (w, h), resize }, size, folder_fps, Some(n), vec![]));
+            return Ok((Source::Frames { files, next: 0, size: (w, h), resize }, size, folder_fps, Some(n)));
         }
         if input.is_file() {
             bail!("{}: not a video file ({}) or a folder of frames", input.display(), video::EXTENSIONS.join("/"));
@@ -135,7 +136,7 @@ impl Sink {
             bail!("{}: already exists (pass --overwrite to replace it)", path.display());
         }
         Ok(match o.output_type {
-            OutputType::Video if !times.is_empty() => Sink::Video(VideoWriter::create_timed(path, size.0, size.1, fps, times, o.mbps)?),
+            OutputType::Video if !times.is_empty() && video::holds_times(path) => Sink::Video(VideoWriter::create_timed(path, size.0, size.1, fps, times, o.mbps)?),
             OutputType::Video => Sink::Video(VideoWriter::create(path, size.0, size.1, fps, o.mbps)?),
             OutputType::Png => Sink::Png { stage: Staging::new(path).map_err(|e| anyhow::anyhow!("{e}"))?, next: 0 },
         })
@@ -202,7 +203,16 @@ pub fn infer_media(net: &dyn Matter, input: &Path, o: &MediaOptions, device: Dev
     if let Some((w, h)) = o.resize {
         anyhow::ensure!(w > 0 && h > 0, "--input-resize {w}x{h}: both sides must be positive");
     }
-    let (mut source, size, fps, count, times) = Source::open(input, o.resize, o.folder_fps)?;
+    let (mut source, size, fps, count) = Source::open(input, o.resize, o.folder_fps)?;
+    // Video outputs keep a variable-rate source's frame times.
+    let timing = match &source {
+        Source::Video(r) if o.output_type == OutputType::Video => video::source_timing(input, &r.info)?,
+        _ => video::SourceTiming::Constant,
+    };
+    let times = match &timing {
+        video::SourceTiming::Variable(t) => t.clone(),
+        _ => vec![],
+    };
     let ratio = resolve_ratio(net, o.ratio, size.1 as i64, size.0 as i64, refiner_trained(net))?;
     let mut sinks = outputs.iter().map(|(k, p)| Ok((*k, Sink::create(p, o, size, fps, &times)?))).collect::<Result<Vec<_>>>()?;
     let bar = crate::progress::bar(count.unwrap_or(0), "matting");
@@ -246,6 +256,9 @@ pub fn infer_media(net: &dyn Matter, input: &Path, o: &MediaOptions, device: Dev
         bar.inc(t as u64);
         bar.set_message(format!("model {:.1} frames/s", frames as f64 / t_model.max(1e-9)));
     }
+    if !times.is_empty() && times.len() as u64 != frames {
+        eprintln!("warning: {}: {} frame times for {frames} decoded frames; the video outputs' last frames follow at the mean interval", input.display(), times.len());
+    }
     let t3 = Instant::now();
     for (_, s) in sinks {
         s.finish()?;
@@ -253,5 +266,5 @@ pub fn infer_media(net: &dyn Matter, input: &Path, o: &MediaOptions, device: Dev
     t_enc += t3.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let per = |t: f64| frames as f64 / t.max(1e-9);
-    Ok(MediaReport { frames, width: size.0, height: size.1, fps, downsample_ratio: ratio, decode_fps: per(t_dec), model_fps: per(t_model), encode_fps: per(t_enc), frame_times: times })
+    Ok(MediaReport { frames, width: size.0, height: size.1, fps, downsample_ratio: ratio, decode_fps: per(t_dec), model_fps: per(t_model), encode_fps: per(t_enc), irregular_times: timing == video::SourceTiming::Irregular, frame_times: times })
 }

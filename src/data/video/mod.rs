@@ -13,7 +13,7 @@ mod reader;
 mod writer;
 
 pub use reader::VideoReader;
-pub use writer::VideoWriter;
+pub use writer::{holds_times, VideoWriter};
 
 use std::path::Path;
 use std::io::Read;
@@ -150,34 +150,93 @@ pub fn probe(path: &Path) -> Result<VideoInfo> {
     Ok(VideoInfo { width, height, fps, frames, codec: s["codec_name"].as_str().unwrap_or("?").to_string(), rotation, sar, stream })
 }
 
-/// When each frame of the decoded stream is shown, in seconds from the
-/// first, read from the container's packets (no decoding): presentation
-/// times are the packets' sorted, leaving out those the demuxer marks
-/// discarded (an edit list's cut). None when the container gives no
-/// timestamps (raw elementary streams, some AVI).
-pub fn frame_times(path: &Path, info: &VideoInfo) -> Result<Option<Vec<f64>>> {
+/// The video stream's packets, as the demuxer gives them (no decoding).
+pub struct Packets {
+    /// Presentation times in seconds from the first, sorted, of the
+    /// packets not discarded; None when some packet has no timestamp (raw
+    /// elementary streams, AVI).
+    pub times: Option<Vec<f64>>,
+    /// Packets the demuxer marks discarded (an edit list's cut, e.g. a clip
+    /// trimmed by stream copy): the container counts them, the decoder
+    /// shows none of them.
+    pub discarded: usize,
+}
+
+/// Lines of `ffprobe -show_entries ENTRIES -of csv=p=0` for the stream.
+fn probe_lines(path: &Path, info: &VideoInfo, entries: &str) -> Result<Vec<String>> {
     let out = tool("ffprobe")
-        .args(["-v", "error", "-select_streams", &info.stream.to_string(), "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0"])
+        .args(["-v", "error", "-select_streams", &info.stream.to_string(), "-show_entries", entries, "-of", "csv=p=0"])
         .arg(path)
         .output()
         .map_err(|e| missing_tool("ffprobe", e))?;
     if !out.status.success() {
         bail!("{}: not a readable video: {}", path.display(), String::from_utf8_lossy(&out.stderr).trim());
     }
-    let mut times = vec![];
-    for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()) {
-        let (t, flags) = line.split_once(',').unwrap_or((line, ""));
+    Ok(String::from_utf8_lossy(&out.stdout).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+}
+
+/// Seconds from the first of parsed times, sorted; None when one is missing.
+fn relative(times: Option<Vec<f64>>) -> Option<Vec<f64>> {
+    let mut times = times?;
+    times.sort_by(f64::total_cmp);
+    let t0 = *times.first()?;
+    Some(times.iter().map(|t| t - t0).collect())
+}
+
+pub fn packets(path: &Path, info: &VideoInfo) -> Result<Packets> {
+    let mut discarded = 0;
+    let mut times = Some(vec![]);
+    for line in probe_lines(path, info, "packet=pts_time,flags")? {
+        let (t, flags) = line.split_once(',').unwrap_or((&line, ""));
         if flags.contains('D') {
+            discarded += 1;
             continue;
         }
         match t.trim().parse::<f64>() {
-            Ok(t) if t.is_finite() => times.push(t),
-            _ => return Ok(None),
+            Ok(t) if t.is_finite() => times.iter_mut().for_each(|v| v.push(t)),
+            _ => times = None,
         }
     }
-    times.sort_by(f64::total_cmp);
-    let Some(&t0) = times.first() else { return Ok(None) };
-    Ok(Some(times.iter().map(|t| t - t0).collect()))
+    Ok(Packets { times: relative(times), discarded })
+}
+
+/// Presentation times of the frames the decoder gives, in seconds from the
+/// first, from a decoding pass (ffprobe's `best_effort_timestamp`): unlike
+/// the packets', these match the decoded frames one for one when the
+/// decoder drops some (a stream cut mid-GOP). None when one is missing.
+pub fn decoded_times(path: &Path, info: &VideoInfo) -> Result<Option<Vec<f64>>> {
+    let lines = probe_lines(path, info, "frame=best_effort_timestamp_time")?;
+    // Side data may follow the time on a frame's line.
+    let times: Option<Vec<f64>> = lines.iter().map(|l| l.split(',').next().and_then(|t| t.trim().parse::<f64>().ok()).filter(|t| t.is_finite())).collect();
+    Ok(relative(times))
+}
+
+/// How a source's frames are timed, for writing outputs at the same times.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceTiming {
+    /// Each frame within half a frame of i / rate (or no timestamps to say
+    /// otherwise): a constant rate shows every frame at its time.
+    Constant,
+    /// The frames' own times, seconds from the first, strictly rising.
+    Variable(Vec<f64>),
+    /// The rate varies but the times repeat or run back (joined streams):
+    /// no single clock to keep, so outputs take the average rate.
+    Irregular,
+}
+
+/// A source's timing. The packets' times screen it at no decoding cost;
+/// only a variable rate pays a decoding pass, so that each decoded frame
+/// gets its own time even where the decoder drops frames.
+pub fn source_timing(path: &Path, info: &VideoInfo) -> Result<SourceTiming> {
+    let Some(times) = packets(path, info)?.times else { return Ok(SourceTiming::Constant) };
+    if !variable_rate(&times, info.fps) {
+        return Ok(SourceTiming::Constant);
+    }
+    Ok(match decoded_times(path, info)? {
+        Some(t) if !variable_rate(&t, info.fps) => SourceTiming::Constant,
+        Some(t) if t.windows(2).all(|w| w[1] > w[0]) => SourceTiming::Variable(t),
+        _ => SourceTiming::Irregular,
+    })
 }
 
 /// Whether frames at `times` would be misplaced by a constant rate `fps`:

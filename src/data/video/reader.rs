@@ -72,9 +72,13 @@ impl VideoReader {
             bail!("{}: the video has no frames", self.path.display());
         }
         // ffmpeg ends cleanly at a cut in the stream: hold it to the count
-        // the container states.
-        if let Some(want) = self.info.frames.filter(|w| self.read < *w) {
-            bail!("{}: decoded {} of the {want} frames the file states (a truncated video?)", self.path.display(), self.read);
+        // the container states, less the packets an edit list discards (a
+        // clip trimmed by stream copy states them but shows none).
+        if let Some(stated) = self.info.frames.filter(|w| self.read < *w) {
+            let want = stated.saturating_sub(super::packets(&self.path, &self.info)?.discarded as u64);
+            if self.read < want {
+                bail!("{}: decoded {} of the {want} frames the file states (a truncated video?)", self.path.display(), self.read);
+            }
         }
         Ok(None)
     }

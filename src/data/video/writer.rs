@@ -23,7 +23,16 @@ pub struct VideoWriter {
     /// Each frame's time in milliseconds, when the frames carry their own
     /// (variable-rate footage); None for a constant rate.
     times: Option<Vec<u64>>,
+    /// The mean interval of `times` in milliseconds (1 / rate without
+    /// two): the track's default duration and the step past the list.
+    step_ms: f64,
     written: usize,
+}
+
+/// Whether a container holds per-frame times: AVI states one rate for all
+/// frames, so a variable-rate source goes there at its average rate.
+pub fn holds_times(path: &Path) -> bool {
+    !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("avi"))
 }
 
 impl VideoWriter {
@@ -34,12 +43,13 @@ impl VideoWriter {
 
     /// Frames shown at `times` (seconds from the first, ascending): a
     /// variable-frame-rate source's timestamps, kept to the millisecond
-    /// (Matroska's scale) in the output. Frames past the list follow its
-    /// last interval (or 1 / `fps`).
+    /// (Matroska's scale) in the output. Frames past the list (there
+    /// should be none) follow at its mean interval, or 1 / `fps`.
     pub fn create_timed(path: &Path, width: u32, height: u32, fps: (u32, u32), times: &[f64], mbps: f64) -> Result<VideoWriter> {
         anyhow::ensure!(times.windows(2).all(|w| w[1] > w[0]) && times.iter().all(|t| t.is_finite() && *t >= 0.0), "{}: frame times must rise from 0", path.display());
         let ms: Vec<u64> = times.iter().map(|t| (t * 1000.0).round() as u64).collect();
         anyhow::ensure!(ms.windows(2).all(|w| w[1] > w[0]), "{}: two frames less than a millisecond apart cannot keep their times", path.display());
+        anyhow::ensure!(holds_times(path), "{}: AVI holds no per-frame times (write MP4, MOV, MKV or WebM)", path.display());
         Self::open(path, width, height, fps, Some(ms), mbps)
     }
 
@@ -90,9 +100,13 @@ impl VideoWriter {
         let mut child = child;
         let stdin = child.stdin.take();
         let stderr = drain(&mut child);
-        let mut w = VideoWriter { target: path.to_path_buf(), tmp, child: Some(child), stdin, stderr, frame_bytes: width as usize * height as usize * 3, times, written: 0 };
+        let step_ms = match times.as_deref() {
+            Some([first, .., last]) => (last - first) as f64 / (times.as_ref().map_or(1, Vec::len) - 1) as f64,
+            _ => 1000.0 * fps.1 as f64 / fps.0 as f64,
+        };
+        let mut w = VideoWriter { target: path.to_path_buf(), tmp, child: Some(child), stdin, stderr, frame_bytes: width as usize * height as usize * 3, times, step_ms, written: 0 };
         if w.times.is_some() {
-            let r = crate::data::mkv::write_header(w.stdin.as_mut().expect("piped"), width, height);
+            let r = crate::data::mkv::write_header(w.stdin.as_mut().expect("piped"), width, height, (step_ms * 1e6).round() as u64);
             w.check(r)?;
         }
         Ok(w)
@@ -101,16 +115,9 @@ impl VideoWriter {
     /// The time of the next frame in milliseconds (timed writers).
     fn next_ms(&self, times: &[u64]) -> u64 {
         let i = self.written;
-        match times.get(i) {
-            Some(&t) => t,
-            None => {
-                let (last, step) = match times {
-                    [.., a, b] => (*b, b - a),
-                    [b] => (*b, 40),
-                    [] => (0, 40),
-                };
-                last + step * (i + 1 - times.len()) as u64
-            }
+        match (times.get(i), times.last()) {
+            (Some(&t), _) => t,
+            (None, last) => last.map_or(0.0, |&l| l as f64 + self.step_ms) as u64 + ((i - times.len()) as f64 * self.step_ms).round() as u64,
         }
     }
 
