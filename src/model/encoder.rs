@@ -68,8 +68,8 @@ pub fn scaled(c: i64, width: f64) -> i64 {
     make_divisible(c as f64 * width)
 }
 
-// torchvision's MobileNetV3 BatchNorm: eps 1e-3, momentum 0.01.
-const EPS: f64 = 1e-3;
+/// torchvision's MobileNetV3 BatchNorm: eps 1e-3, momentum 0.01.
+pub const EPS: f64 = 1e-3;
 const MOMENTUM: f64 = 0.01;
 
 struct Block {

@@ -9,6 +9,7 @@ pub mod layers;
 pub mod lraspp;
 pub mod matter;
 pub mod matting_net;
+pub mod onnx_file;
 pub mod params;
 pub mod recurrent_decoder;
 pub mod refiner;

