@@ -205,7 +205,8 @@ fn an_adaptation_experiment_adapts_to_a_recording() {
         dir.join("defs/mine.toml"),
         "id = 'mine'\ntitle = 'SGT on my recording'\nkind = 'adaptation'\nmethods = ['rvm']\nseeds = [0]\n\
          [adaptation]\narms = [{ name = 'sgt', epochs = 2 }, { name = 'normal', strategy = 'normal', epochs = 2 }]\n\
-         [[adaptation.recordings]]\nclip = 'footage/desk.mp4'\nlabels = 'footage/labels'\nholdout = 2\n",
+         [[adaptation.recordings]]\nclip = 'footage/desk.mp4'\nlabels = 'footage/labels'\nholdout = 2\n\
+         [[charts]]\nkind = 'curve'\nmetric = 'miou'\n",
     )
     .unwrap();
     let def = Definition::load(&dir.join("defs/mine.toml")).unwrap();
@@ -225,6 +226,13 @@ fn an_adaptation_experiment_adapts_to_a_recording() {
     assert_eq!(before("rvm+sgt"), before("rvm+normal"), "both arms start from the same model on the same frames");
     let (md, _) = hoimat::experiments::report::render(&out, &hoimat::experiments::report::PaperNumbers::builtin());
     assert!(md.contains("your own recordings (desk)"), "{md}");
+    // Its table has numbers (the usual adaptation columns, none named here).
+    let row = md.lines().find(|l| l.contains("sgt") && l.starts_with('|')).unwrap_or_else(|| panic!("{md}"));
+    assert!(row.split('|').filter(|c| c.trim().parse::<f64>().is_ok()).count() >= 3, "{row}");
+    // A chart with no dataset named draws the recording's curves.
+    let figs = lab.draw_figures(&out).unwrap();
+    assert_eq!(figs.len(), 1);
+    assert!(figs[0].title.contains("on your recordings"), "{}", figs[0].title);
     // The run's key: the same for a moved copy, new for a changed label.
     let key = |d: &Definition| lab.runs_of(d).unwrap()[0].config_hash.clone();
     let k0 = key(&def);
@@ -239,6 +247,13 @@ fn an_adaptation_experiment_adapts_to_a_recording() {
     assert_eq!(key(&Definition::load(&moved.join("mine.toml")).unwrap()), k0);
     image::save_buffer(moved.join("footage/labels/000001.png"), &vec![255u8; w * h], w as u32, h as u32, image::ColorType::L8).unwrap();
     assert_ne!(key(&Definition::load(&moved.join("mine.toml")).unwrap()), k0);
+    // Labels that cannot both train and score are refused before any work.
+    let one = moved.join("one_label");
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::copy(footage.join("labels/000000.png"), one.join("000000.png")).unwrap();
+    std::fs::write(moved.join("one.toml"), std::fs::read_to_string(moved.join("mine.toml")).unwrap().replace("labels = 'footage/labels'\nholdout = 2", "labels = 'one_label'")).unwrap();
+    let e = format!("{:#}", lab.run(&Definition::load(&moved.join("one.toml")).unwrap()).err().expect("one label cannot train and score"));
+    assert!(e.contains("recording desk") && e.contains("two at least"), "{e}");
     // A recording that is not there is an error naming it.
     std::fs::remove_file(moved.join("footage/desk.mp4")).unwrap();
     let e = format!("{:#}", lab.run(&Definition::load(&moved.join("mine.toml")).unwrap()).err().expect("a missing recording fails"));

@@ -344,6 +344,15 @@ fn variable_frame_rate_footage_keeps_its_frame_times() {
     let rep = infer_media(&net, &dir.join("twice.mpg"), &options(Some(out.clone()), None, OutputType::Video), Device::Cpu).unwrap();
     assert!(rep.irregular_times && rep.frame_times.is_empty(), "{rep:?}");
     assert_eq!((rep.frames, probe(&out).unwrap().frames), (40, Some(40)));
+    // The second copy 20 ms later: sorted, the times would rise (0, 20,
+    // 40, ... ms) and squeeze the clip into half its length; in decoding
+    // order they run back, and the outputs take the average rate.
+    run(&["-i", "vfr.mp4", "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-output_ts_offset", "0.02", "later.ts"]);
+    std::fs::write(dir.join("offset.mpg"), [std::fs::read(dir.join("vfr.ts")).unwrap(), std::fs::read(dir.join("later.ts")).unwrap()].concat()).unwrap();
+    let out = dir.join("offset.mp4");
+    let rep = infer_media(&net, &dir.join("offset.mpg"), &options(Some(out.clone()), None, OutputType::Video), Device::Cpu).unwrap();
+    assert!(rep.irregular_times, "{rep:?}");
+    assert_eq!(rep.frames, 40);
 
     // A clip trimmed by stream copy (an edit list): the container states
     // frames the decoder never shows; they are not taken for truncation.

@@ -113,10 +113,10 @@ pub fn run(args: InferArgs) -> Result<()> {
         r.frames, r.width, r.height, r.fps.0, r.fps.1, r.downsample_ratio, t.elapsed().as_secs_f64(), r.decode_fps, r.model_fps, r.encode_fps
     );
     if let [.., last] = r.frame_times[..] {
-        println!("variable frame rate ({:.1} frames/s on average over {last:.2} s): video outputs keep the source's frame times (AVI outputs cannot: they take the average rate)", r.fps.0 as f64 / r.fps.1 as f64);
+        println!("variable frame rate ({:.1} frames/s on average over {last:.2} s): video outputs keep the source's frame times (AVI and MPEG-PS outputs take the average rate)", r.fps.0 as f64 / r.fps.1 as f64);
     }
     if r.irregular_times {
-        eprintln!("warning: {}: the frame rate varies but the timestamps repeat or run back (joined streams?); the video outputs take the average rate", input.display());
+        eprintln!("warning: {}: the frame rate varies but the frames' timestamps repeat, run back or are missing (streams joined end to end?); the video outputs take the average rate", input.display());
     }
     Ok(())
         }

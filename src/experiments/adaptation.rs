@@ -64,6 +64,17 @@ impl Lab {
         } else {
             None
         };
+        // The recordings first: a bad label or holdout fails before any
+        // synthetic clip is adapted.
+        let mut recordings = vec![];
+        for r in &a.recordings {
+            let context = || format!("{}: recording {}", def.id, r.name());
+            let footage = crate::adapt::footage::load(&r.clip, &r.labels, r.resize, r.max_frames).with_context(context)?;
+            let holdout = r.holdout.unwrap_or(footage.default_holdout());
+            anyhow::ensure!(holdout > 0, "{}: {} label(s); two at least, so that one trains and one is scored", context(), footage.labelled.len());
+            footage.capture(holdout).with_context(context)?;
+            recordings.push((r, footage, holdout));
+        }
         let mut rows = vec![];
         for ds in &def.datasets {
             let set = self.dataset(ds)?;
@@ -93,8 +104,7 @@ impl Lab {
                 self.say(&format!("{}: {key} on {n} {ds} clips", def.id));
             }
         }
-        for r in &a.recordings {
-            let footage = crate::adapt::footage::load(&r.clip, &r.labels, r.resize, r.max_frames).with_context(|| format!("{}: recording {}", def.id, r.name()))?;
+        for (r, footage, holdout) in &recordings {
             let (w, h) = footage.clip.frames[0].size();
             // Background replacement needs backgrounds of the recording's size.
             let pool: &[Tensor] = if self.profile.frame_size() == (w, h) { &backgrounds } else { &[] };
@@ -102,7 +112,7 @@ impl Lab {
                 let key = format!("{}+{}", m.name, arm.name);
                 for rep in 0..a.repeats {
                     let cfg = self.arm_config(arm, rep);
-                    let capture = footage.capture(r.holdout.unwrap_or(footage.default_holdout()))?;
+                    let capture = footage.capture(*holdout)?;
                     let probe = probe_clip.as_ref().map(|_| &probe_fn as &dyn Fn(&MattingNet, &ParamSet) -> f64);
                     let run = adapt_capture(&model, &factory, &footage.clip, capture, pool, &cfg, probe, |_| {});
                     rows.extend(run_rows(def, a, &key, RECORDING, &r.name(), rep, &cfg, &run));
@@ -144,7 +154,7 @@ fn run_rows(def: &Definition, a: &AdaptationDef, key: &str, ds: &str, clip: &str
     rows.push(row("reached", reach.is_some() as u8 as f64));
     rows.push(row("fluctuation", fluctuation(&run.log)));
     rows.push(row("adapt_s", last.train_s));
-    if run.label_mad.is_finite() {
+    if ds != RECORDING {
         rows.push(row("label_mad", run.label_mad));
         rows.push(row("label_miou", run.label_miou));
     }

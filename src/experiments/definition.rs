@@ -119,10 +119,11 @@ pub struct RecordingDef {
 }
 
 impl RecordingDef {
-    /// The recording's rows' clip name: its file or folder name, less the
-    /// extension.
+    /// The recording's rows' clip name: its folder's name, or its file's
+    /// less the extension.
     pub fn name(&self) -> String {
-        self.clip.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "recording".into())
+        let n = if self.clip.is_dir() { self.clip.file_name() } else { self.clip.file_stem() };
+        n.map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "recording".into())
     }
 }
 
@@ -427,6 +428,9 @@ impl Definition {
             }
             if let Some(r) = a.recordings.iter().find(|r| r.max_frames == 0 || r.resize.is_some_and(|(w, h)| w == 0 || h == 0)) {
                 bail!("recording {}: max_frames and resize must be positive", r.clip.display());
+            }
+            if let Some(r) = a.recordings.iter().find(|r| r.holdout == Some(0)) {
+                bail!("recording {}: holdout = 0 scores nothing; hold out at least one label", r.clip.display());
             }
         }
         Ok(())

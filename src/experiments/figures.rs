@@ -62,7 +62,9 @@ impl Lab {
             }
         }
         for c in &charts {
-            let ds = c.dataset.clone().or_else(|| d.datasets.first().cloned()).unwrap_or_else(|| "*".into());
+            let recorded = d.adaptation.as_ref().is_some_and(|a| !a.recordings.is_empty());
+            let ds = c.dataset.clone().or_else(|| d.datasets.first().cloned()).or_else(|| recorded.then(|| super::adaptation::RECORDING.to_string())).unwrap_or_else(|| "*".into());
+            let on = if ds == super::adaptation::RECORDING { "your recordings".to_string() } else { format!("synthetic {ds}") };
             let ds = if d.kind == ExperimentKind::Speed { "*".to_string() } else { ds };
             let suffix = match (c.kind, c.x) {
                 (ChartKind::Gallery, _) => "gallery".to_string(),
@@ -71,9 +73,9 @@ impl Lab {
             };
             let stem = format!("{}_{}", d.id, suffix.replace(['/', ' '], "_"));
             let title = c.title.clone().unwrap_or_else(|| match c.kind {
-                ChartKind::Gallery => format!("{}: alpha at the middle frame (synthetic {ds}, seed-{} models)", d.id, d.seeds.first().copied().unwrap_or(0)),
+                ChartKind::Gallery => format!("{}: alpha at the middle frame ({on}, seed-{} models)", d.id, d.seeds.first().copied().unwrap_or(0)),
                 _ if d.kind == ExperimentKind::Speed => format!("{}: {} on {}", d.id, metric_label(&c.metric), self.device_name()),
-                _ => format!("{}: {} on synthetic {ds}", d.id, metric_label(&c.metric)),
+                _ => format!("{}: {} on {on}", d.id, metric_label(&c.metric)),
             });
             let fig = match c.kind {
                 ChartKind::Bars => Figure::of(&bars(d, &o.rows, &ds, &c.metric, &title), title, stem)?,
@@ -81,6 +83,7 @@ impl Lab {
                 ChartKind::Curve => Figure::of(&curves(d, &o.rows, &ds, c, &title)?, title, stem)?,
                 ChartKind::Epochs => Figure::of(&epochs(self, d, &o.rows, &ds, &title)?, title, stem)?,
                 ChartKind::Gallery => {
+                    anyhow::ensure!(ds != super::adaptation::RECORDING, "{}: a gallery shows a synthetic set's clips with their truth; name one with dataset = \"...\"", d.id);
                     let (svg, png) = self.gallery(d, &ds, c.clips, &title)?.render()?;
                     Figure { svg, png, title, stem }
                 }

@@ -17,7 +17,11 @@ pub fn fnv1a(bytes: &[u8]) -> String {
 
 /// FNV-1a 64 of some bytes.
 pub fn fnv1a_u64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a_from(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+/// FNV-1a 64 continued from the state `h` over more bytes.
+fn fnv1a_from(mut h: u64, bytes: &[u8]) -> u64 {
     for b in bytes {
         h ^= *b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
@@ -25,24 +29,44 @@ pub fn fnv1a_u64(bytes: &[u8]) -> u64 {
     h
 }
 
-/// FNV-1a 64 of a file's bytes, or of a folder's files (names and
-/// contents, in name order, not descending): what a user's recording or
-/// labels contribute to a run's key, so a changed file is a new run and a
-/// moved one is not.
+/// FNV-1a 64 of a file's bytes, or of a folder's frames (the image files
+/// a recording or its labels are read from: names and contents, in name
+/// order; other files such as notes or `.DS_Store` do not count): what a
+/// user's recording contributes to a run's key, so a changed frame or
+/// label is a new run and a moved folder is not. Remembered per file by
+/// size and modification time, since every plan hashes its recordings for
+/// each method and seed, and streamed (a phone video is hundreds of MB).
 pub fn content_hash(path: &Path) -> anyhow::Result<String> {
     use anyhow::Context;
     if path.is_dir() {
-        let mut files: Vec<_> = std::fs::read_dir(path).with_context(|| format!("{}: cannot list", path.display()))?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
-        files.sort();
         let mut text = String::new();
-        for f in files {
+        for f in crate::data::png::list_frames(path).map_err(|e| anyhow::anyhow!("{e}"))? {
             let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             text.push_str(&format!("{name}\0{}\n", content_hash(&f)?));
         }
         return Ok(fnv1a(text.as_bytes()));
     }
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    Ok(fnv1a(&bytes))
+    type Seen = std::collections::HashMap<(std::path::PathBuf, u64, Option<std::time::SystemTime>), String>;
+    static SEEN: std::sync::OnceLock<std::sync::Mutex<Seen>> = std::sync::OnceLock::new();
+    let meta = std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(h) = seen.lock().expect("hash cache").get(&key) {
+        return Ok(h.clone());
+    }
+    let mut file = std::fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buf).with_context(|| format!("{}: cannot read", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h = fnv1a_from(h, &buf[..n]);
+    }
+    let hex = format!("{h:016x}");
+    seen.lock().expect("hash cache").insert(key, hex.clone());
+    Ok(hex)
 }
 
 /// The commit the library was built from, with `-dirty` when tracked files
@@ -86,6 +110,26 @@ pub fn format_utc(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c (the published test vector);
+    /// a folder counts its frames only, and a changed frame changes it.
+    #[test]
+    fn content_hash_of_a_file_and_of_a_folders_frames() {
+        let d = std::env::temp_dir().join(format!("hoimat-content-hash-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("a.bin"), b"a").unwrap();
+        assert_eq!(super::content_hash(&d.join("a.bin")).unwrap(), "af63dc4c8601ec8c");
+        let f = d.join("frames");
+        std::fs::create_dir_all(&f).unwrap();
+        std::fs::write(f.join("000000.png"), b"one").unwrap();
+        let h = super::content_hash(&f).unwrap();
+        std::fs::write(f.join("notes.txt"), b"not a frame").unwrap();
+        assert_eq!(super::content_hash(&f).unwrap(), h, "other files do not count");
+        std::fs::write(f.join("000000.png"), b"two!").unwrap();
+        assert_ne!(super::content_hash(&f).unwrap(), h);
+        let _ = std::fs::remove_dir_all(&d);
+    }
 
     #[test]
     fn utc_dates_and_hash_stability() {

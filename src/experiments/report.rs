@@ -166,6 +166,9 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
     let metrics: Vec<String> = if d.kind == ExperimentKind::Speed {
         // Profile's size first, then 512x288 (the order the runner measures).
         measured_metrics(&o.rows)
+    } else if d.kind == ExperimentKind::Adaptation && d.metrics.is_empty() {
+        // An adaptation table's usual columns when a definition names none.
+        ["miou_before", "miou_after", "mad_after", "epochs_to"].map(String::from).to_vec()
     } else {
         d.metrics.iter().filter(|m| *m != "regions").cloned().collect()
     };
@@ -200,7 +203,8 @@ pub fn tables(o: &Outcome, paper: &PaperNumbers) -> Vec<PaperTable> {
                 .map(|metric| {
                     let ours = cell(&s, &key, ds, metric).map_or("n/a".to_string(), |c| if c.n_seeds > 1 { format!("{:.4} ± {:.4}", c.mean, c.std) } else { format!("{:.4}", c.mean) });
                     let pm = if metric.starts_with("fps") { "fps" } else if metric == "miou_after" { "miou" } else if metric == "mad_after" { "mad" } else { metric.as_str() };
-                    match (d.paper.as_deref(), paper_key.as_deref()) {
+                    // The paper's numbers sit beside synthetic sets, not beside a user's footage.
+                    match (d.paper.as_deref().filter(|_| ds != super::adaptation::RECORDING), paper_key.as_deref()) {
                         (Some(t), Some(k)) => match paper.get(t, k, pm) {
                             Some(v) => format!("{ours} [{v}]"),
                             None => ours,

@@ -205,8 +205,10 @@ pub fn infer_media(net: &dyn Matter, input: &Path, o: &MediaOptions, device: Dev
     }
     let (mut source, size, fps, count) = Source::open(input, o.resize, o.folder_fps)?;
     // Video outputs keep a variable-rate source's frame times.
+    // (Only when some output can hold them: the check may decode the input once.)
+    let keeps = o.output_type == OutputType::Video && outputs.iter().any(|(_, p)| video::holds_times(p));
     let timing = match &source {
-        Source::Video(r) if o.output_type == OutputType::Video => video::source_timing(input, &r.info)?,
+        Source::Video(r) if keeps => video::source_timing(input, &r.info)?,
         _ => video::SourceTiming::Constant,
     };
     let times = match &timing {
@@ -257,7 +259,7 @@ pub fn infer_media(net: &dyn Matter, input: &Path, o: &MediaOptions, device: Dev
         bar.set_message(format!("model {:.1} frames/s", frames as f64 / t_model.max(1e-9)));
     }
     if !times.is_empty() && times.len() as u64 != frames {
-        eprintln!("warning: {}: {} frame times for {frames} decoded frames; the video outputs' last frames follow at the mean interval", input.display(), times.len());
+        eprintln!("warning: {}: {} frame times for {frames} decoded frames (the decoder and ffprobe disagree); frames past the times follow at the mean interval", input.display(), times.len());
     }
     let t3 = Instant::now();
     for (_, s) in sinks {

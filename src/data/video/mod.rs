@@ -175,10 +175,9 @@ fn probe_lines(path: &Path, info: &VideoInfo, entries: &str) -> Result<Vec<Strin
     Ok(String::from_utf8_lossy(&out.stdout).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
 }
 
-/// Seconds from the first of parsed times, sorted; None when one is missing.
+/// Seconds from the first; None when a time is missing.
 fn relative(times: Option<Vec<f64>>) -> Option<Vec<f64>> {
-    let mut times = times?;
-    times.sort_by(f64::total_cmp);
+    let times = times?;
     let t0 = *times.first()?;
     Some(times.iter().map(|t| t - t0).collect())
 }
@@ -197,13 +196,19 @@ pub fn packets(path: &Path, info: &VideoInfo) -> Result<Packets> {
             _ => times = None,
         }
     }
+    // Packets come in decoding order: sorted, they are the presentation order.
+    if let Some(t) = times.as_mut() {
+        t.sort_by(f64::total_cmp);
+    }
     Ok(Packets { times: relative(times), discarded })
 }
 
 /// Presentation times of the frames the decoder gives, in seconds from the
 /// first, from a decoding pass (ffprobe's `best_effort_timestamp`): unlike
 /// the packets', these match the decoded frames one for one when the
-/// decoder drops some (a stream cut mid-GOP). None when one is missing.
+/// decoder drops some (a stream cut mid-GOP). In the order the frames come
+/// (not sorted: times that run back stay visible). None when one is
+/// missing.
 pub fn decoded_times(path: &Path, info: &VideoInfo) -> Result<Option<Vec<f64>>> {
     let lines = probe_lines(path, info, "frame=best_effort_timestamp_time")?;
     // Side data may follow the time on a frame's line.
@@ -219,8 +224,9 @@ pub enum SourceTiming {
     Constant,
     /// The frames' own times, seconds from the first, strictly rising.
     Variable(Vec<f64>),
-    /// The rate varies but the times repeat or run back (joined streams):
-    /// no single clock to keep, so outputs take the average rate.
+    /// The rate varies but the decoded frames' times repeat, run back or
+    /// are missing (streams joined end to end): no single clock to keep,
+    /// so outputs take the average rate.
     Irregular,
 }
 

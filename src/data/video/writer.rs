@@ -30,9 +30,11 @@ pub struct VideoWriter {
 }
 
 /// Whether a container holds per-frame times: AVI states one rate for all
-/// frames, so a variable-rate source goes there at its average rate.
+/// frames, and MPEG program streams lose them at small sizes (measured:
+/// most timestamps unset at 64x36), so a variable-rate source goes to
+/// either at its average rate.
 pub fn holds_times(path: &Path) -> bool {
-    !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("avi"))
+    !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("avi") || e.eq_ignore_ascii_case("mpg"))
 }
 
 impl VideoWriter {
@@ -49,7 +51,7 @@ impl VideoWriter {
         anyhow::ensure!(times.windows(2).all(|w| w[1] > w[0]) && times.iter().all(|t| t.is_finite() && *t >= 0.0), "{}: frame times must rise from 0", path.display());
         let ms: Vec<u64> = times.iter().map(|t| (t * 1000.0).round() as u64).collect();
         anyhow::ensure!(ms.windows(2).all(|w| w[1] > w[0]), "{}: two frames less than a millisecond apart cannot keep their times", path.display());
-        anyhow::ensure!(holds_times(path), "{}: AVI holds no per-frame times (write MP4, MOV, MKV or WebM)", path.display());
+        anyhow::ensure!(holds_times(path), "{}: AVI and MPEG-PS hold no dependable per-frame times (write MP4, MOV, MKV or WebM)", path.display());
         Self::open(path, width, height, fps, Some(ms), mbps)
     }
 
@@ -117,7 +119,7 @@ impl VideoWriter {
         let i = self.written;
         match (times.get(i), times.last()) {
             (Some(&t), _) => t,
-            (None, last) => last.map_or(0.0, |&l| l as f64 + self.step_ms) as u64 + ((i - times.len()) as f64 * self.step_ms).round() as u64,
+            (None, last) => (last.map_or(-self.step_ms, |&l| l as f64) + (i + 1 - times.len()) as f64 * self.step_ms).round() as u64,
         }
     }
 
