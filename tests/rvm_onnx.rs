@@ -3,8 +3,9 @@
 //! `rvm_mobilenetv3_fp32.onnx`, installed into `.venv` by `./run`).
 //! `hoimat import rvm` unfolds its BatchNorms into RVM's state dict; the
 //! imported network must give what onnxruntime gives running RVM's own
-//! graph from the same file (`benches/reference_onnx.py`), at ratio 1 and
-//! through the refiner, with the recurrent state carried.
+//! graph from the same file (`benches/reference_onnx.py`) through the
+//! refiner (ratios 0.5 and 0.25; the graph runs the refiner at every ratio,
+//! RVM's PyTorch code only below 1), with the recurrent state carried.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,13 +54,14 @@ fn clip_of(src: &Tensor) -> ClipTensors {
 fn the_released_network_matches_onnxruntime_on_rvms_own_graph() {
     let dir = scratch("parity");
     let onnx = released_onnx();
+    // RVM's own release asset (v1.0.0), byte for byte.
+    let sha = Command::new("sha256sum").arg(&onnx).output().unwrap();
+    assert!(String::from_utf8_lossy(&sha.stdout).starts_with("88d4531297118f595bf2fd60f6f566aec2e559393802d1f436c380f0cbbd2828"));
     let ckpt = dir.join("rvm.safetensors");
     let cfg = rvm::import(&onnx, &ckpt).unwrap();
     assert_eq!(cfg.width, 1.0, "RVM's release is the paper width");
     let (net, _) = checkpoint::load_model(&ckpt, Device::Cpu).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/reference_onnx.py");
-    // Through the refiner, where RVM's PyTorch code and its ONNX graph agree
-    // (the graph runs the refiner at every ratio, RVM's code only below 1).
     for (h, w, ratio) in [(144i64, 256i64, 0.5f64), (288, 512, 0.25)] {
         let src = world_frames(3, h, w);
         let npz = dir.join("frames.npz");
@@ -78,9 +80,10 @@ fn the_released_network_matches_onnxruntime_on_rvms_own_graph() {
         let fg = tp.gt(0.5).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
         eprintln!("{h}x{w} ratio {ratio}: max |alpha diff| {dp:.2e} (mean {mean_dp:.2e}), max |fgr diff| {df:.2e}, foreground share {fg:.3}");
         assert!(fg > 0.02 && fg < 0.6, "onnxruntime's alpha has a foreground share of {fg}");
-        assert!(dp < 1e-4 && df < 1e-4, "{h}x{w}, ratio {ratio}: max |alpha diff| {dp:e}, |fgr diff| {df:e}");
+        // Measured 3.1e-6 and 1.3e-6 at most (float32 summation order).
+        assert!(dp < 2e-5 && df < 2e-5, "{h}x{w}, ratio {ratio}: max |alpha diff| {dp:e}, |fgr diff| {df:e}");
     }
-    // A cut file, or a graph that is not RVM's, is refused by name.
+    // A cut file is refused by name, and nothing is written.
     let bytes = std::fs::read(&onnx).unwrap();
     let cut = dir.join("cut.onnx");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();

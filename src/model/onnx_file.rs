@@ -13,13 +13,19 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-/// A float tensor stored in the file.
+/// A tensor stored in the file: float32 values, or only its name, dims
+/// and ONNX data type when it holds another type (`data` empty).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Initializer {
     pub name: String,
     pub dims: Vec<i64>,
+    /// ONNX's TensorProto.DataType: 1 float32, 10 float16, ...
+    pub data_type: u64,
     pub data: Vec<f32>,
 }
+
+/// ONNX's float32 data type.
+pub const FLOAT: u64 = 1;
 
 /// A node of the graph: its operator and the names of its inputs.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,7 +57,9 @@ struct Fields<'a> {
 enum Value<'a> {
     Varint(u64),
     Bytes(&'a [u8]),
-    Fixed,
+    /// A 4-byte field (an unpacked float), little-endian.
+    Fixed32([u8; 4]),
+    Fixed64,
 }
 
 impl<'a> Fields<'a> {
@@ -83,8 +91,9 @@ impl<'a> Fields<'a> {
             1 | 5 => {
                 let n = if key & 7 == 1 { 8 } else { 4 };
                 anyhow::ensure!(self.pos + n <= self.buf.len(), "a fixed-size field runs past the end");
+                let b = &self.buf[self.pos..self.pos + n];
                 self.pos += n;
-                Value::Fixed
+                if n == 4 { Value::Fixed32([b[0], b[1], b[2], b[3]]) } else { Value::Fixed64 }
             }
             2 => {
                 let n = self.varint()? as usize;
@@ -116,10 +125,9 @@ fn node(buf: &[u8]) -> Result<Node> {
     Ok(Node { op_type, inputs })
 }
 
-/// A TensorProto; None when it does not hold float32 values.
-fn tensor(buf: &[u8]) -> Result<Option<Initializer>> {
-    const FLOAT: u64 = 1;
-    let (mut name, mut dims, mut data_type, mut data) = (String::new(), vec![], 0, vec![]);
+/// A TensorProto (values decoded for float32 only).
+fn tensor(buf: &[u8]) -> Result<Initializer> {
+    let (mut name, mut dims, mut data_type, mut data, mut bytes) = (String::new(), vec![], 0, vec![], vec![]);
     let mut f = Fields::new(buf);
     while let Some((n, v)) = f.next()? {
         match (n, v) {
@@ -131,21 +139,24 @@ fn tensor(buf: &[u8]) -> Result<Option<Initializer>> {
                 }
             }
             (2, Value::Varint(t)) => data_type = t,
-            (4, Value::Bytes(packed)) | (9, Value::Bytes(packed)) => {
-                anyhow::ensure!(packed.len() % 4 == 0, "float data of {} bytes", packed.len());
-                data.extend(packed.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
-            }
+            // float_data: packed, or one 4-byte field per value.
+            (4, Value::Bytes(packed)) => bytes.extend_from_slice(packed),
+            (4, Value::Fixed32(b)) => bytes.extend_from_slice(&b),
+            (9, Value::Bytes(raw)) => bytes.extend_from_slice(raw),
             (8, Value::Bytes(b)) => name = text(b)?,
-            (13, _) | (14, _) => bail!("tensor {name}: weights kept in an external file are not read"),
+            (13, _) => bail!("tensor {name}: weights kept in an external file are not read"),
+            (14, Value::Varint(1)) => bail!("tensor {name}: weights kept in an external file are not read"),
             _ => {}
         }
     }
-    if data_type != FLOAT {
-        return Ok(None);
+    // A negative or overflowing dim is a broken file, never a panic later.
+    let count = dims.iter().try_fold(1usize, |n, &d| usize::try_from(d).ok().and_then(|d| n.checked_mul(d)));
+    let Some(count) = count else { bail!("tensor {name}: dims {dims:?} are not a shape") };
+    if data_type == FLOAT {
+        anyhow::ensure!(bytes.len() == 4 * count, "tensor {name}: {} bytes of float32 for dims {dims:?}", bytes.len());
+        data = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     }
-    let count: i64 = dims.iter().product();
-    anyhow::ensure!(count as usize == data.len(), "tensor {name}: {} values for dims {dims:?}", data.len());
-    Ok(Some(Initializer { name, dims, data }))
+    Ok(Initializer { name, dims, data_type, data })
 }
 
 /// Parse a serialized ModelProto.
@@ -160,7 +171,7 @@ pub fn parse(bytes: &[u8]) -> Result<OnnxGraph> {
         while let Some((n, v)) = f.next()? {
             match (n, v) {
                 (1, Value::Bytes(b)) => g.nodes.push(node(b)?),
-                (5, Value::Bytes(b)) => g.initializers.extend(tensor(b)?),
+                (5, Value::Bytes(b)) => g.initializers.push(tensor(b)?),
                 _ => {}
             }
         }
@@ -199,8 +210,20 @@ mod tests {
         let model = [vec![0x08, 7, 0x3a], len(&graph)].concat();
         let g = parse(&model).unwrap();
         assert_eq!(g.nodes, vec![Node { op_type: "Conv".into(), inputs: vec!["x".into(), "w".into()] }]);
-        assert_eq!(g.initializers, vec![Initializer { name: "w".into(), dims: vec![2, 1], data: vec![1.5, -2.0] }]);
+        assert_eq!(g.initializers[0], Initializer { name: "w".into(), dims: vec![2, 1], data_type: FLOAT, data: vec![1.5, -2.0] });
+        assert_eq!((g.initializers[1].data_type, g.initializers[1].data.len()), (7, 0), "an int64 tensor keeps no values");
         assert!(parse(&model[..model.len() - 3]).is_err(), "a cut file is an error");
         assert!(parse(b"\x08\x07").is_err(), "no graph");
+        // Unpacked float_data: one fixed32 field (field 4, wire type 5) per value.
+        let unpacked = [vec![0x08, 2, 0x10, 1, 0x42], len(b"u"), vec![0x25], 0.25f32.to_le_bytes().to_vec(), vec![0x25], 4.0f32.to_le_bytes().to_vec()].concat();
+        let g = parse(&[vec![0x3a], len(&[vec![0x2a], len(&unpacked)].concat())].concat()).unwrap();
+        assert_eq!(g.initializers[0].data, vec![0.25, 4.0]);
+        // data_location = DEFAULT (0) written out is not external data; a
+        // negative dim is an error, not a panic.
+        let located = [vec![0x08, 1, 0x10, 1, 0x42], len(b"d"), vec![0x4a], len(&1.0f32.to_le_bytes()), vec![0x70, 0]].concat();
+        assert!(parse(&[vec![0x3a], len(&[vec![0x2a], len(&located)].concat())].concat()).is_ok());
+        let negative = [vec![0x08], vec![0xff; 9], vec![0x01, 0x10, 1, 0x42], len(b"n")].concat();
+        let e = parse(&[vec![0x3a], len(&[vec![0x2a], len(&negative)].concat())].concat()).unwrap_err();
+        assert!(e.to_string().contains("not a shape"), "{e}");
     }
 }

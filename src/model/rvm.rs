@@ -62,14 +62,19 @@ fn mismatch(cfg: &ModelConfig, tensors: &[(String, Tensor)]) -> Option<String> {
 /// file. The segmentation head (`project_seg`), which matting never runs,
 /// is not exported and becomes zeros.
 pub fn state_dict_from_onnx(path: &Path) -> Result<Vec<(String, Tensor)>> {
-    let g = super::onnx_file::read(path)?;
+    from_onnx_graph(path, &super::onnx_file::read(path)?)
+}
+
+/// [`state_dict_from_onnx`] on a parsed graph (`path` names it in errors).
+fn from_onnx_graph(path: &Path, g: &super::onnx_file::OnnxGraph) -> Result<Vec<(String, Tensor)>> {
     // RVM's release is the paper width; the error is the paper width's
     // unless the narrow one's stem fits.
-    let quick = unfold(&g, &ModelConfig::quick());
-    match unfold(&g, &ModelConfig::paper()) {
+    if let Some(t) = g.initializers.iter().find(|t| t.data_type != super::onnx_file::FLOAT && g.nodes.iter().any(|n| n.op_type == "Conv" && n.inputs.get(1) == Some(&t.name))) {
+        bail!("{}: convolution weights of ONNX data type {} ({}); hoimat imports RVM's float32 export (rvm_mobilenetv3_fp32.onnx)", path.display(), t.data_type, if t.data_type == 10 { "float16" } else { "not float32" });
+    }
+    match unfold(g, &ModelConfig::paper()) {
         Ok(t) => Ok(t),
-        Err(_) if quick.is_ok() => quick,
-        Err(e) => Err(e).with_context(|| format!("{}: not RVM's MattingNetwork('mobilenetv3') as ONNX", path.display())),
+        Err(e) => unfold(g, &ModelConfig::quick()).or(Err(e)).with_context(|| format!("{}: not RVM's MattingNetwork('mobilenetv3') as ONNX", path.display())),
     }
 }
 
@@ -228,5 +233,22 @@ pub fn export(ckpt: &Path, out: &Path) -> Result<()> {
         Ok(())
     } else {
         torch_file::write_state_dict(out, &named)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::onnx_file::{Initializer, Node, OnnxGraph};
+
+    /// RVM's float16 export is refused with its reason, naming the file.
+    #[test]
+    fn a_float16_export_is_refused_with_the_reason() {
+        let g = OnnxGraph {
+            nodes: vec![Node { op_type: "Conv".into(), inputs: vec!["src".into(), "824".into(), "825".into()] }],
+            initializers: vec![Initializer { name: "824".into(), dims: vec![16, 3, 3, 3], data_type: 10, data: vec![] }],
+        };
+        let e = format!("{:#}", from_onnx_graph(Path::new("rvm_mobilenetv3_fp16.onnx"), &g).unwrap_err());
+        assert!(e.contains("rvm_mobilenetv3_fp16.onnx") && e.contains("float16") && e.contains("fp32"), "{e}");
     }
 }
