@@ -92,3 +92,24 @@ fn the_released_network_matches_onnxruntime_on_rvms_own_graph() {
     assert!(!dir.join("x.safetensors").exists(), "nothing written");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The exporter folded the BatchNorms away, and a BatchNorm in training
+/// mode divides by batch statistics: with identity statistics, the network
+/// a trainer sees was another one. After calibration, training mode on the
+/// world's frames stays close to inference (local adaptation and MAML-RAL
+/// start from the function they are given).
+#[test]
+fn training_mode_stays_close_to_inference_after_calibration() {
+    let dir = scratch("train-mode");
+    let ckpt = dir.join("rvm.safetensors");
+    rvm::import(&released_onnx(), &ckpt).unwrap();
+    let (net, _) = checkpoint::load_model(&ckpt, Device::Cpu).unwrap();
+    // HOI clips the calibration never saw (it used synvm).
+    let src = world_frames(4, 72, 128).unsqueeze(0);
+    let infer = tch::no_grad(|| net.run_at(net.params(), &src, None, 1.0).pha);
+    let train = tch::no_grad(|| net.run(net.params(), &src, None, true).pha);
+    let diff = (&infer - &train).abs().mean(Kind::Float).double_value(&[]);
+    eprintln!("mean |alpha, training mode - inference| = {diff:.4}");
+    assert!(diff < 0.03, "training mode moves alpha by {diff} on average");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -2,7 +2,7 @@
 //! so the same code runs at theta, at adapted theta', or at an average.
 //! Convolutions also count their FLOPs when asked (for `bench model`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use tch::Tensor;
 
@@ -42,6 +42,29 @@ impl BnMode {
 
 thread_local! {
     static FLOPS: Cell<Option<u64>> = const { Cell::new(None) };
+    /// Per BatchNorm: sums of its inputs and their squares per channel, and
+    /// the count of values per channel, while [`record_bn_inputs`] runs.
+    static BN_INPUTS: RefCell<Option<BnSums>> = const { RefCell::new(None) };
+}
+
+type BnSums = std::collections::BTreeMap<String, (Tensor, Tensor, f64)>;
+
+/// Each BatchNorm's input statistics over everything run inside `f`:
+/// per channel, the mean and the (biased) variance, the two numbers a
+/// BatchNorm normalises by in training mode.
+pub fn record_bn_inputs<T>(f: impl FnOnce() -> T) -> (T, std::collections::BTreeMap<String, (Tensor, Tensor)>) {
+    BN_INPUTS.with(|r| *r.borrow_mut() = Some(Default::default()));
+    let out = f();
+    let sums = BN_INPUTS.with(|r| r.borrow_mut().take()).unwrap_or_default();
+    let stats = sums
+        .into_iter()
+        .map(|(k, (s, s2, n))| {
+            let mean = &s / n;
+            let var = (&s2 / n - mean.square()).clamp_min(0.0);
+            (k, (mean.to_kind(tch::Kind::Float), var.to_kind(tch::Kind::Float)))
+        })
+        .collect();
+    (out, stats)
 }
 
 /// Count multiply-adds x 2 of every convolution run inside `f`.
@@ -92,6 +115,15 @@ pub fn bn(ctx: &Ctx, name: &str, x: &Tensor) -> Tensor {
 /// BatchNorm with its own eps and momentum (torchvision's MobileNetV3 uses
 /// 1e-3 and 0.01, which RVM's encoder inherits).
 pub fn bn_with(ctx: &Ctx, name: &str, x: &Tensor, eps: f64, momentum: f64) -> Tensor {
+    BN_INPUTS.with(|r| {
+        if let Some(map) = r.borrow_mut().as_mut() {
+            let e = map.entry(name.to_string()).or_insert_with(|| (Tensor::zeros([x.size()[1]], (tch::Kind::Double, x.device())), Tensor::zeros([x.size()[1]], (tch::Kind::Double, x.device())), 0.0));
+            let xd = x.detach().to_kind(tch::Kind::Double);
+            e.0 += xd.sum_dim_intlist([0, 2, 3].as_slice(), false, tch::Kind::Double);
+            e.1 += xd.square().sum_dim_intlist([0, 2, 3].as_slice(), false, tch::Kind::Double);
+            e.2 += (x.numel() as i64 / x.size()[1]) as f64;
+        }
+    });
     let g = ctx.p.get(&format!("{name}.weight"));
     let b = ctx.p.get(&format!("{name}.bias"));
     let m = ctx.buffers.get(&format!("{name}.running_mean"));

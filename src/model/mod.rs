@@ -14,6 +14,7 @@ pub mod params;
 pub mod recurrent_decoder;
 pub mod refiner;
 pub mod rvm;
+pub mod rvm_onnx;
 pub mod torch_file;
 pub mod zoo;
 

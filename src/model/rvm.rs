@@ -48,93 +48,11 @@ fn mismatch(cfg: &ModelConfig, tensors: &[(String, Tensor)]) -> Option<String> {
     tensors.iter().find(|(n, _)| !want.iter().any(|(k, _, _)| k == n)).map(|(n, _)| format!("unexpected tensor {n} (not a key of RVM's MattingNetwork('mobilenetv3'))"))
 }
 
-/// RVM's ONNX export (`rvm_mobilenetv3_fp32.onnx`) as RVM's state dict.
-/// The exporter kept the names of the convolutions that stand alone
-/// (squeeze-excitation, ConvGRU, heads, the refiner's box filter) and folded
-/// every BatchNorm into the convolution before it, under numbered names.
-/// The folded ones are matched, in graph order, to the network's
-/// convolutions that a BatchNorm follows, in state-dict order (the forward
-/// pass runs them in that order), each shape checked; the BatchNorm then
-/// becomes the identity that keeps the folded result (weight 1, bias the
-/// folded bias, mean 0, variance 1 - eps), exact for inference. Training
-/// from it differs from training from the `.pth`: batch statistics see the
-/// folded per-channel scales, and the original statistics are not in the
-/// file. The segmentation head (`project_seg`), which matting never runs,
-/// is not exported and becomes zeros.
-pub fn state_dict_from_onnx(path: &Path) -> Result<Vec<(String, Tensor)>> {
-    from_onnx_graph(path, &super::onnx_file::read(path)?)
-}
-
-/// [`state_dict_from_onnx`] on a parsed graph (`path` names it in errors).
-fn from_onnx_graph(path: &Path, g: &super::onnx_file::OnnxGraph) -> Result<Vec<(String, Tensor)>> {
-    // RVM's release is the paper width; the error is the paper width's
-    // unless the narrow one's stem fits.
-    if let Some(t) = g.initializers.iter().find(|t| t.data_type != super::onnx_file::FLOAT && g.nodes.iter().any(|n| n.op_type == "Conv" && n.inputs.get(1) == Some(&t.name))) {
-        bail!("{}: convolution weights of ONNX data type {} ({}); hoimat imports RVM's float32 export (rvm_mobilenetv3_fp32.onnx)", path.display(), t.data_type, if t.data_type == 10 { "float16" } else { "not float32" });
-    }
-    match unfold(g, &ModelConfig::paper()) {
-        Ok(t) => Ok(t),
-        Err(e) => unfold(g, &ModelConfig::quick()).or(Err(e)).with_context(|| format!("{}: not RVM's MattingNetwork('mobilenetv3') as ONNX", path.display())),
-    }
-}
-
-fn unfold(g: &super::onnx_file::OnnxGraph, cfg: &ModelConfig) -> Result<Vec<(String, Tensor)>> {
-    let keys = expected_keys(cfg);
-    let is_key = |k: &str| keys.iter().any(|(n, _, _)| n == k);
-    // Convolutions a BatchNorm follows: (conv weight key, BatchNorm prefix).
-    let folded: Vec<(String, String)> = keys
-        .windows(2)
-        .filter_map(|w| {
-            let bn = w[1].0.strip_suffix(".weight")?;
-            (w[0].1.len() == 4 && is_key(&format!("{bn}.running_mean"))).then(|| (w[0].0.clone(), bn.to_string()))
-        })
-        .collect();
-    let tensor = |i: &super::onnx_file::Initializer| Tensor::from_slice(&i.data).view(i.dims.as_slice());
-    let mut out: Vec<(String, Tensor)> = vec![];
-    let mut next = folded.iter();
-    for node in g.nodes.iter().filter(|n| n.op_type == "Conv") {
-        let Some(w) = node.inputs.get(1).and_then(|n| g.initializer(n)) else { continue };
-        let bias = node.inputs.get(2).and_then(|n| g.initializer(n));
-        if is_key(&w.name) {
-            // A named convolution may run more than once (the refiner's box
-            // filter smooths several maps).
-            for t in std::iter::once(w).chain(bias.filter(|b| is_key(&b.name))) {
-                if !out.iter().any(|(n, _)| *n == t.name) {
-                    out.push((t.name.clone(), tensor(t)));
-                }
-            }
-            continue;
-        }
-        let Some((conv, bn)) = next.next() else { bail!("more folded convolutions than RVM's network has ({})", folded.len()) };
-        let want = &keys.iter().find(|(n, _, _)| n == conv).expect("a key").1;
-        anyhow::ensure!(&w.dims == want, "convolution {} of the graph is {:?}; the {} in this place is {want:?}", w.name, w.dims, conv);
-        let c = want[0];
-        let eps = if conv.starts_with("backbone.") { super::encoder::EPS } else { 1e-5 };
-        out.push((conv.clone(), tensor(w)));
-        out.push((format!("{bn}.weight"), Tensor::ones([c], (Kind::Float, Device::Cpu))));
-        out.push((format!("{bn}.bias"), bias.map_or_else(|| Tensor::zeros([c], (Kind::Float, Device::Cpu)), tensor)));
-        out.push((format!("{bn}.running_mean"), Tensor::zeros([c], (Kind::Float, Device::Cpu))));
-        out.push((format!("{bn}.running_var"), Tensor::full([c], 1.0 - eps, (Kind::Float, Device::Cpu))));
-        out.push((format!("{bn}.num_batches_tracked"), Tensor::from(0i64)));
-    }
-    anyhow::ensure!(next.next().is_none(), "fewer folded convolutions than RVM's network has ({})", folded.len());
-    // The segmentation head trains on segmentation data and matting never
-    // runs it, so the export leaves it out: zeros stand in.
-    let absent: Vec<_> = keys.iter().filter(|(k, _, _)| k.starts_with("project_seg.") && !out.iter().any(|(n, _)| n == k)).collect();
-    for (k, shape, _) in absent {
-        out.push((k.clone(), Tensor::zeros(shape.as_slice(), (Kind::Float, Device::Cpu))));
-    }
-    if let Some((k, shape, _)) = keys.iter().find(|(k, _, _)| !out.iter().any(|(n, _)| n == k)) {
-        bail!("missing tensor {k} (shape {shape:?})");
-    }
-    Ok(out)
-}
-
 /// Read a state dict from a `.pth` (torch.save), `.safetensors` or `.onnx`
 /// file.
 pub fn read_any(path: &Path) -> Result<Vec<(String, Tensor)>> {
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
-        return state_dict_from_onnx(path);
+        return super::rvm_onnx::state_dict(path);
     }
     let mut head = [0u8; 4];
     std::io::Read::read_exact(&mut std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?, &mut head)
@@ -233,22 +151,5 @@ pub fn export(ckpt: &Path, out: &Path) -> Result<()> {
         Ok(())
     } else {
         torch_file::write_state_dict(out, &named)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::onnx_file::{Initializer, Node, OnnxGraph};
-
-    /// RVM's float16 export is refused with its reason, naming the file.
-    #[test]
-    fn a_float16_export_is_refused_with_the_reason() {
-        let g = OnnxGraph {
-            nodes: vec![Node { op_type: "Conv".into(), inputs: vec!["src".into(), "824".into(), "825".into()] }],
-            initializers: vec![Initializer { name: "824".into(), dims: vec![16, 3, 3, 3], data_type: 10, data: vec![] }],
-        };
-        let e = format!("{:#}", from_onnx_graph(Path::new("rvm_mobilenetv3_fp16.onnx"), &g).unwrap_err());
-        assert!(e.contains("rvm_mobilenetv3_fp16.onnx") && e.contains("float16") && e.contains("fp32"), "{e}");
     }
 }
