@@ -111,5 +111,17 @@ fn training_mode_stays_close_to_inference_after_calibration() {
     let diff = (&infer - &train).abs().mean(Kind::Float).double_value(&[]);
     eprintln!("mean |alpha, training mode - inference| = {diff:.4}");
     assert!(diff < 0.03, "training mode moves alpha by {diff} on average");
+    // The same file gives the same checkpoint, whatever the thread count.
+    let threads = tch::get_num_threads();
+    tch::set_num_threads(if threads == 1 { 2 } else { 1 });
+    let again = dir.join("again.safetensors");
+    rvm::import(&released_onnx(), &again).unwrap();
+    tch::set_num_threads(threads);
+    let (a, b) = (checkpoint::read_tensors(&ckpt).unwrap(), checkpoint::read_tensors(&again).unwrap());
+    assert_eq!(a.len(), b.len());
+    for (n, x) in &a {
+        let y = &b.iter().find(|(m, _)| m == n).unwrap_or_else(|| panic!("{n} missing")).1;
+        assert!(x.equal(y), "{n} differs between thread counts");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

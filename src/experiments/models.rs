@@ -210,7 +210,13 @@ impl Lab {
             ModelSpec::Factory if self.factory_import.is_some() => {
                 let src = self.factory_import.clone().expect("checked");
                 // Seedless: the same imported weights serve every seed.
-                let key = format!("factory_import-{}", config_hash(&serde_json::json!({"file": file_hash(&src)?, "engine": crate::ENGINE})));
+                // An ONNX import also depends on the frames its BatchNorms
+                // are measured on (`model::rvm_onnx`); a .pth is copied as is.
+                let mut j = serde_json::json!({"file": file_hash(&src)?, "engine": crate::ENGINE});
+                if src.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
+                    j["onnx_calibration"] = serde_json::json!({"version": crate::model::rvm_onnx::CALIBRATION_VERSION, "world": crate::world::GENERATOR_VERSION});
+                }
+                let key = format!("factory_import-{}", config_hash(&j));
                 return Ok(Planned { path: dir.join(format!("{key}.safetensors")), key, recipe: Recipe::Import(src) });
             }
             ModelSpec::Factory => {

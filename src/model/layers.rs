@@ -52,10 +52,20 @@ type BnSums = std::collections::BTreeMap<String, (Tensor, Tensor, f64)>;
 /// Each BatchNorm's input statistics over everything run inside `f`:
 /// per channel, the mean and the (biased) variance, the two numbers a
 /// BatchNorm normalises by in training mode.
+/// Thread-local and not nested (an inner call would take the outer one's
+/// sums); recording stops even if `f` panics.
 pub fn record_bn_inputs<T>(f: impl FnOnce() -> T) -> (T, std::collections::BTreeMap<String, (Tensor, Tensor)>) {
+    struct Stop;
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            BN_INPUTS.with(|r| r.borrow_mut().take());
+        }
+    }
     BN_INPUTS.with(|r| *r.borrow_mut() = Some(Default::default()));
+    let stop = Stop;
     let out = f();
     let sums = BN_INPUTS.with(|r| r.borrow_mut().take()).unwrap_or_default();
+    drop(stop);
     let stats = sums
         .into_iter()
         .map(|(k, (s, s2, n))| {

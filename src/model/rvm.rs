@@ -98,6 +98,9 @@ pub fn from_state_dict(path: &Path, tensors: Vec<(String, Tensor)>) -> Result<(M
 
 /// The configuration (width) of RVM's checkpoint at `path`.
 pub fn config_of(path: &Path) -> Result<ModelConfig> {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
+        return super::rvm_onnx::config_of(path);
+    }
     Ok(from_state_dict(path, read_any(path)?)?.0.cfg)
 }
 
@@ -113,7 +116,7 @@ pub fn import(src: &Path, out: &Path) -> Result<ModelConfig> {
         "source_bytes": bytes,
         "source_format": match src.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("safetensors") => "safetensors",
-            Some("onnx") => "onnx (BatchNorm folded into the convolutions)",
+            Some("onnx") => "onnx (BatchNorms unfolded and their statistics measured on the world's frames)",
             _ => "torch.save state_dict",
         },
         "done": true,

@@ -11,6 +11,10 @@ use super::matting_net::ModelConfig;
 use super::matter::Matter;
 use super::rvm::{expected_keys, from_state_dict};
 
+/// Bumped when [`calibrate`]'s frames or method change (it is part of an
+/// imported factory model's key).
+pub const CALIBRATION_VERSION: u32 = 1;
+
 /// RVM's ONNX export (`rvm_mobilenetv3_fp32.onnx`) as RVM's state dict.
 /// The exporter kept the names of the convolutions that stand alone
 /// (squeeze-excitation, ConvGRU, heads, the refiner's box filter) and folded
@@ -28,7 +32,15 @@ pub fn state_dict(path: &Path) -> Result<Vec<(String, Tensor)>> {
     calibrate(path, tensors)
 }
 
-/// [`state_dict_from_onnx`] on a parsed graph (`path` names it in errors).
+/// The width (config) of RVM's ONNX export, without the calibration
+/// (planning asks for it often).
+pub fn config_of(path: &Path) -> Result<ModelConfig> {
+    let tensors = from_onnx_graph(path, &super::onnx_file::read(path)?)?;
+    Ok(from_state_dict(path, tensors)?.0.cfg)
+}
+
+/// [`state_dict`] before calibration, on a parsed graph (`path` names it
+/// in errors).
 fn from_onnx_graph(path: &Path, g: &super::onnx_file::OnnxGraph) -> Result<Vec<(String, Tensor)>> {
     // RVM's release is the paper width; the error is the paper width's
     // unless the narrow one's stem fits.
@@ -104,11 +116,18 @@ fn unfold(g: &super::onnx_file::OnnxGraph, cfg: &ModelConfig) -> Result<Vec<(Str
 /// bias m + c (c the folded bias): the same function in inference (to
 /// float rounding), and in training on frames like these the batch
 /// statistics are close to m and v, so the layer stays close to it too.
+///
+/// One thread, so that the same file gives the same checkpoint bit for bit
+/// whatever the caller's thread count (the model's key is the file's hash;
+/// the CPU's instruction set and libtorch's version can still move the last
+/// bits, as for any trained model).
 fn calibrate(path: &Path, mut tensors: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
     let (net, _) = from_state_dict(path, tensors.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect())?;
-    let set = crate::world::generate("synvm", crate::profile::Profile::Quick, 0)?;
-    let clips: Vec<&crate::frame::Clip> = set.clips.iter().filter(|c| c.meta.split == "train").take(4).collect();
-    anyhow::ensure!(clips.len() == 4, "the world has fewer than four synvm training clips");
+    let plans: Vec<_> = crate::world::plan(crate::world::SetName::SynVm, crate::profile::Profile::Quick, 0).into_iter().filter(|p| p.meta.split == "train").take(4).collect();
+    anyhow::ensure!(plans.len() == 4, "the world has fewer than four synvm training clips");
+    let clips: Vec<crate::frame::Clip> = plans.iter().map(crate::world::render).collect();
+    let threads = tch::get_num_threads();
+    tch::set_num_threads(1);
     let (_, stats) = super::layers::record_bn_inputs(|| {
         tch::no_grad(|| {
             for (k, clip) in clips.iter().enumerate() {
@@ -127,11 +146,14 @@ fn calibrate(path: &Path, mut tensors: Vec<(String, Tensor)>) -> Result<Vec<(Str
             }
         })
     });
+    tch::set_num_threads(threads);
     let eps = |bn: &str| if bn.starts_with("backbone.") { super::encoder::EPS } else { 1e-5 };
     let bns: Vec<String> = tensors.iter().filter_map(|(n, _)| n.strip_suffix(".running_mean").map(String::from)).collect();
     for bn in bns {
         let Some((m, v)) = stats.get(&bn) else { bail!("{}: BatchNorm {bn} never ran while measuring", path.display()) };
-        let c = tensors.iter().find(|(n, _)| *n == format!("{bn}.bias")).expect("a BatchNorm bias").1.shallow_clone();
+        let finite = |t: &Tensor| t.isfinite().all().int64_value(&[]) == 1;
+        anyhow::ensure!(finite(m) && finite(v), "{}: BatchNorm {bn}'s measured statistics are not finite", path.display());
+        let c = tensors.iter().find(|(n, _)| *n == format!("{bn}.bias")).expect("a BatchNorm bias").1.detach();
         let mut set = |key: &str, t: Tensor| {
             let slot = tensors.iter_mut().find(|(n, _)| *n == format!("{bn}.{key}")).expect("a BatchNorm key");
             slot.1 = t;
