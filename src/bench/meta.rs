@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind};
 
 use crate::loss::matting_loss;
 use crate::meta::constraints::FcConfig;
@@ -28,8 +28,8 @@ fn reset_peak() {
 }
 
 fn batch(t: i64, h: i64, w: i64, device: Device) -> Batch {
-    let src = Tensor::rand([1, t, 3, h, w], (Kind::Float, device));
-    let pha = Tensor::rand([1, t, 1, h, w], (Kind::Float, device));
+    let src = super::uniform("frames", &[1, t, 3, h, w], device);
+    let pha = super::uniform("alpha", &[1, t, 1, h, w], device);
     Batch::new(src.shallow_clone(), pha, src)
 }
 

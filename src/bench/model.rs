@@ -29,7 +29,7 @@ pub fn time_infer(net: &dyn Matter, b: i64, t: i64, h: i64, w: i64, iters: usize
 pub fn time_infer_at(net: &dyn Matter, b: i64, t: i64, h: i64, w: i64, iters: usize, device: Device, ratio: f64) -> f64 {
     // Interactive models also read their prompt maps (empty here: the
     // network's cost does not depend on where the clicks are).
-    let src = Tensor::cat(&[Tensor::rand([b, t, 3, h, w], (Kind::Float, device)), Tensor::zeros([b, t, net.prompt_channels(), h, w], (Kind::Float, device))], 2);
+    let src = Tensor::cat(&[super::uniform("frames", &[b, t, 3, h, w], device), Tensor::zeros([b, t, net.prompt_channels(), h, w], (Kind::Float, device))], 2);
     tch::no_grad(|| {
         let mut rec: Option<Vec<Tensor>> = None;
         let mut times = vec![];
@@ -48,7 +48,7 @@ pub fn time_infer_at(net: &dyn Matter, b: i64, t: i64, h: i64, w: i64, iters: us
 
 /// Median milliseconds per training step (forward, loss, backward, SGD).
 pub fn time_train(net: &MattingNet, b: i64, t: i64, h: i64, w: i64, iters: usize, device: Device) -> f64 {
-    let src = Tensor::rand([b, t, 3, h, w], (Kind::Float, device));
+    let src = super::uniform("frames", &[b, t, 3, h, w], device);
     let params: Vec<&Tensor> = net.params.tensors().iter().collect();
     let mut times = vec![];
     for i in 0..iters + 2 {

@@ -23,10 +23,10 @@ pub fn flops_per_frame(net: &dyn Matter, h: i64, w: i64) -> u64 {
 /// random targets with label maps, backward, an SGD update).
 pub fn time_train_step(net: &dyn Matter, b: i64, t: i64, h: i64, w: i64, iters: usize, device: Device) -> f64 {
     let opts = (Kind::Float, device);
-    let src = Tensor::cat(&[Tensor::rand([b, t, 3, h, w], opts), Tensor::zeros([b, t, net.prompt_channels(), h, w], opts)], 2);
-    let pha = Tensor::rand([b, t, 1, h, w], opts).gt(0.5).to_kind(Kind::Float);
-    let fgr = Tensor::rand([b, t, 3, h, w], opts);
-    let labels = (Tensor::rand([b, t, 1, h, w], opts) * 5.0).floor();
+    let src = Tensor::cat(&[super::uniform("frames", &[b, t, 3, h, w], device), Tensor::zeros([b, t, net.prompt_channels(), h, w], opts)], 2);
+    let pha = super::uniform("alpha", &[b, t, 1, h, w], device).gt(0.5).to_kind(Kind::Float);
+    let fgr = super::uniform("foreground", &[b, t, 3, h, w], device);
+    let labels = (super::uniform("labels", &[b, t, 1, h, w], device) * 5.0).floor();
     let mut times = vec![];
     for i in 0..iters + 2 {
         let t0 = std::time::Instant::now();
