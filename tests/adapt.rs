@@ -95,6 +95,22 @@ fn adapt_cli_writes_a_checkpoint_and_rejects_a_missing_clip() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent/clip"));
 }
 
+/// A user's recording of `clip`: its frames encoded by hoimat's writer to
+/// `video`, and the world's true alpha of every frame but the last saved
+/// as labels in `labels` (named by frame index).
+fn write_recording(clip: &hoimat::frame::Clip, video: &std::path::Path, labels: &std::path::Path) {
+    let (w, h) = clip.frames[0].size();
+    let mut v = hoimat::data::video::VideoWriter::create(video, w as u32, h as u32, (25, 1), 20.0).unwrap();
+    for fr in &clip.frames {
+        v.write(&fr.com.to_u8()).unwrap();
+    }
+    v.finish().unwrap();
+    std::fs::create_dir_all(labels).unwrap();
+    for i in 0..clip.frames.len() - 1 {
+        image::save_buffer(labels.join(format!("{i:06}.png")), &clip.frames[i].pha.to_u8(), w as u32, h as u32, image::ColorType::L8).unwrap();
+    }
+}
+
 /// A recording with the user's own labels (`adapt --clip VIDEO --labels
 /// DIR`): the frames come from the video, only labelled frames train or
 /// score, the model learns the clip, and every bad label is an error naming
@@ -108,22 +124,13 @@ fn adaptation_on_a_recording_with_user_labels() {
     let set = world::generate("synvbhoi", Profile::Smoke, 0).unwrap();
     let clip = &set.clips[0];
     let (w, h) = clip.frames[0].size();
-    let video = dir.join("recording.mp4");
-    let mut v = hoimat::data::video::VideoWriter::create(&video, w as u32, h as u32, (25, 1), 20.0).unwrap();
-    for fr in &clip.frames {
-        v.write(&fr.com.to_u8()).unwrap();
-    }
-    v.finish().unwrap();
     // The user labels all frames but the last (here with the world's true
     // alpha; the smoke clip has 8 frames, and two training frames were
     // measured to be too few to move the factory).
-    let labels = dir.join("labels");
-    std::fs::create_dir_all(&labels).unwrap();
+    let (video, labels) = (dir.join("recording.mp4"), dir.join("labels"));
+    write_recording(clip, &video, &labels);
     let last = clip.frames.len() - 1;
     let labelled: Vec<usize> = (0..last).collect();
-    for &i in &labelled {
-        image::save_buffer(labels.join(format!("{i:06}.png")), &clip.frames[i].pha.to_u8(), w as u32, h as u32, image::ColorType::L8).unwrap();
-    }
     let rec = hoimat::adapt::footage::load(&video, &labels, None, 300).unwrap();
     assert_eq!(rec.clip.frames.len(), clip.frames.len());
     assert_eq!(rec.labelled, labelled);
@@ -192,15 +199,7 @@ fn an_adaptation_experiment_adapts_to_a_recording() {
     let clip = &set.clips[0];
     let (w, h) = clip.frames[0].size();
     let footage = dir.join("defs/footage");
-    std::fs::create_dir_all(footage.join("labels")).unwrap();
-    let mut v = hoimat::data::video::VideoWriter::create(&footage.join("desk.mp4"), w as u32, h as u32, (25, 1), 20.0).unwrap();
-    for fr in &clip.frames {
-        v.write(&fr.com.to_u8()).unwrap();
-    }
-    v.finish().unwrap();
-    for i in 0..clip.frames.len() - 1 {
-        image::save_buffer(footage.join(format!("labels/{i:06}.png")), &clip.frames[i].pha.to_u8(), w as u32, h as u32, image::ColorType::L8).unwrap();
-    }
+    write_recording(clip, &footage.join("desk.mp4"), &footage.join("labels"));
     std::fs::write(
         dir.join("defs/mine.toml"),
         "id = 'mine'\ntitle = 'SGT on my recording'\nkind = 'adaptation'\nmethods = ['rvm']\nseeds = [0]\n\

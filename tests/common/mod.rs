@@ -9,6 +9,7 @@
 //! resume test and the local-adaptation test in CI.)
 
 pub mod pipeline;
+pub mod reference;
 
 #[allow(dead_code)]
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
